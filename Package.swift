@@ -1,0 +1,92 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Targets follow docs/ARCHITECTURE.md: C shim → pure core → AMQP / store layers → services → thin CLI.
+let package = Package(
+    name: "jippnas",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "jippnas", targets: ["jippnas"]),
+        .executable(name: "jippnas-bench", targets: ["jippnas-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "YAML"]),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
+    ],
+    targets: [
+        // rabbitmq-c, reached through a shim of static inline wrappers only.
+        .systemLibrary(
+            name: "CRabbitMQ",
+            pkgConfig: "librabbitmq",
+            providers: [.apt(["librabbitmq-dev"])]
+        ),
+        // Records, envelope codec, validation, routing keys and the decision state machines. No I/O, no C.
+        .target(
+            name: "JippnasCore",
+            dependencies: [.product(name: "CSV", package: "CSV.swift")]
+        ),
+        // The only importer of CRabbitMQ: connection, topology, confirming publisher, consumer.
+        .target(
+            name: "JippnasAMQP",
+            dependencies: ["CRabbitMQ", "JippnasCore"]
+        ),
+        // SQLite (GRDB): the hub store with its transactional outbox, and the national catalogue.
+        .target(
+            name: "JippnasStore",
+            dependencies: ["JippnasCore", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        // Config, logging: everything operational that is not a daemon's logic.
+        .target(
+            name: "JippnasOps",
+            dependencies: [
+                "JippnasCore",
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The hub relay and the national aggregator as long-running services.
+        .target(
+            name: "JippnasServices",
+            dependencies: [
+                "JippnasCore", "JippnasAMQP", "JippnasStore", "JippnasOps",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "jippnas",
+            dependencies: [
+                "JippnasCore", "JippnasStore", "JippnasServices", "JippnasOps",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Benchmarks live apart from the tests: they print figures, they assert nothing.
+        .executableTarget(
+            name: "jippnas-bench",
+            dependencies: [
+                "JippnasCore", "JippnasAMQP", "JippnasStore", "JippnasServices", "JippnasOps",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "JippnasTestSupport",
+            dependencies: ["JippnasCore", "JippnasAMQP", "JippnasStore", "JippnasServices"],
+            path: "Tests/Support"
+        ),
+        .testTarget(name: "JippnasCoreTests", dependencies: ["JippnasCore"]),
+        .testTarget(name: "JippnasStoreTests", dependencies: ["JippnasStore", "JippnasTestSupport"]),
+        .testTarget(
+            name: "JippnasIntegrationTests",
+            dependencies: ["JippnasCore", "JippnasAMQP", "JippnasStore", "JippnasServices", "JippnasTestSupport",
+                           .product(name: "Logging", package: "swift-log")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,424 @@
+import CRabbitMQ
+import Foundation
+import JippnasCore
+
+/// A value in an AMQP argument table (`x-dead-letter-exchange`, `x-queue-type`...).
+public enum AMQPArgument: Sendable, Hashable {
+    case string(String)
+    case int(Int64)
+}
+
+/// Message properties as read from a delivery.
+public struct AMQPDelivery: Sendable {
+    public var deliveryTag: UInt64
+    public var redelivered: Bool
+    public var exchange: String
+    public var routingKey: String
+    public var messageID: String?
+    public var contentType: String?
+    public var type: String?
+    public var userID: String?
+    public var appID: String?
+    public var timestamp: UInt64?
+    public var body: Data
+}
+
+/// What the broker said about earlier publishes on a confirm-mode channel.
+public enum ConfirmEvent: Sendable, Equatable {
+    case ack(tag: UInt64, multiple: Bool)
+    case nack(tag: UInt64, multiple: Bool)
+    /// An unroutable `mandatory` message came back (312 NO_ROUTE); its ack follows.
+    case returned(messageID: String?, replyCode: UInt16, routingKey: String)
+}
+
+/// Properties of one publish. Content type is always `application/json` and delivery mode persistent.
+public struct PublishProperties: Sendable {
+    public var messageID: String
+    public var type: String
+    public var appID: String
+    public var timestamp: UInt64
+    public var userID: String?
+
+    public init(messageID: String, type: String, appID: String, timestamp: UInt64, userID: String? = nil) {
+        self.messageID = messageID
+        self.type = type
+        self.appID = appID
+        self.timestamp = timestamp
+        self.userID = userID
+    }
+}
+
+/// One rabbitmq-c connection with one channel.
+///
+/// rabbitmq-c is not thread-safe per connection and services heartbeats only inside its own calls, so
+/// an instance belongs to exactly one thread for its whole life (the hub relay's or the aggregator's
+/// AMQP thread) and is never shared; it is deliberately not `Sendable`. After any error with
+/// ``AMQPError/connectionLost`` the instance is closed and a new one is made: rabbitmq-c cannot reuse a
+/// connection the broker closed.
+public final class AMQPConnection {
+    public let url: BrokerURL
+    private let state: amqp_connection_state_t
+    private let channel: amqp_channel_t = 1
+    private var isOpen = false
+    private let brokerName: String
+
+    /// The heartbeat interval the broker agreed to, in seconds (0 = off).
+    public private(set) var heartbeat: Int32 = 0
+
+    /// Connects, logs in and opens channel 1.
+    ///
+    /// - Parameters:
+    ///   - heartbeat: requested heartbeat in seconds; the broker may lower it.
+    ///   - timeout: limit for the TCP connect, the handshake and every later RPC.
+    public init(url: BrokerURL, heartbeat: Int = 30, timeout: Duration = .seconds(10), connectionName: String = "jippnas")
+        throws(AMQPError)
+    {
+        self.url = url
+        self.brokerName = url.description
+        guard let state = amqp_new_connection() else {
+            throw AMQPError(operation: "connect", kind: .unexpected("out of memory"), broker: url.description)
+        }
+        self.state = state
+        guard let socket = amqp_tcp_socket_new(state) else {
+            amqp_destroy_connection(state)
+            throw AMQPError(operation: "connect", kind: .unexpected("cannot create socket"), broker: url.description)
+        }
+        var tv = timeval(duration: timeout)
+        let rc = amqp_socket_open_noblock(socket, url.host, Int32(url.port), &tv)
+        if rc != AMQP_STATUS_OK.rawValue {
+            amqp_destroy_connection(state)
+            throw AMQPError(operation: "connect", kind: .library(code: rc, message: Self.statusText(rc)),
+                            broker: url.description)
+        }
+        _ = amqp_set_handshake_timeout(state, &tv)
+        _ = amqp_set_rpc_timeout(state, &tv)
+        let reply = jippnas_amqp_login_plain(state, url.vhost, 0, 131_072, Int32(heartbeat), url.user, url.password)
+        do {
+            try check(reply, "login")
+        } catch {
+            amqp_destroy_connection(state)
+            if case .connectionClosed(let code, let text) = error.kind, code == 403 || code == 530 {
+                throw AMQPError(operation: "login", kind: .authentication("\(code) \(text)"), broker: url.description)
+            }
+            throw error
+        }
+        self.heartbeat = amqp_get_heartbeat(state)
+        isOpen = true
+        _ = amqp_channel_open(state, channel)
+        do {
+            try check(amqp_get_rpc_reply(state), "channel.open")
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    deinit {
+        close()
+    }
+
+    /// Closes channel and connection politely when possible, and frees the connection.
+    public func close() {
+        guard isOpen else { return }
+        isOpen = false
+        _ = amqp_channel_close(state, channel, Int32(AMQP_REPLY_SUCCESS))
+        _ = amqp_connection_close(state, Int32(AMQP_REPLY_SUCCESS))
+        amqp_destroy_connection(state)
+    }
+
+    /// Closes without the close handshake, for a connection already known to be broken.
+    public func abandon() {
+        guard isOpen else { return }
+        isOpen = false
+        amqp_destroy_connection(state)
+    }
+
+    // MARK: Topology
+
+    /// Declares a durable exchange of `type` (idempotent on the broker).
+    public func declareExchange(_ name: String, type: String = "topic", durable: Bool = true) throws(AMQPError) {
+        withBytes(name) { nameBytes in
+            withBytes(type) { typeBytes in
+                _ = amqp_exchange_declare(state, channel, nameBytes, typeBytes, 0, durable ? 1 : 0, 0, 0, amqp_empty_table)
+            }
+        }
+        try check(amqp_get_rpc_reply(state), "exchange.declare \(name)")
+    }
+
+    /// Declares a durable queue with `arguments` and returns its message count.
+    @discardableResult
+    public func declareQueue(_ name: String, durable: Bool = true, arguments: [String: AMQPArgument] = [:])
+        throws(AMQPError) -> UInt32
+    {
+        var count: UInt32 = 0
+        withTable(arguments) { table in
+            withBytes(name) { nameBytes in
+                if let ok = amqp_queue_declare(state, channel, nameBytes, 0, durable ? 1 : 0, 0, 0, table) {
+                    count = ok.pointee.message_count
+                }
+            }
+        }
+        try check(amqp_get_rpc_reply(state), "queue.declare \(name)")
+        return count
+    }
+
+    /// The number of ready messages in an existing queue (passive declare).
+    public func queueDepth(_ name: String) throws(AMQPError) -> UInt32 {
+        var count: UInt32 = 0
+        withBytes(name) { nameBytes in
+            if let ok = amqp_queue_declare(state, channel, nameBytes, 1, 0, 0, 0, amqp_empty_table) {
+                count = ok.pointee.message_count
+            }
+        }
+        try check(amqp_get_rpc_reply(state), "queue.declare(passive) \(name)")
+        return count
+    }
+
+    /// Binds `queue` to `exchange` with a routing pattern.
+    public func bindQueue(_ queue: String, exchange: String, pattern: String) throws(AMQPError) {
+        withBytes(queue) { q in
+            withBytes(exchange) { e in
+                withBytes(pattern) { p in _ = amqp_queue_bind(state, channel, q, e, p, amqp_empty_table) }
+            }
+        }
+        try check(amqp_get_rpc_reply(state), "queue.bind \(queue) \(exchange) \(pattern)")
+    }
+
+    // MARK: Publishing with confirms
+
+    /// Puts the channel in confirm mode; delivery tags then count from 1.
+    public func enableConfirms() throws(AMQPError) {
+        _ = amqp_confirm_select(state, channel)
+        try check(amqp_get_rpc_reply(state), "confirm.select")
+    }
+
+    /// Publishes a persistent JSON message. Returns once the frames are written; the confirm comes later
+    /// through ``nextConfirmEvent(timeout:)``.
+    public func publish(exchange: String, routingKey: String, body: UnsafeRawBufferPointer,
+                        properties: PublishProperties, mandatory: Bool = true) throws(AMQPError)
+    {
+        var props = amqp_basic_properties_t()
+        props._flags = jippnas_flag_content_type | jippnas_flag_delivery_mode | jippnas_flag_message_id
+            | jippnas_flag_timestamp | jippnas_flag_type | jippnas_flag_app_id
+        props.delivery_mode = 2
+        props.timestamp = properties.timestamp
+        let bodyBytes = amqp_bytes_t(len: body.count, bytes: UnsafeMutableRawPointer(mutating: body.baseAddress))
+        let rc: Int32 = withBytes(EnvelopeCodec.contentType) { contentType in
+            withBytes(properties.messageID) { messageID in
+                withBytes(properties.type) { type in
+                    withBytes(properties.appID) { appID in
+                        withBytes(properties.userID ?? "") { userID in
+                            withBytes(exchange) { ex in
+                                withBytes(routingKey) { rk in
+                                    props.content_type = contentType
+                                    props.message_id = messageID
+                                    props.type = type
+                                    props.app_id = appID
+                                    if properties.userID != nil {
+                                        props._flags |= jippnas_flag_user_id
+                                        props.user_id = userID
+                                    }
+                                    return amqp_basic_publish(state, channel, ex, rk, mandatory ? 1 : 0, 0, &props, bodyBytes)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if rc != AMQP_STATUS_OK.rawValue { throw libraryError(rc, "publish \(routingKey)") }
+    }
+
+    /// Waits up to `timeout` for the next ack, nack or return. Returns nil on timeout. Heartbeats are
+    /// serviced while it waits, so an idle publisher calls this to keep its connection alive.
+    public func nextConfirmEvent(timeout: Duration) throws(AMQPError) -> ConfirmEvent? {
+        var frame = amqp_frame_t()
+        var tv = timeval(duration: timeout)
+        let rc = amqp_simple_wait_frame_noblock(state, &frame, &tv)
+        if rc == AMQP_STATUS_TIMEOUT.rawValue { return nil }
+        if rc != AMQP_STATUS_OK.rawValue { throw libraryError(rc, "wait for confirms") }
+        guard frame.frame_type == UInt8(AMQP_FRAME_METHOD) else { return nil }
+        let method = frame.payload.method
+        switch method.id {
+        case jippnas_method_basic_ack:
+            let ack = method.decoded.assumingMemoryBound(to: amqp_basic_ack_t.self).pointee
+            return .ack(tag: ack.delivery_tag, multiple: ack.multiple != 0)
+        case jippnas_method_basic_nack:
+            let nack = method.decoded.assumingMemoryBound(to: amqp_basic_nack_t.self).pointee
+            return .nack(tag: nack.delivery_tag, multiple: nack.multiple != 0)
+        case jippnas_method_basic_return:
+            let ret = method.decoded.assumingMemoryBound(to: amqp_basic_return_t.self).pointee
+            let replyCode = ret.reply_code
+            let routingKey = Self.string(ret.routing_key)
+            var message = amqp_message_t()
+            let reply = amqp_read_message(state, channel, &message, 0)
+            try check(reply, "read returned message")
+            defer { amqp_destroy_message(&message) }
+            let id = message.properties._flags & jippnas_flag_message_id != 0
+                ? Self.string(message.properties.message_id) : nil
+            return .returned(messageID: id, replyCode: replyCode, routingKey: routingKey)
+        default:
+            try handleUnexpectedMethod(method, "wait for confirms")
+            return nil
+        }
+    }
+
+    // MARK: Consuming
+
+    /// Sets the prefetch (unacknowledged deliveries the broker sends ahead).
+    public func setPrefetch(_ count: UInt16) throws(AMQPError) {
+        _ = amqp_basic_qos(state, channel, 0, count, 0)
+        try check(amqp_get_rpc_reply(state), "basic.qos \(count)")
+    }
+
+    /// Starts a consumer with manual acknowledgement.
+    public func startConsumer(queue: String, consumerTag: String) throws(AMQPError) {
+        withBytes(queue) { q in
+            withBytes(consumerTag) { tag in _ = amqp_basic_consume(state, channel, q, tag, 0, 0, 0, amqp_empty_table) }
+        }
+        try check(amqp_get_rpc_reply(state), "basic.consume \(queue)")
+    }
+
+    /// The next delivery, or nil when none came within `timeout`. Heartbeats are serviced while waiting.
+    public func nextDelivery(timeout: Duration) throws(AMQPError) -> AMQPDelivery? {
+        amqp_maybe_release_buffers(state)
+        var envelope = amqp_envelope_t()
+        var tv = timeval(duration: timeout)
+        let reply = amqp_consume_message(state, &envelope, &tv, 0)
+        if reply.reply_type == AMQP_RESPONSE_NORMAL {
+            defer { amqp_destroy_envelope(&envelope) }
+            let p = envelope.message.properties
+            let flags = p._flags
+            return AMQPDelivery(
+                deliveryTag: envelope.delivery_tag,
+                redelivered: envelope.redelivered != 0,
+                exchange: Self.string(envelope.exchange),
+                routingKey: Self.string(envelope.routing_key),
+                messageID: flags & jippnas_flag_message_id != 0 ? Self.string(p.message_id) : nil,
+                contentType: flags & jippnas_flag_content_type != 0 ? Self.string(p.content_type) : nil,
+                type: flags & jippnas_flag_type != 0 ? Self.string(p.type) : nil,
+                userID: flags & jippnas_flag_user_id != 0 ? Self.string(p.user_id) : nil,
+                appID: flags & jippnas_flag_app_id != 0 ? Self.string(p.app_id) : nil,
+                timestamp: flags & jippnas_flag_timestamp != 0 ? p.timestamp : nil,
+                body: envelope.message.body.len > 0
+                    ? Data(bytes: envelope.message.body.bytes, count: envelope.message.body.len) : Data())
+        }
+        if reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION {
+            if reply.library_error == AMQP_STATUS_TIMEOUT.rawValue { return nil }
+            if reply.library_error == AMQP_STATUS_UNEXPECTED_STATE.rawValue {
+                // Not a delivery: read the frame that is (a close, most likely) and turn it into an error.
+                var frame = amqp_frame_t()
+                let rc = amqp_simple_wait_frame(state, &frame)
+                if rc != AMQP_STATUS_OK.rawValue { throw libraryError(rc, "consume") }
+                if frame.frame_type == UInt8(AMQP_FRAME_METHOD) {
+                    try handleUnexpectedMethod(frame.payload.method, "consume")
+                }
+                return nil
+            }
+        }
+        try check(reply, "consume")
+        return nil
+    }
+
+    /// Acknowledges `tag`, and with `multiple` every earlier unacknowledged delivery.
+    public func ack(_ tag: UInt64, multiple: Bool) throws(AMQPError) {
+        let rc = amqp_basic_ack(state, channel, tag, multiple ? 1 : 0)
+        if rc != AMQP_STATUS_OK.rawValue { throw libraryError(rc, "basic.ack \(tag)") }
+    }
+
+    /// Rejects `tag`; without requeue the broker dead-letters it.
+    public func reject(_ tag: UInt64, requeue: Bool) throws(AMQPError) {
+        let rc = amqp_basic_reject(state, channel, tag, requeue ? 1 : 0)
+        if rc != AMQP_STATUS_OK.rawValue { throw libraryError(rc, "basic.reject \(tag)") }
+    }
+
+    // MARK: Errors: the one place rabbitmq-c statuses become AMQPError
+
+    private func check(_ reply: amqp_rpc_reply_t, _ operation: String) throws(AMQPError) {
+        switch reply.reply_type {
+        case AMQP_RESPONSE_NORMAL:
+            return
+        case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+            throw libraryError(reply.library_error, operation)
+        case AMQP_RESPONSE_SERVER_EXCEPTION:
+            try handleUnexpectedMethod(reply.reply, operation)
+            throw AMQPError(operation: operation, kind: .unexpected("server exception"), broker: brokerName)
+        default:
+            throw AMQPError(operation: operation, kind: .unexpected("no RPC reply"), broker: brokerName)
+        }
+    }
+
+    /// Answers a broker-initiated close (so the broker logs a clean close) and throws it as an error.
+    private func handleUnexpectedMethod(_ method: amqp_method_t, _ operation: String) throws(AMQPError) {
+        switch method.id {
+        case jippnas_method_connection_close:
+            let close = method.decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
+            var ok = amqp_connection_close_ok_t()
+            _ = amqp_send_method(state, 0, jippnas_method_connection_close_ok, &ok)
+            throw AMQPError(operation: operation,
+                            kind: .connectionClosed(replyCode: close.reply_code, replyText: Self.string(close.reply_text)),
+                            broker: brokerName)
+        case jippnas_method_channel_close:
+            let close = method.decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
+            var ok = amqp_channel_close_ok_t()
+            _ = amqp_send_method(state, channel, jippnas_method_channel_close_ok, &ok)
+            throw AMQPError(operation: operation,
+                            kind: .channelClosed(replyCode: close.reply_code, replyText: Self.string(close.reply_text)),
+                            broker: brokerName)
+        default:
+            throw AMQPError(operation: operation, kind: .unexpected(String(format: "method 0x%08x", method.id)),
+                            broker: brokerName)
+        }
+    }
+
+    private func libraryError(_ code: Int32, _ operation: String) -> AMQPError {
+        AMQPError(operation: operation, kind: .library(code: code, message: Self.statusText(code)), broker: brokerName)
+    }
+
+    private static func statusText(_ code: Int32) -> String { String(cString: amqp_error_string2(code)) }
+
+    static func string(_ bytes: amqp_bytes_t) -> String {
+        guard bytes.len > 0, let base = bytes.bytes else { return "" }
+        return String(decoding: UnsafeRawBufferPointer(start: base, count: bytes.len), as: UTF8.self)
+    }
+}
+
+@inline(__always)
+private func withBytes<R>(_ s: String, _ body: (amqp_bytes_t) -> R) -> R {
+    var s = s
+    return s.withUTF8 { buf in body(amqp_bytes_t(len: buf.count, bytes: UnsafeMutableRawPointer(mutating: buf.baseAddress))) }
+}
+
+/// Builds an `amqp_table_t` whose strings live for the duration of `body`.
+private func withTable(_ arguments: [String: AMQPArgument], _ body: (amqp_table_t) -> Void) {
+    var storage: [UnsafeMutablePointer<CChar>] = []
+    defer { storage.forEach { free($0) } }
+    func bytes(_ s: String) -> amqp_bytes_t {
+        let p = strdup(s)!
+        storage.append(p)
+        return amqp_bytes_t(len: strlen(p), bytes: UnsafeMutableRawPointer(p))
+    }
+    var entries: [amqp_table_entry_t] = arguments.sorted { $0.key < $1.key }.map { key, value in
+        var entry = amqp_table_entry_t()
+        entry.key = bytes(key)
+        switch value {
+        case .string(let s):
+            entry.value.kind = UInt8(AMQP_FIELD_KIND_UTF8.rawValue)
+            entry.value.value.bytes = bytes(s)
+        case .int(let i):
+            entry.value.kind = UInt8(AMQP_FIELD_KIND_I64.rawValue)
+            entry.value.value.i64 = i
+        }
+        return entry
+    }
+    entries.withUnsafeMutableBufferPointer { buf in
+        body(amqp_table_t(num_entries: Int32(buf.count), entries: buf.baseAddress))
+    }
+}
+
+extension timeval {
+    init(duration: Duration) {
+        let (seconds, atto) = duration.components
+        self.init(tv_sec: Int(seconds), tv_usec: Int(atto / 1_000_000_000_000))
+    }
+}

@@ -1,0 +1,52 @@
+import CRabbitMQ
+
+/// A failure of the AMQP layer, with the operation it happened in.
+///
+/// Every rabbitmq-c status and `amqp_rpc_reply_t` becomes one of these in ``AMQPConnection`` and nowhere
+/// else, so callers decide on the kind (retry, give up, report) without knowing the C library.
+public struct AMQPError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        /// rabbitmq-c reported a status (socket, protocol, heartbeat timeout...).
+        case library(code: Int32, message: String)
+        /// The broker closed the channel (for example 404 NOT_FOUND, 403 ACCESS_REFUSED).
+        case channelClosed(replyCode: UInt16, replyText: String)
+        /// The broker closed the connection (for example 320 CONNECTION_FORCED on shutdown).
+        case connectionClosed(replyCode: UInt16, replyText: String)
+        /// Login refused.
+        case authentication(String)
+        /// A frame arrived that this state does not expect.
+        case unexpected(String)
+    }
+
+    /// What was being done: `connect`, `publish`, `queue.declare jippnas.national`...
+    public var operation: String
+    public var kind: Kind
+    /// The broker, redacted.
+    public var broker: String
+
+    public init(operation: String, kind: Kind, broker: String) {
+        self.operation = operation
+        self.kind = kind
+        self.broker = broker
+    }
+
+    /// Whether the connection is unusable after this error and must be replaced.
+    public var connectionLost: Bool {
+        switch kind {
+        case .channelClosed: false
+        default: true
+        }
+    }
+
+    public var description: String {
+        let detail: String
+        switch kind {
+        case .library(let code, let message): detail = "\(message) (status \(code))"
+        case .channelClosed(let code, let text): detail = "channel closed by broker: \(code) \(text)"
+        case .connectionClosed(let code, let text): detail = "connection closed by broker: \(code) \(text)"
+        case .authentication(let text): detail = "login refused: \(text)"
+        case .unexpected(let text): detail = "unexpected: \(text)"
+        }
+        return "AMQP \(operation) on \(broker): \(detail)"
+    }
+}

@@ -1,0 +1,179 @@
+import Foundation
+
+/// The message every hub publishes for one change of one innovation (docs/PROTOCOL.md).
+///
+/// Decoding ignores keys it does not know, so later schema-1 additions (provenance per hop, resync marks)
+/// reach older aggregators harmlessly; an incompatible change bumps `schema`.
+public struct Envelope: Sendable, Hashable {
+    /// The only schema this build reads and writes.
+    public static let schemaVersion = 1
+
+    /// The publishing hub's province code.
+    public var hub: String
+    /// Per-hub sequence number assigned by the hub's outbox; strictly increasing.
+    public var seq: Int64
+    public var event: ChangeEvent
+    /// When the hub committed the change (RFC 3339 UTC).
+    public var sentAt: String
+    public var innovation: Innovation
+
+    public init(hub: String, seq: Int64, event: ChangeEvent, sentAt: String, innovation: Innovation) {
+        self.hub = hub
+        self.seq = seq
+        self.event = event
+        self.sentAt = sentAt
+        self.innovation = innovation
+    }
+
+    /// The routing key this envelope is published under.
+    public var routingKey: String { RoutingKey.innovation(province: hub, event: event) }
+
+    /// The national key of the innovation this envelope is about.
+    public var globalID: String { innovation.globalID(province: hub) }
+}
+
+/// JSON encoding and validating decoding of ``Envelope``.
+public enum EnvelopeCodec {
+    /// The content type every envelope is published with.
+    public static let contentType = "application/json"
+
+    private struct WireOut: Encodable {
+        let schema: Int
+        let hub: String
+        let seq: Int64
+        let event: ChangeEvent
+        let sentAt: String
+        let innovation: Innovation
+        enum CodingKeys: String, CodingKey {
+            case schema, hub, seq, event, innovation
+            case sentAt = "sent_at"
+        }
+    }
+
+    /// The envelope as the UTF-8 JSON body of an AMQP message.
+    public static func encode(_ envelope: Envelope) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(
+            WireOut(schema: Envelope.schemaVersion, hub: envelope.hub, seq: envelope.seq, event: envelope.event,
+                    sentAt: envelope.sentAt, innovation: envelope.innovation))
+    }
+
+    /// Decodes and validates a body received under `routingKey`.
+    ///
+    /// Every failure maps to one ``ValidationReason``; nothing here throws or traps on hostile input.
+    public static func decode(
+        _ body: Data, routingKey: String, contentType: String?,
+        maxBodyBytes: Int = InnovationLimits.defaultMaxBodyBytes
+    ) -> Result<Envelope, ValidationReason> {
+        if body.count > maxBodyBytes { return .failure(.bodyTooLarge) }
+        if let contentType, !contentType.isEmpty, contentType != Self.contentType,
+           !contentType.hasPrefix(Self.contentType + ";") {
+            return .failure(.unsupportedContentType)
+        }
+        guard case .innovation(let keyProvince, let keyEvent)? = RoutingKey.parse(routingKey) else {
+            return .failure(.invalidRoutingKey)
+        }
+        guard String(validating: body, as: UTF8.self) != nil else { return .failure(.invalidUTF8) }
+        let wire: WireIn
+        do {
+            wire = try JSONDecoder().decode(WireIn.self, from: body)
+        } catch let DecodingError.typeMismatch(_, context) {
+            return .failure(fieldFailure(context))
+        } catch let DecodingError.dataCorrupted(context) {
+            return .failure(context.codingPath.isEmpty ? .malformedJSON : fieldFailure(context))
+        } catch {
+            return .failure(.malformedJSON)
+        }
+        return wire.validated(keyProvince: keyProvince, keyEvent: keyEvent)
+    }
+
+    private static func fieldFailure(_ context: DecodingError.Context) -> ValidationReason {
+        guard let last = context.codingPath.last(where: { $0.intValue == nil }) else { return .malformedJSON }
+        return .invalidField(last.stringValue)
+    }
+}
+
+/// The body as read off the wire: every field optional, so a missing one is reported by name.
+private struct WireIn: Decodable {
+    var schema: Int?
+    var hub: String?
+    var seq: Int64?
+    var event: String?
+    var sent_at: String?
+    var innovation: WireInnovation?
+
+    func validated(keyProvince: String, keyEvent: ChangeEvent) -> Result<Envelope, ValidationReason> {
+        guard let schema else { return .failure(.missingField("schema")) }
+        guard schema == Envelope.schemaVersion else { return .failure(.unknownSchema) }
+        guard let hub else { return .failure(.missingField("hub")) }
+        guard ProvinceRegistry.isProvinceCode(hub) else { return .failure(.invalidField("hub")) }
+        guard hub == keyProvince else { return .failure(.provinceMismatch) }
+        guard let seq else { return .failure(.missingField("seq")) }
+        guard seq >= 1 else { return .failure(.invalidField("seq")) }
+        guard let eventRaw = event else { return .failure(.missingField("event")) }
+        guard let event = ChangeEvent(rawValue: eventRaw) else { return .failure(.invalidField("event")) }
+        guard event == keyEvent else { return .failure(.eventMismatch) }
+        guard let sentAt = sent_at else { return .failure(.missingField("sent_at")) }
+        guard Timestamp.isValidRFC3339(sentAt) else { return .failure(.invalidField("sent_at")) }
+        guard let wireInnovation = innovation else { return .failure(.missingField("innovation")) }
+        switch wireInnovation.record() {
+        case .failure(let reason): return .failure(reason)
+        case .success(let record):
+            if let reason = InnovationValidator.validate(record, province: hub) { return .failure(reason) }
+            return .success(Envelope(hub: hub, seq: seq, event: event, sentAt: sentAt, innovation: record))
+        }
+    }
+}
+
+private struct WireInnovation: Decodable {
+    var id: String?
+    var revision: Int64?
+    var title: String?
+    var agency: String?
+    var region: String?
+    var category: String?
+    var kind: String?
+    var stage: String?
+    var initiator: String?
+    var launched_on: String?
+    var summary: String?
+    var benefits: String?
+    var contact: String?
+    var url: String?
+    var status: String?
+    var replicates: String?
+    var updated_at: String?
+
+    func record() -> Result<Innovation, ValidationReason> {
+        func required<T>(_ value: T?, _ name: String) throws(ValidationReason) -> T {
+            guard let value else { throw .missingField(name) }
+            return value
+        }
+        func vocabulary<T: RawRepresentable<String>>(_ value: String?, _ name: String) throws(ValidationReason) -> T {
+            guard let parsed = T(rawValue: try required(value, name)) else { throw .invalidField(name) }
+            return parsed
+        }
+        do throws(ValidationReason) {
+            let id = try required(id, "id")
+            let revision = try required(revision, "revision")
+            let title = try required(title, "title")
+            let agency = try required(agency, "agency")
+            let region = try required(region, "region")
+            let category: Category = try vocabulary(category, "category")
+            let kind: InnovationKind = try vocabulary(kind, "kind")
+            let stage: Stage = try vocabulary(stage, "stage")
+            let status: InnovationStatus = try vocabulary(status, "status")
+            let updatedAt = try required(updated_at, "updated_at")
+            var initiatorValue: Initiator?
+            if initiator != nil { initiatorValue = try vocabulary(initiator, "initiator") }
+            return .success(Innovation(
+                id: id, revision: revision, title: title, agency: agency, region: region, category: category,
+                kind: kind, stage: stage, initiator: initiatorValue, launchedOn: launched_on, summary: summary,
+                benefits: benefits, contact: contact, url: url, status: status, replicates: replicates,
+                updatedAt: updatedAt))
+        } catch {
+            return .failure(error)
+        }
+    }
+}

@@ -1,0 +1,127 @@
+/// Why a message or an import row was refused, as a stable machine-readable code.
+///
+/// Codes are part of the wire contract (docs/PROTOCOL.md): dashboards and the dead-letter table key on
+/// them, so a case is never renamed once shipped.
+public enum ValidationReason: Error, Sendable, Hashable, CustomStringConvertible {
+    case bodyTooLarge
+    case invalidUTF8
+    case malformedJSON
+    case unknownSchema
+    case unsupportedContentType
+    case invalidRoutingKey
+    case missingField(String)
+    case invalidField(String)
+    case provinceMismatch
+    case eventMismatch
+    case regionOutsideProvince
+
+    /// The code as stored and documented, for example `missing_field:title`.
+    public var code: String {
+        switch self {
+        case .bodyTooLarge: "body_too_large"
+        case .invalidUTF8: "invalid_utf8"
+        case .malformedJSON: "malformed_json"
+        case .unknownSchema: "unknown_schema"
+        case .unsupportedContentType: "unsupported_content_type"
+        case .invalidRoutingKey: "invalid_routing_key"
+        case .missingField(let name): "missing_field:\(name)"
+        case .invalidField(let name): "invalid_field:\(name)"
+        case .provinceMismatch: "province_mismatch"
+        case .eventMismatch: "event_mismatch"
+        case .regionOutsideProvince: "region_outside_province"
+        }
+    }
+
+    public var description: String { code }
+}
+
+/// Length and range limits of every field, shared by import and the aggregator so both refuse the same.
+public enum InnovationLimits {
+    public static let idLength = 1...64
+    public static let titleLength = 3...200
+    public static let agencyLength = 2...200
+    public static let summaryMax = 4_000
+    public static let benefitsMax = 2_000
+    public static let contactMax = 200
+    public static let urlMax = 500
+    public static let revisionRange: ClosedRange<Int64> = 1...9_007_199_254_740_991  // 2^53-1: exact in JSON
+    /// Default largest accepted message body; configurable at the aggregator.
+    public static let defaultMaxBodyBytes = 64 * 1024
+
+    /// Ids are ASCII letters, digits, `.`, `_` and `-`, so they are safe in routing keys, URLs and file names.
+    public static func isValidID(_ id: String) -> Bool {
+        let u = id.utf8
+        guard idLength.contains(u.count) else { return false }
+        return u.allSatisfy { c in
+            (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 46 || c == 95 || c == 45
+        }
+    }
+}
+
+/// Field-level checks of innovation content. Pure; returns the first failure in field order.
+public enum InnovationValidator {
+    /// Checks `content` as published by a hub of `province`.
+    public static func validate(_ content: InnovationContent, province: String) -> ValidationReason? {
+        if !InnovationLimits.isValidID(content.id) { return .invalidField("id") }
+        if let r = checkText(content.title, "title", InnovationLimits.titleLength) { return r }
+        if let r = checkText(content.agency, "agency", InnovationLimits.agencyLength) { return r }
+        if !RegionCode.isValid(content.region) { return .invalidField("region") }
+        if RegionCode.province(of: content.region) != province { return .regionOutsideProvince }
+        if let d = content.launchedOn, !Timestamp.isValidDate(d) { return .invalidField("launched_on") }
+        if let r = checkOptional(content.summary, "summary", InnovationLimits.summaryMax) { return r }
+        if let r = checkOptional(content.benefits, "benefits", InnovationLimits.benefitsMax) { return r }
+        if let r = checkOptional(content.contact, "contact", InnovationLimits.contactMax) { return r }
+        if let url = content.url {
+            if url.utf8.count > InnovationLimits.urlMax || hasControlCharacters(url)
+                || !(url.hasPrefix("https://") || url.hasPrefix("http://")) || url.contains(" ")
+            {
+                return .invalidField("url")
+            }
+        }
+        if let replicates = content.replicates {
+            guard let target = GlobalID.parse(replicates),
+                  target != (province, content.id) else { return .invalidField("replicates") }
+        }
+        return nil
+    }
+
+    /// Checks a whole record: content plus revision and change time.
+    public static func validate(_ innovation: Innovation, province: String) -> ValidationReason? {
+        if !InnovationLimits.revisionRange.contains(innovation.revision) { return .invalidField("revision") }
+        if !Timestamp.isValidRFC3339(innovation.updatedAt) { return .invalidField("updated_at") }
+        return validate(innovation.content, province: province)
+    }
+
+    private static func checkText(_ value: String, _ field: String, _ range: ClosedRange<Int>) -> ValidationReason? {
+        let count = value.count
+        if !range.contains(count) || hasControlCharacters(value) || value.trimmingWhitespace() != value {
+            return .invalidField(field)
+        }
+        return nil
+    }
+
+    private static func checkOptional(_ value: String?, _ field: String, _ max: Int) -> ValidationReason? {
+        guard let value else { return nil }
+        if value.count > max || hasControlCharacters(value, allowNewlines: true) { return .invalidField(field) }
+        return nil
+    }
+
+    /// C0 controls and DEL are refused in text; long text may keep newlines and tabs.
+    static func hasControlCharacters(_ value: String, allowNewlines: Bool = false) -> Bool {
+        value.unicodeScalars.contains { s in
+            if allowNewlines, s == "\n" || s == "\t" || s == "\r" { return false }
+            return s.value < 0x20 || s.value == 0x7F
+        }
+    }
+}
+
+extension String {
+    /// The string without leading and trailing spaces, tabs and newlines.
+    public func trimmingWhitespace() -> String {
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
+        guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else {
+            return ""
+        }
+        return String(self[first...last])
+    }
+}

@@ -1,0 +1,440 @@
+import Foundation
+import GRDB
+import JippnasCore
+
+/// A valid change, ready to apply.
+public struct IncomingChange: Sendable {
+    public var envelope: Envelope
+    public var messageID: String
+    public var routingKey: String
+    /// The body exactly as received, kept in history as provenance.
+    public var body: Data
+
+    public init(envelope: Envelope, messageID: String, routingKey: String, body: Data) {
+        self.envelope = envelope
+        self.messageID = messageID
+        self.routingKey = routingKey
+        self.body = body
+    }
+}
+
+/// A refused message, recorded before it is rejected to the dead-letter queue.
+public struct DeadLetter: Sendable, Equatable {
+    public var reason: String
+    public var routingKey: String
+    public var messageID: String?
+    public var hub: String?
+    /// The first bytes of the body, as text with invalid UTF-8 replaced.
+    public var bodyPrefix: String
+    public var receivedAt: String?
+
+    /// How many bytes of a refused body are kept.
+    public static let prefixBytes = 512
+
+    public init(reason: String, routingKey: String, messageID: String?, hub: String?, body: Data, receivedAt: String? = nil) {
+        self.reason = reason
+        self.routingKey = routingKey
+        self.messageID = messageID
+        self.hub = hub
+        self.bodyPrefix = String(decoding: body.prefix(Self.prefixBytes), as: UTF8.self)
+        self.receivedAt = receivedAt
+    }
+}
+
+/// What one batch did, message by message in the order given.
+public struct BatchOutcome: Sendable, Equatable {
+    public var decisions: [ApplyDecision] = []
+    public var applied: Int { decisions.filter { $0 == .apply }.count }
+    public var duplicates: Int { decisions.filter { $0 == .duplicate }.count }
+    public var stale: Int { decisions.filter { $0 == .stale }.count }
+}
+
+/// One catalogue entry.
+public struct CatalogueEntry: Sendable, Equatable, Codable {
+    public var globalID: String
+    public var hub: String
+    public var innovation: Innovation
+    public var withdrawn: Bool
+    public var withdrawnAt: String?
+    public var receivedAt: String
+    public var lastSeq: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case globalID = "global_id"
+        case hub, innovation, withdrawn
+        case withdrawnAt = "withdrawn_at"
+        case receivedAt = "received_at"
+        case lastSeq = "last_seq"
+    }
+}
+
+/// One accepted revision with its provenance.
+public struct HistoryEntry: Sendable, Equatable, Codable {
+    public var revision: Int64
+    public var event: String
+    public var hub: String
+    public var seq: Int64
+    public var messageID: String
+    public var sentAt: String
+    public var receivedAt: String
+
+    enum CodingKeys: String, CodingKey {
+        case revision, event, hub, seq
+        case messageID = "message_id"
+        case sentAt = "sent_at"
+        case receivedAt = "received_at"
+    }
+}
+
+/// Per-hub state and counters.
+public struct HubState: Sendable, Equatable, Codable {
+    public var hub: String
+    public var highestSeq: Int64
+    public var lastMessageAt: String
+    public var live: Int
+    public var withdrawn: Int
+    public var applied: Int
+    public var duplicates: Int
+    public var stale: Int
+    public var deadLetters: Int
+
+    enum CodingKeys: String, CodingKey {
+        case hub, live, withdrawn, applied, duplicates, stale
+        case highestSeq = "highest_seq"
+        case lastMessageAt = "last_message_at"
+        case deadLetters = "dead_letters"
+    }
+}
+
+/// Whole-catalogue figures for `jippnas catalogue stats`.
+public struct CatalogueStats: Sendable, Equatable, Codable {
+    public var innovations: Int
+    public var live: Int
+    public var withdrawn: Int
+    public var historyRows: Int
+    public var deadLetters: Int
+    public var hubs: [HubState]
+    public var byCategory: [String: Int]
+    public var replications: Int
+
+    enum CodingKeys: String, CodingKey {
+        case innovations, live, withdrawn, hubs, replications
+        case historyRows = "history_rows"
+        case deadLetters = "dead_letters"
+        case byCategory = "by_category"
+    }
+}
+
+/// The national catalogue: one SQLite database holding the current record of every innovation, every
+/// accepted revision with provenance, per-hub state, and the dead letters.
+public final class CatalogueStore: Sendable {
+    public let path: String
+    private let pool: DatabasePool
+
+    public init(path: String) throws(StoreError) {
+        self.path = path
+        pool = try StoreDatabase.open(path: path, operation: "open catalogue")
+        do {
+            try Self.migrator.migrate(pool)
+        } catch {
+            throw StoreError.wrap(error, operation: "migrate catalogue", path: path)
+        }
+    }
+
+    static let migrator: DatabaseMigrator = {
+        var m = DatabaseMigrator()
+        m.registerMigration("catalogue-v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE innovation (
+                    global_id TEXT PRIMARY KEY,
+                    hub TEXT NOT NULL,
+                    id TEXT NOT NULL,
+                    revision INTEGER NOT NULL,
+                    title TEXT NOT NULL,
+                    agency TEXT NOT NULL,
+                    region TEXT NOT NULL,
+                    category TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    stage TEXT NOT NULL,
+                    initiator TEXT,
+                    launched_on TEXT,
+                    summary TEXT,
+                    benefits TEXT,
+                    contact TEXT,
+                    url TEXT,
+                    status TEXT NOT NULL,
+                    replicates TEXT,
+                    updated_at TEXT NOT NULL,
+                    withdrawn INTEGER NOT NULL DEFAULT 0,
+                    withdrawn_at TEXT,
+                    last_seq INTEGER NOT NULL,
+                    last_message_id TEXT NOT NULL,
+                    received_at TEXT NOT NULL
+                );
+                CREATE INDEX innovation_hub ON innovation(hub, id);
+                CREATE INDEX innovation_category ON innovation(category);
+                CREATE TABLE history (
+                    id INTEGER PRIMARY KEY,
+                    global_id TEXT NOT NULL,
+                    revision INTEGER NOT NULL,
+                    event TEXT NOT NULL,
+                    hub TEXT NOT NULL,
+                    seq INTEGER NOT NULL,
+                    message_id TEXT NOT NULL UNIQUE,
+                    sent_at TEXT NOT NULL,
+                    received_at TEXT NOT NULL,
+                    body BLOB NOT NULL
+                );
+                CREATE INDEX history_innovation ON history(global_id, revision);
+                CREATE TABLE hub_state (
+                    hub TEXT PRIMARY KEY,
+                    highest_seq INTEGER NOT NULL DEFAULT 0,
+                    last_message_at TEXT NOT NULL,
+                    applied INTEGER NOT NULL DEFAULT 0,
+                    duplicates INTEGER NOT NULL DEFAULT 0,
+                    stale INTEGER NOT NULL DEFAULT 0,
+                    dead_letters INTEGER NOT NULL DEFAULT 0
+                );
+                CREATE TABLE dead_letter (
+                    id INTEGER PRIMARY KEY,
+                    received_at TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    routing_key TEXT NOT NULL,
+                    message_id TEXT,
+                    hub TEXT,
+                    body_prefix TEXT NOT NULL
+                );
+                """)
+        }
+        return m
+    }()
+
+    private struct HubCounters {
+        var highestSeq: Int64 = 0
+        var applied = 0, duplicates = 0, stale = 0, deadLetters = 0
+    }
+
+    /// Applies `changes` in order and records `deadLetters`, in one transaction.
+    ///
+    /// Each change is decided against what the catalogue holds at that point of the transaction, so two
+    /// revisions of one innovation in the same batch are ordered by revision, not by arrival.
+    public func apply(_ changes: [IncomingChange], deadLetters: [DeadLetter] = [], receivedAt: String = Timestamp.now())
+        throws(StoreError) -> BatchOutcome
+    {
+        do {
+            return try pool.write { db in
+                var outcome = BatchOutcome()
+                outcome.decisions.reserveCapacity(changes.count)
+                var counters: [String: HubCounters] = [:]
+                let seen = try db.cachedStatement(sql: "SELECT 1 FROM history WHERE message_id = ?")
+                let current = try db.cachedStatement(sql: "SELECT revision FROM innovation WHERE global_id = ?")
+                let upsert = try db.cachedStatement(sql: """
+                    INSERT INTO innovation(global_id, hub, id, revision, title, agency, region, category, kind, stage,
+                        initiator, launched_on, summary, benefits, contact, url, status, replicates, updated_at,
+                        withdrawn, withdrawn_at, last_seq, last_message_id, received_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(global_id) DO UPDATE SET revision = excluded.revision, title = excluded.title,
+                        agency = excluded.agency, region = excluded.region, category = excluded.category,
+                        kind = excluded.kind, stage = excluded.stage, initiator = excluded.initiator,
+                        launched_on = excluded.launched_on, summary = excluded.summary, benefits = excluded.benefits,
+                        contact = excluded.contact, url = excluded.url, status = excluded.status,
+                        replicates = excluded.replicates, updated_at = excluded.updated_at,
+                        withdrawn = excluded.withdrawn, withdrawn_at = excluded.withdrawn_at,
+                        last_seq = excluded.last_seq, last_message_id = excluded.last_message_id,
+                        received_at = excluded.received_at
+                    """)
+                let history = try db.cachedStatement(sql: """
+                    INSERT INTO history(global_id, revision, event, hub, seq, message_id, sent_at, received_at, body)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+                for change in changes {
+                    let e = change.envelope
+                    let i = e.innovation
+                    let globalID = e.globalID
+                    let messageSeen = try Bool.fetchOne(seen, arguments: [change.messageID]) ?? false
+                    let stored = try Int64.fetchOne(current, arguments: [globalID])
+                    let decision = ApplyDecision.decide(
+                        messageSeen: messageSeen, storedRevision: stored, incomingRevision: i.revision)
+                    outcome.decisions.append(decision)
+                    var c = counters[e.hub] ?? HubCounters()
+                    c.highestSeq = max(c.highestSeq, e.seq)
+                    switch decision {
+                    case .duplicate: c.duplicates += 1
+                    case .stale: c.stale += 1
+                    case .apply:
+                        c.applied += 1
+                        let withdrawn = e.event == .withdraw
+                        try upsert.execute(arguments: [
+                            globalID, e.hub, i.id, i.revision, i.title, i.agency, i.region, i.category.rawValue,
+                            i.kind.rawValue, i.stage.rawValue, i.initiator?.rawValue, i.launchedOn, i.summary,
+                            i.benefits, i.contact, i.url, i.status.rawValue, i.replicates, i.updatedAt,
+                            withdrawn, withdrawn ? i.updatedAt : nil, e.seq, change.messageID, receivedAt,
+                        ])
+                        try history.execute(arguments: [
+                            globalID, i.revision, e.event.rawValue, e.hub, e.seq, change.messageID, e.sentAt,
+                            receivedAt, change.body,
+                        ])
+                    }
+                    counters[e.hub] = c
+                }
+                let dead = try db.cachedStatement(sql: """
+                    INSERT INTO dead_letter(received_at, reason, routing_key, message_id, hub, body_prefix)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """)
+                for letter in deadLetters {
+                    try dead.execute(arguments: [letter.receivedAt ?? receivedAt, letter.reason, letter.routingKey,
+                                                 letter.messageID, letter.hub, letter.bodyPrefix])
+                    if let hub = letter.hub { counters[hub, default: HubCounters()].deadLetters += 1 }
+                }
+                let hubUpdate = try db.cachedStatement(sql: """
+                    INSERT INTO hub_state(hub, highest_seq, last_message_at, applied, duplicates, stale, dead_letters)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(hub) DO UPDATE SET highest_seq = MAX(highest_seq, excluded.highest_seq),
+                        last_message_at = excluded.last_message_at, applied = applied + excluded.applied,
+                        duplicates = duplicates + excluded.duplicates, stale = stale + excluded.stale,
+                        dead_letters = dead_letters + excluded.dead_letters
+                    """)
+                for (hub, c) in counters {
+                    try hubUpdate.execute(arguments: [hub, c.highestSeq, receivedAt, c.applied, c.duplicates, c.stale,
+                                                      c.deadLetters])
+                }
+                return outcome
+            }
+        } catch {
+            throw StoreError.wrap(error, operation: "apply batch of \(changes.count)", path: path)
+        }
+    }
+
+    // MARK: Queries
+
+    private static let entryColumns = """
+        global_id, hub, id, revision, title, agency, region, category, kind, stage, initiator, launched_on,
+        summary, benefits, contact, url, status, replicates, updated_at, withdrawn, withdrawn_at, received_at, last_seq
+        """
+
+    private static func entry(_ row: Row) -> CatalogueEntry {
+        let innovation = Innovation(
+            id: row["id"], revision: row["revision"], title: row["title"], agency: row["agency"], region: row["region"],
+            category: Category(rawValue: row["category"]) ?? .tataKelolaPemerintahan,
+            kind: InnovationKind(rawValue: row["kind"]) ?? .digital, stage: Stage(rawValue: row["stage"]) ?? .inisiatif,
+            initiator: (row["initiator"] as String?).flatMap(Initiator.init(rawValue:)), launchedOn: row["launched_on"],
+            summary: row["summary"], benefits: row["benefits"], contact: row["contact"], url: row["url"],
+            status: InnovationStatus(rawValue: row["status"]) ?? .active, replicates: row["replicates"],
+            updatedAt: row["updated_at"])
+        return CatalogueEntry(globalID: row["global_id"], hub: row["hub"], innovation: innovation,
+                              withdrawn: row["withdrawn"], withdrawnAt: row["withdrawn_at"],
+                              receivedAt: row["received_at"], lastSeq: row["last_seq"])
+    }
+
+    /// Catalogue entries ordered by global id, optionally for one hub and without withdrawn ones.
+    public func list(hub: String? = nil, includeWithdrawn: Bool = true, limit: Int? = nil) throws(StoreError)
+        -> [CatalogueEntry]
+    {
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        if let hub {
+            conditions.append("hub = ?")
+            arguments += [hub]
+        }
+        if !includeWithdrawn { conditions.append("withdrawn = 0") }
+        let whereClause = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+        let limitClause = limit.map { " LIMIT \($0)" } ?? ""
+        return try read("list") { db in
+            try Row.fetchAll(db, sql: "SELECT \(Self.entryColumns) FROM innovation\(whereClause) ORDER BY hub, id\(limitClause)",
+                             arguments: arguments).map(Self.entry)
+        }
+    }
+
+    /// One entry by global id (`35:surabaya-single-window`).
+    public func entry(globalID: String) throws(StoreError) -> CatalogueEntry? {
+        try read("show \(globalID)") { db in
+            try Row.fetchOne(db, sql: "SELECT \(Self.entryColumns) FROM innovation WHERE global_id = ?",
+                             arguments: [globalID]).map(Self.entry)
+        }
+    }
+
+    /// Accepted revisions of one innovation, oldest first.
+    public func history(globalID: String) throws(StoreError) -> [HistoryEntry] {
+        try read("history \(globalID)") { db in
+            try Row.fetchAll(db, sql: """
+                SELECT revision, event, hub, seq, message_id, sent_at, received_at FROM history
+                WHERE global_id = ? ORDER BY revision
+                """, arguments: [globalID]).map { row in
+                HistoryEntry(revision: row["revision"], event: row["event"], hub: row["hub"], seq: row["seq"],
+                             messageID: row["message_id"], sentAt: row["sent_at"], receivedAt: row["received_at"])
+            }
+        }
+    }
+
+    /// Whole-catalogue and per-hub figures.
+    public func stats() throws(StoreError) -> CatalogueStats {
+        try read("stats") { db in
+            let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM innovation") ?? 0
+            let withdrawn = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM innovation WHERE withdrawn = 1") ?? 0
+            let historyRows = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM history") ?? 0
+            let deadLetters = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM dead_letter") ?? 0
+            let replications = try Int.fetchOne(
+                db, sql: "SELECT COUNT(*) FROM innovation WHERE replicates IS NOT NULL AND withdrawn = 0") ?? 0
+            var byCategory: [String: Int] = [:]
+            for row in try Row.fetchAll(
+                db, sql: "SELECT category, COUNT(*) AS n FROM innovation WHERE withdrawn = 0 GROUP BY category") {
+                byCategory[row["category"]] = row["n"]
+            }
+            let hubs = try Row.fetchAll(db, sql: """
+                SELECT h.hub, h.highest_seq, h.last_message_at, h.applied, h.duplicates, h.stale, h.dead_letters,
+                    (SELECT COUNT(*) FROM innovation i WHERE i.hub = h.hub AND i.withdrawn = 0) AS live,
+                    (SELECT COUNT(*) FROM innovation i WHERE i.hub = h.hub AND i.withdrawn = 1) AS withdrawn
+                FROM hub_state h ORDER BY h.hub
+                """).map { row in
+                HubState(hub: row["hub"], highestSeq: row["highest_seq"], lastMessageAt: row["last_message_at"],
+                         live: row["live"], withdrawn: row["withdrawn"], applied: row["applied"],
+                         duplicates: row["duplicates"], stale: row["stale"], deadLetters: row["dead_letters"])
+            }
+            return CatalogueStats(innovations: total, live: total - withdrawn, withdrawn: withdrawn,
+                                  historyRows: historyRows, deadLetters: deadLetters, hubs: hubs,
+                                  byCategory: byCategory, replications: replications)
+        }
+    }
+
+    /// The most recent dead letters, newest first.
+    public func deadLetters(limit: Int = 100) throws(StoreError) -> [DeadLetter] {
+        try read("dead letters") { db in
+            try Row.fetchAll(db, sql: """
+                SELECT received_at, reason, routing_key, message_id, hub, body_prefix FROM dead_letter
+                ORDER BY id DESC LIMIT ?
+                """, arguments: [limit]).map { row in
+                var letter = DeadLetter(reason: row["reason"], routingKey: row["routing_key"], messageID: row["message_id"],
+                                        hub: row["hub"], body: Data(), receivedAt: row["received_at"])
+                letter.bodyPrefix = row["body_prefix"]
+                return letter
+            }
+        }
+    }
+
+    /// Number of history rows that share a message id or an (innovation, revision): zero in a healthy catalogue.
+    public func duplicatedHistoryRows() throws(StoreError) -> Int {
+        try read("history duplicates") { db in
+            try Int.fetchOne(db, sql: """
+                SELECT COALESCE(SUM(n - 1), 0) FROM (SELECT COUNT(*) AS n FROM history GROUP BY global_id, revision)
+                """) ?? 0
+        }
+    }
+
+    private func read<T>(_ operation: String, _ body: (Database) throws -> T) throws(StoreError) -> T {
+        do {
+            return try pool.read(body)
+        } catch {
+            throw StoreError.wrap(error, operation: operation, path: path)
+        }
+    }
+}
+
+extension DeadLetter: Codable {
+    enum CodingKeys: String, CodingKey {
+        case reason, hub
+        case routingKey = "routing_key"
+        case messageID = "message_id"
+        case bodyPrefix = "body_prefix"
+        case receivedAt = "received_at"
+    }
+}

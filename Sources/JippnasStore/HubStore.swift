@@ -1,0 +1,284 @@
+import Foundation
+import GRDB
+import JippnasCore
+
+/// A row of the hub's outbox waiting to be published.
+public struct OutboxEntry: Sendable, Equatable {
+    public var seq: Int64
+    public var messageID: String
+    public var event: ChangeEvent
+    public var routingKey: String
+    /// The encoded envelope, exactly as it will be published.
+    public var body: Data
+}
+
+/// What an import changed.
+public struct ImportSummary: Sendable, Equatable {
+    public var inserted = 0
+    public var updated = 0
+    public var unchanged = 0
+    /// Outbox sequence numbers the import assigned (first...last), if any.
+    public var seqRange: ClosedRange<Int64>?
+}
+
+/// Result of withdrawing one innovation.
+public enum WithdrawOutcome: Sendable, Equatable {
+    case withdrawn(seq: Int64, revision: Int64)
+    case alreadyWithdrawn
+    case notFound
+}
+
+/// The outbox's state, for status and tests.
+public struct OutboxStats: Sendable, Equatable {
+    public var pending: Int
+    public var published: Int
+    public var oldestPendingAt: String?
+    public var lastSeq: Int64
+}
+
+/// One innovation as the hub holds it.
+public struct HubRecord: Sendable, Equatable {
+    public var innovation: Innovation
+    public var withdrawn: Bool
+    public var withdrawnAt: String?
+}
+
+/// The hub's local SQLite store: its innovations and the transactional outbox.
+///
+/// A change and its outbox row commit in one transaction, so a change is never stored without being
+/// queued for publishing, and never queued without being stored. Rows leave the outbox's pending set only
+/// through ``markPublished(_:at:)``, which the relay calls after the broker confirmed them.
+public final class HubStore: Sendable {
+    /// The province whose hub owns this store; fixed at creation.
+    public let province: String
+    public let path: String
+    private let pool: DatabasePool
+    private let appVersion: String
+
+    /// Opens (creating if needed) the store at `path` for `province`.
+    ///
+    /// Refuses a store created for another province, so one misconfigured daemon cannot publish another
+    /// hub's data under its own code.
+    public init(path: String, province: String, appVersion: String = JippnasVersion.current) throws(StoreError) {
+        guard ProvinceRegistry.isProvinceCode(province) else {
+            throw StoreError(operation: "open", path: path, message: "unknown province code \(province)")
+        }
+        self.path = path
+        self.province = province
+        self.appVersion = appVersion
+        pool = try StoreDatabase.open(path: path, operation: "open hub store")
+        do {
+            try Self.migrator.migrate(pool)
+            try pool.write { db in
+                if let stored = try String.fetchOne(db, sql: "SELECT value FROM hub_meta WHERE key = 'province'") {
+                    guard stored == province else {
+                        throw StoreError(operation: "open", path: path,
+                                         message: "store belongs to province \(stored), not \(province)")
+                    }
+                } else {
+                    try db.execute(sql: "INSERT INTO hub_meta(key, value) VALUES ('province', ?), ('last_seq', '0')",
+                                   arguments: [province])
+                }
+            }
+        } catch {
+            throw StoreError.wrap(error, operation: "open hub store", path: path)
+        }
+    }
+
+    static let migrator: DatabaseMigrator = {
+        var m = DatabaseMigrator()
+        m.registerMigration("hub-v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE hub_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                CREATE TABLE innovation (
+                    id TEXT PRIMARY KEY,
+                    revision INTEGER NOT NULL,
+                    record TEXT NOT NULL,
+                    withdrawn INTEGER NOT NULL DEFAULT 0,
+                    withdrawn_at TEXT,
+                    updated_at TEXT NOT NULL
+                );
+                CREATE TABLE outbox (
+                    seq INTEGER PRIMARY KEY,
+                    innovation_id TEXT NOT NULL,
+                    revision INTEGER NOT NULL,
+                    event TEXT NOT NULL,
+                    message_id TEXT NOT NULL UNIQUE,
+                    routing_key TEXT NOT NULL,
+                    body BLOB NOT NULL,
+                    created_at TEXT NOT NULL,
+                    published_at TEXT
+                );
+                CREATE INDEX outbox_pending ON outbox(seq) WHERE published_at IS NULL;
+                """)
+        }
+        return m
+    }()
+
+    // MARK: Operator changes
+
+    /// Stores `contents` and queues one upsert per new or changed record, all in one transaction.
+    /// Unchanged records (same content as the live stored version) make no revision and no message.
+    public func importContents(_ contents: [InnovationContent], now: String = Timestamp.now()) throws(StoreError)
+        -> ImportSummary
+    {
+        do {
+            return try pool.write { db in
+                var summary = ImportSummary()
+                var seq = try lastSeq(db)
+                let firstSeq = seq + 1
+                for content in contents {
+                    let existing = try Row.fetchOne(
+                        db, sql: "SELECT revision, record, withdrawn FROM innovation WHERE id = ?", arguments: [content.id])
+                    var revision: Int64 = 1
+                    if let existing {
+                        let stored = try JSONDecoder().decode(Innovation.self, from: Data((existing["record"] as String).utf8))
+                        let wasWithdrawn: Bool = existing["withdrawn"]
+                        if !wasWithdrawn && stored.content == content {
+                            summary.unchanged += 1
+                            continue
+                        }
+                        revision = (existing["revision"] as Int64) + 1
+                        summary.updated += 1
+                    } else {
+                        summary.inserted += 1
+                    }
+                    seq += 1
+                    let record = content.innovation(revision: revision, updatedAt: now)
+                    try save(db, record: record, withdrawnAt: nil)
+                    try enqueue(db, record: record, event: .upsert, seq: seq, now: now)
+                }
+                try setLastSeq(db, seq)
+                if seq >= firstSeq { summary.seqRange = firstSeq...seq }
+                return summary
+            }
+        } catch {
+            throw StoreError.wrap(error, operation: "import", path: path)
+        }
+    }
+
+    /// Withdraws one innovation: a new revision marked withdrawn, and a `withdraw` message.
+    public func withdraw(id: String, now: String = Timestamp.now()) throws(StoreError) -> WithdrawOutcome {
+        do {
+            return try pool.write { db in
+                guard let row = try Row.fetchOne(
+                    db, sql: "SELECT record, withdrawn FROM innovation WHERE id = ?", arguments: [id]) else { return .notFound }
+                if row["withdrawn"] as Bool { return .alreadyWithdrawn }
+                var record = try JSONDecoder().decode(Innovation.self, from: Data((row["record"] as String).utf8))
+                record.revision += 1
+                record.updatedAt = now
+                let seq = try lastSeq(db) + 1
+                try save(db, record: record, withdrawnAt: now)
+                try enqueue(db, record: record, event: .withdraw, seq: seq, now: now)
+                try setLastSeq(db, seq)
+                return .withdrawn(seq: seq, revision: record.revision)
+            }
+        } catch {
+            throw StoreError.wrap(error, operation: "withdraw \(id)", path: path)
+        }
+    }
+
+    private func save(_ db: Database, record: Innovation, withdrawnAt: String?) throws {
+        let json = String(decoding: try JSONEncoder().encode(record), as: UTF8.self)
+        try db.execute(
+            sql: """
+                INSERT INTO innovation(id, revision, record, withdrawn, withdrawn_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET revision = excluded.revision, record = excluded.record,
+                    withdrawn = excluded.withdrawn, withdrawn_at = excluded.withdrawn_at, updated_at = excluded.updated_at
+                """,
+            arguments: [record.id, record.revision, json, withdrawnAt != nil, withdrawnAt, record.updatedAt])
+    }
+
+    private func enqueue(_ db: Database, record: Innovation, event: ChangeEvent, seq: Int64, now: String) throws {
+        let envelope = Envelope(hub: province, seq: seq, event: event, sentAt: now, innovation: record)
+        let body = try EnvelopeCodec.encode(envelope)
+        try db.execute(
+            sql: """
+                INSERT INTO outbox(seq, innovation_id, revision, event, message_id, routing_key, body, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [seq, record.id, record.revision, event.rawValue, UUID().uuidString.lowercased(),
+                        envelope.routingKey, body, now])
+    }
+
+    // The counter lives in hub_meta rather than MAX(seq) so that pruning published rows never lets a
+    // sequence number be handed out twice.
+    private func lastSeq(_ db: Database) throws -> Int64 {
+        Int64(try String.fetchOne(db, sql: "SELECT value FROM hub_meta WHERE key = 'last_seq'") ?? "0") ?? 0
+    }
+
+    private func setLastSeq(_ db: Database, _ seq: Int64) throws {
+        try db.execute(sql: "UPDATE hub_meta SET value = ? WHERE key = 'last_seq'", arguments: [String(seq)])
+    }
+
+    // MARK: Relay
+
+    /// Up to `limit` unpublished rows with a sequence number above `seq`, in sequence order.
+    public func pendingOutbox(after seq: Int64, limit: Int) throws(StoreError) -> [OutboxEntry] {
+        do {
+            return try pool.read { db in
+                let rows = try Row.fetchCursor(
+                    db.cachedStatement(sql: """
+                        SELECT seq, message_id, event, routing_key, body FROM outbox
+                        WHERE published_at IS NULL AND seq > ? ORDER BY seq LIMIT ?
+                        """),
+                    arguments: [seq, limit])
+                var out: [OutboxEntry] = []
+                out.reserveCapacity(limit)
+                while let row = try rows.next() {
+                    out.append(OutboxEntry(
+                        seq: row[0], messageID: row[1], event: ChangeEvent(rawValue: row[2]) ?? .upsert,
+                        routingKey: row[3], body: row[4]))
+                }
+                return out
+            }
+        } catch {
+            throw StoreError.wrap(error, operation: "read outbox", path: path)
+        }
+    }
+
+    /// Marks rows published. Called only with sequence numbers the broker confirmed.
+    public func markPublished(_ seqs: [Int64], at time: String = Timestamp.now()) throws(StoreError) {
+        guard !seqs.isEmpty else { return }
+        do {
+            try pool.write { db in
+                let statement = try db.cachedStatement(sql: "UPDATE outbox SET published_at = ? WHERE seq = ?")
+                for seq in seqs { try statement.execute(arguments: [time, seq]) }
+            }
+        } catch {
+            throw StoreError.wrap(error, operation: "mark published", path: path)
+        }
+    }
+
+    /// Counts of pending and published outbox rows.
+    public func outboxStats() throws(StoreError) -> OutboxStats {
+        do {
+            return try pool.read { db in
+                let pending = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL") ?? 0
+                let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox") ?? 0
+                let oldest = try String.fetchOne(
+                    db, sql: "SELECT created_at FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT 1")
+                return OutboxStats(pending: pending, published: total - pending, oldestPendingAt: oldest,
+                                   lastSeq: try lastSeq(db))
+            }
+        } catch {
+            throw StoreError.wrap(error, operation: "outbox stats", path: path)
+        }
+    }
+
+    /// Every innovation the hub holds, withdrawn ones included, ordered by id.
+    public func records() throws(StoreError) -> [HubRecord] {
+        do {
+            return try pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT record, withdrawn, withdrawn_at FROM innovation ORDER BY id").map { row in
+                    HubRecord(
+                        innovation: try JSONDecoder().decode(Innovation.self, from: Data((row["record"] as String).utf8)),
+                        withdrawn: row["withdrawn"], withdrawnAt: row["withdrawn_at"])
+                }
+            }
+        } catch {
+            throw StoreError.wrap(error, operation: "list records", path: path)
+        }
+    }
+}
