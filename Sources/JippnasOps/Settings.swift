@@ -1,0 +1,180 @@
+import Configuration
+import Foundation
+import JippnasCore
+import Logging
+import SystemPackage
+
+/// A configuration problem, naming the key and what is wrong with its value.
+public struct ConfigError: Error, Sendable, CustomStringConvertible {
+    public var key: String
+    public var problem: String
+    public init(key: String, problem: String) {
+        self.key = key
+        self.problem = problem
+    }
+    public var description: String { "config \(key): \(problem)" }
+}
+
+/// Broker connection settings shared by both daemons.
+public struct BrokerSettings: Sendable, Equatable {
+    /// Tried in turn; several URLs name the nodes of a cluster.
+    public var urls: [BrokerURL]
+    /// Requested heartbeat in seconds.
+    public var heartbeat: Int
+    /// Limit for connect, handshake and each RPC.
+    public var timeout: Duration
+
+    public init(urls: [BrokerURL], heartbeat: Int = 30, timeout: Duration = .seconds(10)) {
+        self.urls = urls
+        self.heartbeat = heartbeat
+        self.timeout = timeout
+    }
+}
+
+/// Everything the hub daemon and the hub CLI commands read from config.
+public struct HubSettings: Sendable, Equatable {
+    public var province: String
+    public var database: String
+    public var broker: BrokerSettings
+    /// Most publishes awaiting a confirm at once.
+    public var confirmWindow: Int
+    /// Outbox rows read per query.
+    public var batchSize: Int
+    /// How often an idle relay looks for new outbox rows.
+    public var idlePoll: Duration
+    public var logLevel: Logger.Level
+}
+
+/// Everything the aggregator daemon and the catalogue commands read from config.
+public struct AggregatorSettings: Sendable, Equatable {
+    public var database: String
+    public var broker: BrokerSettings
+    public var prefetch: Int
+    /// Messages committed per SQLite transaction at most.
+    public var batchSize: Int
+    /// Longest a partial batch waits for more messages before it is committed.
+    public var batchMaxWait: Duration
+    public var maxBodyBytes: Int
+    public var logLevel: Logger.Level
+}
+
+/// Loads settings: command-line options override environment variables (`JIPPNAS_` + the key in upper
+/// case with `_` for `.`, for example `JIPPNAS_BROKER_URLS`), which override the YAML file, which
+/// overrides the defaults documented in `Config/*.yaml`.
+public enum SettingsLoader {
+    /// Default config file of each role, used when `--config` is not given and the file exists.
+    public static func defaultFile(role: String) -> String { "/etc/jippnas/\(role).yaml" }
+
+    /// Builds the layered reader.
+    ///
+    /// - Parameters:
+    ///   - file: the YAML file from `--config`; nil uses ``defaultFile(role:)`` if it exists.
+    ///   - overrides: values given on the command line, by config key.
+    ///   - environment: the process environment (injectable for tests).
+    public static func reader(role: String, file: String?, overrides: [String: ConfigContent],
+                              environment: [String: String] = ProcessInfo.processInfo.environment) async throws
+        -> ConfigReader
+    {
+        var providers: [any ConfigProvider] = []
+        let values = Dictionary(uniqueKeysWithValues: overrides.map { (AbsoluteConfigKey(ConfigKey($0.key)), ConfigValue($0.value, isSecret: false)) })
+        providers.append(InMemoryProvider(name: "command line", values: values))
+        var prefixed: [String: String] = [:]
+        for (name, value) in environment where name.hasPrefix("JIPPNAS_") { prefixed[String(name.dropFirst(8))] = value }
+        providers.append(EnvironmentVariablesProvider(environmentVariables: prefixed, secretsSpecifier: .specific(["BROKER_URLS"])))
+        let path = file ?? defaultFile(role: role)
+        if file != nil || FileManager.default.fileExists(atPath: path) {
+            guard FileManager.default.isReadableFile(atPath: path) else {
+                throw ConfigError(key: "--config", problem: "cannot read \(path)")
+            }
+            do {
+                providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(path)))
+            } catch {
+                throw ConfigError(key: "--config", problem: "\(path) is not valid YAML: \(error)")
+            }
+        }
+        return ConfigReader(providers: providers)
+    }
+
+    public static func hub(_ config: ConfigReader) throws(ConfigError) -> HubSettings {
+        let r = Reader(config)
+        guard let province = r.string("province") else {
+            throw ConfigError(key: "province", problem: "required: the hub's two-digit province code, for example 35")
+        }
+        guard ProvinceRegistry.isProvinceCode(province) else {
+            throw ConfigError(key: "province", problem: "\(province) is not a Kemendagri province code")
+        }
+        return HubSettings(
+            province: province,
+            database: r.string("database") ?? "/var/lib/jippnas/hub.sqlite",
+            broker: try broker(r),
+            confirmWindow: try r.int("relay.confirm_window", default: 1000, in: 1...65_535),
+            batchSize: try r.int("relay.batch_size", default: 500, in: 1...100_000),
+            idlePoll: .milliseconds(try r.int("relay.idle_poll_ms", default: 200, in: 10...60_000)),
+            logLevel: try r.logLevel())
+    }
+
+    public static func aggregator(_ config: ConfigReader) throws(ConfigError) -> AggregatorSettings {
+        let r = Reader(config)
+        return AggregatorSettings(
+            database: r.string("database") ?? "/var/lib/jippnas/catalogue.sqlite",
+            broker: try broker(r),
+            prefetch: try r.int("consumer.prefetch", default: 1000, in: 1...65_535),
+            batchSize: try r.int("consumer.batch_size", default: 500, in: 1...65_535),
+            batchMaxWait: .milliseconds(try r.int("consumer.batch_max_wait_ms", default: 50, in: 1...60_000)),
+            maxBodyBytes: try r.int("consumer.max_body_bytes", default: InnovationLimits.defaultMaxBodyBytes,
+                                    in: 1024...16_777_216),
+            logLevel: try r.logLevel())
+    }
+
+    private static func broker(_ r: Reader) throws(ConfigError) -> BrokerSettings {
+        let texts = r.config.stringArray(forKey: "broker.urls", isSecret: true)
+            ?? r.string("broker.urls").map { $0.split(separator: ",").map(String.init) }
+            ?? ["amqp://guest:guest@localhost:5672/"]
+        guard !texts.isEmpty else { throw ConfigError(key: "broker.urls", problem: "needs at least one URL") }
+        var urls: [BrokerURL] = []
+        for text in texts {
+            do {
+                urls.append(try BrokerURL(parsing: text.trimmingWhitespace()))
+            } catch {
+                throw ConfigError(key: "broker.urls", problem: error.description)
+            }
+        }
+        return BrokerSettings(
+            urls: urls, heartbeat: try r.int("broker.heartbeat", default: 30, in: 0...3600),
+            timeout: .seconds(try r.int("broker.timeout_s", default: 10, in: 1...300)))
+    }
+
+    /// Typed reads that refuse a present but malformed value instead of silently using the default.
+    private struct Reader {
+        let config: ConfigReader
+        init(_ config: ConfigReader) { self.config = config }
+
+        func string(_ key: String) -> String? {
+            config.string(forKey: ConfigKey(key)).map { $0.trimmingWhitespace() }.flatMap { $0.isEmpty ? nil : $0 }
+        }
+
+        func int(_ key: String, default value: Int, in range: ClosedRange<Int>) throws(ConfigError) -> Int {
+            let parsed: Int
+            if let v = config.int(forKey: ConfigKey(key)) {
+                parsed = v
+            } else if let text = string(key) {
+                guard let v = Int(text) else { throw ConfigError(key: key, problem: "'\(text)' is not a whole number") }
+                parsed = v
+            } else {
+                return value
+            }
+            guard range.contains(parsed) else {
+                throw ConfigError(key: key, problem: "\(parsed) is outside \(range.lowerBound)...\(range.upperBound)")
+            }
+            return parsed
+        }
+
+        func logLevel() throws(ConfigError) -> Logger.Level {
+            guard let text = string("log.level") else { return .info }
+            guard let level = Logger.Level(rawValue: text.lowercased()) else {
+                throw ConfigError(key: "log.level", problem: "'\(text)' is not one of trace, debug, info, notice, warning, error, critical")
+            }
+            return level
+        }
+    }
+}

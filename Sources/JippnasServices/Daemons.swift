@@ -1,0 +1,39 @@
+import JippnasCore
+import Logging
+import ServiceLifecycle
+
+/// Runs a blocking work loop (``HubRelay`` or ``Aggregator``) as a swift-service-lifecycle service:
+/// graceful shutdown (SIGTERM/SIGINT through the ServiceGroup) or cancellation asks the loop to stop,
+/// and the service returns once the loop has settled its in-flight work.
+public struct BlockingLoopService: Service {
+    private let name: String
+    private let loop: @Sendable (StopSignal) -> Void
+
+    public init(name: String, loop: @escaping @Sendable (StopSignal) -> Void) {
+        self.name = name
+        self.loop = loop
+    }
+
+    public func run() async throws {
+        let stop = StopSignal()
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await DedicatedThread.run(name: name) { loop(stop) }
+            } onGracefulShutdown: {
+                stop.stop()
+            }
+        } onCancel: {
+            stop.stop()
+        }
+    }
+}
+
+extension HubRelay {
+    /// The relay as a service for a ServiceGroup.
+    public var service: BlockingLoopService { BlockingLoopService(name: "hub-relay") { self.run(until: $0) } }
+}
+
+extension Aggregator {
+    /// The aggregator as a service for a ServiceGroup.
+    public var service: BlockingLoopService { BlockingLoopService(name: "aggregator") { self.run(until: $0) } }
+}

@@ -1,0 +1,25 @@
+import JippnasAMQP
+import JippnasCore
+
+/// Declares the federation's exchanges and queues. Declarations are idempotent, so both daemons run
+/// them on every connect: a broker that lost its definitions gets them back without operator action.
+public enum Topology {
+    /// What a hub needs: the exchanges it publishes to.
+    public static func declareHubSide(_ connection: AMQPConnection) throws(AMQPError) {
+        try connection.declareExchange(WireNames.innovationExchange)
+        try connection.declareExchange(WireNames.hubExchange)
+    }
+
+    /// What the aggregator needs: exchanges, the dead-letter path, the national queue and its bindings.
+    public static func declareNationalSide(_ connection: AMQPConnection) throws(AMQPError) {
+        try declareHubSide(connection)
+        try connection.declareExchange(WireNames.deadLetterExchange)
+        try connection.declareQueue(WireNames.nationalDeadQueue)
+        try connection.bindQueue(WireNames.nationalDeadQueue, exchange: WireNames.deadLetterExchange, pattern: "#")
+        try connection.declareQueue(
+            WireNames.nationalQueue, arguments: ["x-dead-letter-exchange": .string(WireNames.deadLetterExchange)])
+        for binding in WireNames.nationalBindings {
+            try connection.bindQueue(WireNames.nationalQueue, exchange: binding.exchange, pattern: binding.pattern)
+        }
+    }
+}

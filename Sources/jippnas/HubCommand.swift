@@ -1,0 +1,166 @@
+import ArgumentParser
+import Foundation
+import JippnasCore
+import JippnasOps
+import JippnasServices
+import JippnasStore
+import Logging
+
+struct HubCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hub",
+        abstract: "A provincial hub: import innovations into the local store and relay them to the broker.",
+        subcommands: [Import.self, Withdraw.self, Run.self, Status.self])
+
+    struct HubOptions: ParsableArguments {
+        @OptionGroup var common: ConfigOptions
+        @Option(name: .long, help: "The hub's two-digit province code (overrides 'province').")
+        var province: String?
+
+        func settings() async throws -> HubSettings {
+            try await loadSettings(role: "hub", options: common,
+                                   extra: province.map { ["province": .string($0)] } ?? [:], SettingsLoader.hub)
+        }
+    }
+
+    static func openStore(_ settings: HubSettings) throws -> HubStore {
+        do {
+            try FileManager.default.createDirectory(
+                atPath: (settings.database as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            return try HubStore(path: settings.database, province: settings.province)
+        } catch {
+            printError("\(error)")
+            throw ExitCodes.failure
+        }
+    }
+
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Import innovations from JSON arrays, NDJSON or CSV files (English or Indonesian headers).",
+            discussion: """
+                Every refused row is reported with its place in the file and a reason code; the good rows of all \
+                files are stored with their outbox entries in one transaction. A record equal to the stored one \
+                makes no new revision. Exit codes: 0 all rows stored; 65 some rows refused (the good ones are \
+                stored); 64 configuration error; 1 a file could not be read or the store failed.
+                """)
+        @OptionGroup var hub: HubOptions
+        @Argument(help: "Files to import (.json, .ndjson/.jsonl, .csv).") var files: [String]
+
+        func run() async throws {
+            let settings = try await hub.settings()
+            var good: [InnovationContent] = []
+            var refused = 0
+            for file in files {
+                guard let data = FileManager.default.contents(atPath: file) else {
+                    printError("cannot read \(file)")
+                    throw ExitCodes.failure
+                }
+                let parsed: ImportParse
+                do {
+                    parsed = try ImportParser.parse(data, format: .detect(fileName: file, data: data),
+                                                    province: settings.province, fileName: file)
+                } catch {
+                    printError("\(error)")
+                    throw ExitCodes.failure
+                }
+                for issue in parsed.issues { printError("\(file): \(issue)") }
+                refused += parsed.issues.count
+                good += parsed.rows.map(\.content)
+            }
+            let store = try openStore(settings)
+            let summary: ImportSummary
+            do {
+                summary = try store.importContents(good)
+            } catch {
+                printError("\(error)")
+                throw ExitCodes.failure
+            }
+            let seqs = summary.seqRange.map { " seq=\($0.lowerBound)-\($0.upperBound)" } ?? ""
+            print("hub=\(settings.province) inserted=\(summary.inserted) updated=\(summary.updated) unchanged=\(summary.unchanged) refused=\(refused)\(seqs)")
+            if refused > 0 { throw ExitCodes.dataRefused }
+        }
+    }
+
+    struct Withdraw: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Withdraw one innovation: a new revision marked withdrawn, published as a withdraw event.",
+            discussion: "Exit codes: 0 withdrawn or already withdrawn; 65 no innovation with that id; 1 store failure.")
+        @OptionGroup var hub: HubOptions
+        @Argument(help: "The hub-scoped innovation id.") var id: String
+
+        func run() async throws {
+            let settings = try await hub.settings()
+            let store = try openStore(settings)
+            do {
+                switch try store.withdraw(id: id) {
+                case .withdrawn(let seq, let revision):
+                    print("withdrawn \(GlobalID.make(province: settings.province, id: id)) revision=\(revision) seq=\(seq)")
+                case .alreadyWithdrawn:
+                    print("already withdrawn: \(GlobalID.make(province: settings.province, id: id))")
+                case .notFound:
+                    printError("no innovation with id \(id) at hub \(settings.province)")
+                    throw ExitCodes.dataRefused
+                }
+            } catch let error as StoreError {
+                printError("\(error)")
+                throw ExitCodes.failure
+            }
+        }
+    }
+
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the hub daemon: relay the outbox to the broker with publisher confirms.",
+            discussion: """
+                Retries the broker forever with backoff; rows are marked published only when confirmed. \
+                SIGTERM/SIGINT stop it after in-flight confirms settle. Exit codes: 0 stopped; 64 configuration \
+                error; 1 the store could not be opened.
+                """)
+        @OptionGroup var hub: HubOptions
+
+        func run() async throws {
+            let settings = try await hub.settings()
+            Logs.bootstrap(level: settings.logLevel)
+            var logger = Logger(label: "jippnas.hub")
+            logger[metadataKey: "role"] = "hub"
+            let store = try openStore(settings)
+            logger.info("starting", metadata: [
+                "version": "\(JippnasVersion.current)", "hub": "\(settings.province)", "database": "\(settings.database)",
+                "brokers": "\(settings.broker.urls.map(\.description).joined(separator: ","))",
+                "confirm_window": "\(settings.confirmWindow)",
+            ])
+            let relay = HubRelay(store: store, settings: settings, logger: logger)
+            try await runService(relay.service, logger: logger)
+        }
+    }
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show the hub's outbox: pending rows, oldest pending, published count.",
+            discussion: "Exit codes: 0 outbox empty; 2 rows pending; 1 store failure.")
+        @OptionGroup var hub: HubOptions
+        @Flag(name: .long, help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let settings = try await hub.settings()
+            let store = try openStore(settings)
+            do {
+                let stats = try store.outboxStats()
+                let records = try store.records()
+                if json {
+                    try printJSON([
+                        "hub": settings.province, "pending": "\(stats.pending)", "published": "\(stats.published)",
+                        "last_seq": "\(stats.lastSeq)", "oldest_pending_at": stats.oldestPendingAt ?? "",
+                        "records": "\(records.count)", "withdrawn": "\(records.filter(\.withdrawn).count)",
+                    ])
+                } else {
+                    print("hub \(settings.province): records=\(records.count) withdrawn=\(records.filter(\.withdrawn).count) last_seq=\(stats.lastSeq) published=\(stats.published) pending=\(stats.pending) oldest_pending=\(stats.oldestPendingAt ?? "-")")
+                }
+                if stats.pending > 0 { throw ExitCode(2) }
+            } catch let error as StoreError {
+                printError("\(error)")
+                throw ExitCodes.failure
+            }
+        }
+    }
+}

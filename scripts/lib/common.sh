@@ -1,0 +1,28 @@
+# Shared by scripts/demo, scripts/test and scripts/broker. Source it; it defines functions only.
+
+jippnas_root() { cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd; }
+
+# Installs the Debian packages jippnas builds and tests with, when any is missing.
+jippnas_install_packages() {
+    local missing=()
+    for p in rabbitmq-server librabbitmq-dev libsqlite3-dev sqlite3 pkg-config; do
+        dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "installing: ${missing[*]}" >&2
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Prints a TCP port on 127.0.0.1 that nothing listens on.
+jippnas_free_port() {
+    local port
+    for _ in $(seq 1 200); do
+        port=$(( 20000 + RANDOM % 40000 ))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return 0; fi
+    done
+    echo "no free port found" >&2
+    return 1
+}
