@@ -98,7 +98,9 @@ public enum EnvelopeCodec {
 private struct WireIn: Decodable {
     var schema: Int?
     var hub: String?
-    var seq: Int64?
+    // Numbers are read as Double and checked for integrality here, so 1.5 or 1e30 is reported as an
+    // invalid field rather than as malformed JSON (JSONDecoder gives no field path for those).
+    var seq: Double?
     var event: String?
     var sent_at: String?
     var innovation: WireInnovation?
@@ -109,8 +111,8 @@ private struct WireIn: Decodable {
         guard let hub else { return .failure(.missingField("hub")) }
         guard ProvinceRegistry.isProvinceCode(hub) else { return .failure(.invalidField("hub")) }
         guard hub == keyProvince else { return .failure(.provinceMismatch) }
-        guard let seq else { return .failure(.missingField("seq")) }
-        guard seq >= 1 else { return .failure(.invalidField("seq")) }
+        guard let seqNumber = seq else { return .failure(.missingField("seq")) }
+        guard let seq = exactInteger(seqNumber), seq >= 1 else { return .failure(.invalidField("seq")) }
         guard let eventRaw = event else { return .failure(.missingField("event")) }
         guard let event = ChangeEvent(rawValue: eventRaw) else { return .failure(.invalidField("event")) }
         guard event == keyEvent else { return .failure(.eventMismatch) }
@@ -128,7 +130,7 @@ private struct WireIn: Decodable {
 
 private struct WireInnovation: Decodable {
     var id: String?
-    var revision: Int64?
+    var revision: Double?
     var title: String?
     var agency: String?
     var region: String?
@@ -156,7 +158,7 @@ private struct WireInnovation: Decodable {
         }
         do throws(ValidationReason) {
             let id = try required(id, "id")
-            let revision = try required(revision, "revision")
+            guard let revision = exactInteger(try required(revision, "revision")) else { throw .invalidField("revision") }
             let title = try required(title, "title")
             let agency = try required(agency, "agency")
             let region = try required(region, "region")
@@ -176,4 +178,10 @@ private struct WireInnovation: Decodable {
             return .failure(error)
         }
     }
+}
+
+/// The integer a JSON number denotes, if it is one within ±2^53 (exactly representable in a double).
+private func exactInteger(_ value: Double) -> Int64? {
+    guard value.isFinite, value == value.rounded(), abs(value) <= 9_007_199_254_740_991 else { return nil }
+    return Int64(value)
 }

@@ -1,0 +1,64 @@
+import Foundation
+import JippnasCore
+import Testing
+
+@Suite("Broker URLs")
+struct BrokerURLTests {
+    @Test func parsesEveryPart() throws {
+        let u = try BrokerURL(parsing: "amqp://hub35:s3cr%40t@rabbit.example:5673/jippnas")
+        #expect(u == BrokerURL(host: "rabbit.example", port: 5673, user: "hub35", password: "s3cr@t", vhost: "jippnas"))
+        #expect(try BrokerURL(parsing: "amqp://localhost") == BrokerURL(host: "localhost"))
+        #expect(try BrokerURL(parsing: "amqp://u:p@h:1/%2F").vhost == "/")
+        #expect(try BrokerURL(parsing: "amqp://[::1]:5672/").host == "::1")
+    }
+
+    @Test func neverShowsThePassword() throws {
+        let u = try BrokerURL(parsing: "amqp://hub35:topsecret@h:5672/v")
+        #expect(!u.description.contains("topsecret"))
+        #expect(u.description == "amqp://hub35:****@h:5672/v")
+        #expect(BrokerURL.redact("failed amqp://a:topsecret@h/") == "failed amqp://a:****@h/")
+    }
+
+    @Test func refusesBadURLsWithoutLeakingThem() {
+        #expect(throws: BrokerURL.ParseError.self) { try BrokerURL(parsing: "http://h") }
+        #expect(throws: BrokerURL.ParseError.self) { try BrokerURL(parsing: "amqp://u:p@h:99999/") }
+        do {
+            _ = try BrokerURL(parsing: "amqp://u:hunter2@h:port/")
+            Issue.record("expected a parse error")
+        } catch {
+            #expect(!error.description.contains("hunter2"))
+        }
+    }
+}
+
+@Suite("Timestamps and region codes")
+struct TimestampTests {
+    @Test func formatsUTCWithMilliseconds() {
+        #expect(Timestamp.rfc3339(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00.000Z")
+        #expect(Timestamp.rfc3339(Date(timeIntervalSince1970: 1_796_000_000.25)) == "2026-11-30T00:53:20.250Z")
+        #expect(Timestamp.rfc3339(Date(timeIntervalSince1970: 951_782_400)) == "2000-02-29T00:00:00.000Z")
+    }
+
+    @Test func validatesRFC3339() {
+        for good in ["2026-11-29T10:00:00Z", "2026-11-29T10:00:00.123456Z", "2026-11-29T10:00:00+07:00", Timestamp.now()] {
+            #expect(Timestamp.isValidRFC3339(good), "\(good)")
+        }
+        for bad in ["2026-11-29", "2026-11-29 10:00:00Z", "2026-13-01T00:00:00Z", "2026-11-29T25:00:00Z",
+                    "2026-11-29T10:00:00", "2026-11-29T10:00:00.Z", "2026-11-29T10:00:00+0700"] {
+            #expect(!Timestamp.isValidRFC3339(bad), "\(bad)")
+        }
+        #expect(Timestamp.isValidDate("2024-02-29"))
+        #expect(!Timestamp.isValidDate("2023-02-29"))
+    }
+
+    @Test func regionCodes() {
+        #expect(RegionCode.isValid("35.78"))
+        #expect(RegionCode.isValid("73.01"))
+        #expect(!RegionCode.isValid("35.70"))
+        #expect(!RegionCode.isValid("35.00"))
+        #expect(!RegionCode.isValid("99.01"))
+        #expect(!RegionCode.isValid("3578"))
+        #expect(GlobalID.parse("35:sw-surabaya")! == ("35", "sw-surabaya"))
+        #expect(GlobalID.parse("35:") == nil)
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+import JippnasAMQP
+import JippnasCore
+
+/// The real RabbitMQ the test script started (`scripts/test`), and isolation per test through vhosts.
+///
+/// `scripts/test` exports `JIPPNAS_TEST_BROKER_DIR` (the node's directory, for `scripts/broker ctl`) and
+/// `JIPPNAS_REQUIRE_BROKER=1`. Without a broker, broker tests are skipped on a developer's machine and
+/// fail under the test script and CI.
+public enum BrokerFixture {
+    public struct Unavailable: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    static var environment: [String: String] { ProcessInfo.processInfo.environment }
+
+    /// Whether broker tests should run: a broker was provided, or one is required.
+    public static var shouldRun: Bool {
+        environment["JIPPNAS_TEST_BROKER_DIR"] != nil || environment["JIPPNAS_REQUIRE_BROKER"] == "1"
+    }
+
+    /// The broker's directory, or a failure explaining how to provide one.
+    public static func brokerDirectory() throws -> String {
+        guard let dir = environment["JIPPNAS_TEST_BROKER_DIR"],
+              FileManager.default.fileExists(atPath: dir + "/broker.env") else {
+            throw Unavailable(description: "JIPPNAS_REQUIRE_BROKER=1 but no broker: run the tests through scripts/test")
+        }
+        return dir
+    }
+
+    /// The base URL (default vhost) of the test broker.
+    public static func baseURL() throws -> BrokerURL {
+        let env = try String(contentsOfFile: try brokerDirectory() + "/broker.env", encoding: .utf8)
+        guard let line = env.split(separator: "\n").first(where: { $0.hasPrefix("JIPPNAS_BROKER_URL=") }) else {
+            throw Unavailable(description: "broker.env has no JIPPNAS_BROKER_URL")
+        }
+        return try BrokerURL(parsing: String(line.dropFirst("JIPPNAS_BROKER_URL=".count)))
+    }
+
+    /// A fresh vhost for one test, with full permissions for guest.
+    public static func isolatedURL(_ label: String) throws -> BrokerURL {
+        var url = try baseURL()
+        let vhost = "t-\(label)-\(UUID().uuidString.prefix(8))"
+        let dir = try brokerDirectory()
+        try run(["\(repositoryRoot)/scripts/broker", "ctl", dir, "add_vhost", vhost])
+        try run(["\(repositoryRoot)/scripts/broker", "ctl", dir, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"])
+        url.vhost = vhost
+        return url
+    }
+
+    /// Runs a command and throws with its output when it fails.
+    @discardableResult
+    public static func run(_ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw Unavailable(description: "\(arguments.joined(separator: " ")) failed (\(process.terminationStatus)): \(output)")
+        }
+        return output
+    }
+}
