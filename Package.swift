@@ -77,7 +77,8 @@ let package = Package(
         ),
         .target(
             name: "JippnasTestSupport",
-            dependencies: ["JippnasCore", "JippnasAMQP", "JippnasStore", "JippnasServices"],
+            dependencies: ["JippnasCore", "JippnasAMQP", "JippnasStore", "JippnasServices", "JippnasOps",
+                           .product(name: "Logging", package: "swift-log")],
             path: "Tests/Support"
         ),
         .testTarget(name: "JippnasCoreTests", dependencies: ["JippnasCore"]),

@@ -43,6 +43,18 @@ public struct HubSettings: Sendable, Equatable {
     /// How often an idle relay looks for new outbox rows.
     public var idlePoll: Duration
     public var logLevel: Logger.Level
+
+    public init(province: String, database: String, broker: BrokerSettings, confirmWindow: Int = 1000,
+                batchSize: Int = 500, idlePoll: Duration = .milliseconds(200), logLevel: Logger.Level = .info)
+    {
+        self.province = province
+        self.database = database
+        self.broker = broker
+        self.confirmWindow = confirmWindow
+        self.batchSize = batchSize
+        self.idlePoll = idlePoll
+        self.logLevel = logLevel
+    }
 }
 
 /// Everything the aggregator daemon and the catalogue commands read from config.
@@ -56,6 +68,19 @@ public struct AggregatorSettings: Sendable, Equatable {
     public var batchMaxWait: Duration
     public var maxBodyBytes: Int
     public var logLevel: Logger.Level
+
+    public init(database: String, broker: BrokerSettings, prefetch: Int = 1000, batchSize: Int = 500,
+                batchMaxWait: Duration = .milliseconds(50), maxBodyBytes: Int = InnovationLimits.defaultMaxBodyBytes,
+                logLevel: Logger.Level = .info)
+    {
+        self.database = database
+        self.broker = broker
+        self.prefetch = prefetch
+        self.batchSize = batchSize
+        self.batchMaxWait = batchMaxWait
+        self.maxBodyBytes = maxBodyBytes
+        self.logLevel = logLevel
+    }
 }
 
 /// Loads settings: command-line options override environment variables (`JIPPNAS_` + the key in upper

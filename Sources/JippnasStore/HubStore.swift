@@ -19,6 +19,13 @@ public struct ImportSummary: Sendable, Equatable {
     public var unchanged = 0
     /// Outbox sequence numbers the import assigned (first...last), if any.
     public var seqRange: ClosedRange<Int64>?
+
+    public init(inserted: Int = 0, updated: Int = 0, unchanged: Int = 0, seqRange: ClosedRange<Int64>? = nil) {
+        self.inserted = inserted
+        self.updated = updated
+        self.unchanged = unchanged
+        self.seqRange = seqRange
+    }
 }
 
 /// Result of withdrawing one innovation.

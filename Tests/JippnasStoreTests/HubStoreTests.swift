@@ -1,0 +1,73 @@
+import Foundation
+import JippnasCore
+import JippnasStore
+import JippnasTestSupport
+import Testing
+
+@Suite("Hub store and outbox")
+struct HubStoreTests {
+    let dir = TempDir("hubstore")
+
+    func store(_ province: String = "35") throws -> HubStore {
+        try HubStore(path: dir.file("hub.sqlite"), province: province)
+    }
+
+    @Test func importQueuesOneOutboxRowPerChangeInSequence() throws {
+        let s = try store()
+        let summary = try s.importContents(SampleData.contents(province: "35", count: 5))
+        #expect(summary == ImportSummary(inserted: 5, updated: 0, unchanged: 0, seqRange: 1...5))
+        let pending = try s.pendingOutbox(after: 0, limit: 100)
+        #expect(pending.map(\.seq) == [1, 2, 3, 4, 5])
+        #expect(pending.allSatisfy { $0.routingKey == "35.innovation.upsert" && $0.event == .upsert })
+        #expect(Set(pending.map(\.messageID)).count == 5)
+        let first = try EnvelopeCodec.decode(pending[0].body, routingKey: pending[0].routingKey, contentType: nil).get()
+        #expect(first.hub == "35" && first.seq == 1 && first.innovation.revision == 1 && first.innovation.id == "t-35-1")
+    }
+
+    @Test func reimportingUnchangedRecordsMakesNoRevision() throws {
+        let s = try store()
+        let contents = SampleData.contents(province: "35", count: 3)
+        _ = try s.importContents(contents)
+        #expect(try s.importContents(contents) == ImportSummary(inserted: 0, updated: 0, unchanged: 3, seqRange: nil))
+        var changed = contents
+        changed[1].title = "Judul Baru"
+        #expect(try s.importContents(changed) == ImportSummary(inserted: 0, updated: 1, unchanged: 2, seqRange: 4...4))
+        #expect(try s.records().first { $0.innovation.id == "t-35-2" }?.innovation.revision == 2)
+    }
+
+    @Test func withdrawBumpsTheRevisionAndQueuesAWithdrawEvent() throws {
+        let s = try store()
+        _ = try s.importContents(SampleData.contents(province: "35", count: 2))
+        #expect(try s.withdraw(id: "t-35-1") == .withdrawn(seq: 3, revision: 2))
+        #expect(try s.withdraw(id: "t-35-1") == .alreadyWithdrawn)
+        #expect(try s.withdraw(id: "nope") == .notFound)
+        let last = try #require(try s.pendingOutbox(after: 2, limit: 10).first)
+        #expect(last.event == .withdraw && last.routingKey == "35.innovation.withdraw")
+        #expect(try s.records().first { $0.innovation.id == "t-35-1" }?.withdrawn == true)
+        // Importing it again reinstates it as a new revision.
+        _ = try s.importContents(SampleData.contents(province: "35", count: 1))
+        let reinstated = try #require(try s.records().first { $0.innovation.id == "t-35-1" })
+        #expect(!reinstated.withdrawn && reinstated.innovation.revision == 3)
+    }
+
+    @Test func onlyConfirmedRowsLeaveThePendingSet() throws {
+        let s = try store()
+        _ = try s.importContents(SampleData.contents(province: "35", count: 4))
+        try s.markPublished([1, 3])
+        #expect(try s.pendingOutbox(after: 0, limit: 10).map(\.seq) == [2, 4])
+        let stats = try s.outboxStats()
+        #expect(stats.pending == 2 && stats.published == 2 && stats.lastSeq == 4 && stats.oldestPendingAt != nil)
+    }
+
+    @Test func aStoreBelongsToOneProvince() throws {
+        _ = try store("35")
+        #expect(throws: StoreError.self) { try store("33") }
+        #expect(throws: StoreError.self) { try HubStore(path: dir.file("other.sqlite"), province: "99") }
+    }
+
+    @Test func sequenceNumbersSurviveReopening() throws {
+        _ = try store().importContents(SampleData.contents(province: "35", count: 2))
+        let reopened = try store()
+        #expect(try reopened.importContents(SampleData.contents(province: "35", count: 1, start: 10)).seqRange == 3...3)
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+import JippnasAMQP
+import JippnasCore
+import JippnasOps
+import JippnasServices
+import JippnasStore
+import Logging
+
+/// Hubs and an aggregator wired to one broker vhost, each with its own SQLite file in a temp directory.
+public final class Federation: Sendable {
+    public let dir = TempDir("federation")
+    public let urls: [BrokerURL]
+    public let logger: Logger
+
+    public init(urls: [BrokerURL]) {
+        self.urls = urls
+        var logger = Logger(label: "jippnas.test")
+        logger.logLevel = .notice
+        self.logger = logger
+    }
+
+    public var broker: BrokerSettings { BrokerSettings(urls: urls, heartbeat: 10, timeout: .seconds(5)) }
+
+    public func hubSettings(_ province: String) -> HubSettings {
+        HubSettings(province: province, database: dir.file("hub-\(province).sqlite"), broker: broker,
+                    confirmWindow: 200, batchSize: 200, idlePoll: .milliseconds(50))
+    }
+
+    public var aggregatorSettings: AggregatorSettings {
+        AggregatorSettings(database: dir.file("catalogue.sqlite"), broker: broker, prefetch: 500, batchSize: 200,
+                           batchMaxWait: .milliseconds(20))
+    }
+
+    public func hubStore(_ province: String) throws -> HubStore {
+        try HubStore(path: hubSettings(province).database, province: province)
+    }
+
+    public func catalogue() throws -> CatalogueStore { try CatalogueStore(path: aggregatorSettings.database) }
+
+    /// Starts a hub relay for `province`.
+    public func startHub(_ province: String) throws -> RunningLoop {
+        let relay = HubRelay(store: try hubStore(province), settings: hubSettings(province), logger: logger)
+        return RunningLoop(name: "hub-\(province)") { relay.run(until: $0) }
+    }
+
+    /// Starts the aggregator and waits until it has declared the national queue, so that messages a
+    /// test publishes next are routed.
+    public func startAggregator() async throws -> RunningLoop {
+        let aggregator = Aggregator(store: try catalogue(), settings: aggregatorSettings, logger: logger)
+        let loop = RunningLoop(name: "aggregator") { aggregator.run(until: $0) }
+        _ = await eventually { aggregator.snapshot.connected }
+        return loop
+    }
+
+    /// The (global id, revision, withdrawn) triples every hub holds.
+    public func hubTruth(_ provinces: [String]) throws -> Set<RecordKey> {
+        var keys = Set<RecordKey>()
+        for p in provinces {
+            for r in try hubStore(p).records() {
+                keys.insert(RecordKey(globalID: r.innovation.globalID(province: p), revision: r.innovation.revision,
+                                      withdrawn: r.withdrawn))
+            }
+        }
+        return keys
+    }
+
+    /// The same triples as the catalogue holds them.
+    public func catalogueTruth() throws -> Set<RecordKey> {
+        Set(try catalogue().list().map { RecordKey(globalID: $0.globalID, revision: $0.innovation.revision, withdrawn: $0.withdrawn) })
+    }
+
+    /// Publishes raw bodies (as a hub would, or as a hostile publisher might) and waits for their confirms.
+    public func publishRaw(_ messages: [(routingKey: String, body: Data, messageID: String)]) throws {
+        let connection = try AMQPConnection(url: urls[0], heartbeat: 0, timeout: .seconds(5))
+        defer { connection.close() }
+        try Topology.declareHubSide(connection)
+        try connection.enableConfirms()
+        for m in messages {
+            try m.body.withUnsafeBytes { body in
+                try connection.publish(exchange: WireNames.innovationExchange, routingKey: m.routingKey, body: body,
+                                       properties: PublishProperties(messageID: m.messageID, type: "upsert",
+                                                                     appID: "jippnas-test", timestamp: 0))
+            }
+        }
+        var acked: UInt64 = 0
+        let deadline = ContinuousClock.now + .seconds(10)
+        while acked < UInt64(messages.count), ContinuousClock.now < deadline {
+            if case .ack(let tag, let multiple)? = try connection.nextConfirmEvent(timeout: .milliseconds(100)) {
+                acked = multiple ? tag : acked + 1
+            }
+        }
+    }
+
+    /// Ready messages in a queue of this federation's vhost.
+    public func queueDepth(_ queue: String) throws -> UInt32 {
+        let connection = try AMQPConnection(url: urls[0], heartbeat: 0, timeout: .seconds(5))
+        defer { connection.close() }
+        return try connection.queueDepth(queue)
+    }
+}
+
+/// What must agree between hubs and the catalogue, record by record.
+public struct RecordKey: Hashable, Sendable, CustomStringConvertible {
+    public var globalID: String
+    public var revision: Int64
+    public var withdrawn: Bool
+    public var description: String { "\(globalID)@\(revision)\(withdrawn ? "(withdrawn)" : "")" }
+}
