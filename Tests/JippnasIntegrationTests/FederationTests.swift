@@ -118,9 +118,10 @@ struct FederationTests {
         #expect(try f.catalogue().entry(globalID: "33:t-33-1") == nil)
     }
 
-    @Test("(f) a hub started while the broker is down delivers everything once the broker starts")
-    func hubSurvivesBrokerDownAtStart() async throws {
+    @Test("(f) a hub started while the broker is down delivers everything once it starts, and again after a restart")
+    func hubSurvivesBrokerDownAtStartAndRestart() async throws {
         let brokerDir = TempDir("late-broker")
+        let broker = "\(repositoryRoot)/scripts/broker"
         let port = try freePort()
         let url = try BrokerURL(parsing: "amqp://guest:guest@127.0.0.1:\(port)/")
         let f = Federation(urls: [url])
@@ -128,17 +129,45 @@ struct FederationTests {
         _ = try f.hubStore("35").importContents(SampleData.contents(province: "35", count: 50))
         try await Task.sleep(for: .seconds(1))
         #expect(try f.hubStore("35").outboxStats().pending == 50)
-        try BrokerFixture.run(["\(repositoryRoot)/scripts/broker", "start", brokerDir.path, "\(port)"])
-        defer { _ = try? BrokerFixture.run(["\(repositoryRoot)/scripts/broker", "stop", brokerDir.path]) }
+        try BrokerFixture.run([broker, "start", brokerDir.path, "\(port)"])
+        defer { _ = try? BrokerFixture.run([broker, "stop", brokerDir.path]) }
         // The hub may connect before the national queue exists: its messages come back unroutable and are
         // published again later, never dropped.
         try await Task.sleep(for: .seconds(1))
         let aggregator = try await f.startAggregator()
-        let converged = try await eventually(timeout: .seconds(90)) { try f.catalogueTruth() == f.hubTruth(["35"]) }
+        let first = try await eventually(timeout: .seconds(90)) { try f.catalogueTruth() == f.hubTruth(["35"]) }
+        #expect(first)
+
+        // The broker goes away under both daemons; changes made meanwhile wait in the outbox.
+        try BrokerFixture.run([broker, "stop", brokerDir.path])
+        _ = try f.hubStore("35").importContents(SampleData.contents(province: "35", count: 50, start: 51))
+        _ = try f.hubStore("35").withdraw(id: "t-35-1")
+        try await Task.sleep(for: .seconds(1))
+        #expect(try f.hubStore("35").outboxStats().pending == 51)
+        try BrokerFixture.run([broker, "restart", brokerDir.path])
+        let second = try await eventually(timeout: .seconds(90)) { try f.catalogueTruth() == f.hubTruth(["35"]) }
+        await hub.stop()
+        await aggregator.stop()
+        #expect(second)
+        #expect(try f.catalogueTruth().count == 100)
+        #expect(try f.hubStore("35").outboxStats().pending == 0)
+        #expect(try f.catalogue().duplicatedHistoryRows() == 0)
+    }
+
+    @Test("(h) unroutable messages (no national queue yet) stay pending and are retried, not dropped")
+    func unroutableMessagesAreRetried() async throws {
+        let f = Federation(urls: [try BrokerFixture.isolatedURL("unroutable")])
+        let (relay, hub) = try f.startHubRelay("75")
+        _ = try f.hubStore("75").importContents(SampleData.contents(province: "75", count: 20))
+        let returned = await eventually { relay.snapshot.returned > 0 }
+        #expect(returned)
+        #expect(try f.hubStore("75").outboxStats().pending == 20)
+        let aggregator = try await f.startAggregator()
+        let converged = try await eventually(timeout: .seconds(60)) { try f.catalogueTruth() == f.hubTruth(["75"]) }
         await hub.stop()
         await aggregator.stop()
         #expect(converged)
-        #expect(try f.hubStore("35").outboxStats().pending == 0)
+        #expect(try f.hubStore("75").outboxStats().pending == 0)
     }
 
     @Test("(g) changes published while the aggregator is stopped arrive when it starts")

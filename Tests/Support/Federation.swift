@@ -38,9 +38,12 @@ public final class Federation: Sendable {
     public func catalogue() throws -> CatalogueStore { try CatalogueStore(path: aggregatorSettings.database) }
 
     /// Starts a hub relay for `province`.
-    public func startHub(_ province: String) throws -> RunningLoop {
+    public func startHub(_ province: String) throws -> RunningLoop { try startHubRelay(province).loop }
+
+    /// Starts a hub relay for `province` and returns it too, for its counters.
+    public func startHubRelay(_ province: String) throws -> (relay: HubRelay, loop: RunningLoop) {
         let relay = HubRelay(store: try hubStore(province), settings: hubSettings(province), logger: logger)
-        return RunningLoop(name: "hub-\(province)") { relay.run(until: $0) }
+        return (relay, RunningLoop(name: "hub-\(province)") { relay.run(until: $0) })
     }
 
     /// Starts the aggregator and waits until it has declared the national queue, so that messages a
