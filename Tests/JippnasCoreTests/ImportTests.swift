@@ -38,12 +38,21 @@ struct ImportTests {
         let result = try parse(csv, .csv)
         #expect(result.rows.map(\.content.id) == ["ok-1"])
         #expect(result.issues.map(\.description) == [
-            "row 2: region_outside_province",
-            "row 3: invalid_field:category",
-            "row 4: missing_field:title",
-            "row 5: duplicate_id:ok-1 (first at row 1)",
-            "row 6: malformed_row: 2 fields, header has 7",
+            "line 3: region_outside_province",
+            "line 4: invalid_field:category",
+            "line 5: missing_field:title",
+            "line 6: duplicate_id:ok-1 (first at line 2)",
+            "line 7: malformed_row: 2 fields, header has 7",
         ])
+    }
+
+    @Test func csvLineNumbersFollowQuotedFieldsThatSpanLines() throws {
+        let csv = "id,title,agency,region,category,kind,stage,summary\n"
+            + "q-1,Judul Satu,OPD,35.78,kesehatan,digital,inisiatif,\"baris satu\nbaris dua\"\n"
+            + "q-2,Judul Dua,OPD,99.78,kesehatan,digital,inisiatif,x\n"
+        let result = try parse(csv, .csv)
+        #expect(result.rows.first?.content.summary == "baris satu\nbaris dua")
+        #expect(result.issues.map(\.description) == ["line 4: invalid_field:region"])
     }
 
     @Test func ndjsonCountsPhysicalLines() throws {

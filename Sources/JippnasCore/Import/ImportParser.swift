@@ -133,6 +133,28 @@ public enum ImportParser {
         return .success(out)
     }
 
+    /// The physical line on which each CSV record starts (record 0 is the header), so that errors name
+    /// the line an operator sees in an editor even when a quoted field spans lines.
+    static func recordStartLines(_ text: String) -> [Int] {
+        var starts = [1]
+        var line = 1
+        var inQuotes = false
+        var atRecordStart = false
+        for byte in text.utf8 {
+            if atRecordStart {
+                starts.append(line)
+                atRecordStart = false
+            }
+            if byte == UInt8(ascii: "\"") {
+                inQuotes.toggle()
+            } else if byte == UInt8(ascii: "\n") {
+                line += 1
+                if !inQuotes { atRecordStart = true }
+            }
+        }
+        return starts
+    }
+
     private static func CFGetTypeIDIsBool(_ n: NSNumber) -> Bool {
         String(cString: n.objCType) == "c" && (n == NSNumber(value: true) || n == NSNumber(value: false))
     }
@@ -151,10 +173,11 @@ public enum ImportParser {
         }
         let names = header.map { $0.trimmingWhitespace().lowercased().replacingOccurrences(of: "\u{FEFF}", with: "") }
         var rows: [(String, Result<[String: String], ImportReason>)] = []
+        let startLines = recordStartLines(text)
         var index = 0
         while let row = reader.next() {
             index += 1
-            let location = "row \(index)"
+            let location = index < startLines.count ? "line \(startLines[index])" : "row \(index)"
             if row.count == 1 && row[0].isEmpty { continue }
             if row.count != names.count {
                 rows.append((location, .failure(.malformedRow("\(row.count) fields, header has \(names.count)"))))
