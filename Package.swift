@@ -60,7 +60,7 @@ let package = Package(
         .executableTarget(
             name: "jippnas",
             dependencies: [
-                "JippnasCore", "JippnasStore", "JippnasServices", "JippnasOps",
+                "JippnasCore", "JippnasAMQP", "JippnasStore", "JippnasServices", "JippnasOps",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

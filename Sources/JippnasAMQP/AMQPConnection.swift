@@ -9,7 +9,7 @@ public enum AMQPArgument: Sendable, Hashable {
 }
 
 /// Message properties as read from a delivery.
-public struct AMQPDelivery: Sendable {
+public struct AMQPDelivery: Sendable, Equatable {
     public var deliveryTag: UInt64
     public var redelivered: Bool
     public var exchange: String
@@ -29,6 +29,8 @@ public enum ConfirmEvent: Sendable, Equatable {
     case nack(tag: UInt64, multiple: Bool)
     /// An unroutable `mandatory` message came back (312 NO_ROUTE); its ack follows.
     case returned(messageID: String?, replyCode: UInt16, routingKey: String)
+    /// A message for a consumer on this channel (a hub's control queue).
+    case delivery(AMQPDelivery)
 }
 
 /// Properties of one publish. Content type is always `application/json` and delivery mode persistent.
@@ -257,6 +259,15 @@ public final class AMQPConnection {
             let id = message.properties._flags & jippnas_flag_message_id != 0
                 ? Self.string(message.properties.message_id) : nil
             return .returned(messageID: id, replyCode: replyCode, routingKey: routingKey)
+        case jippnas_method_basic_deliver:
+            let deliver = method.decoded.assumingMemoryBound(to: amqp_basic_deliver_t.self).pointee
+            let tag = deliver.delivery_tag, redelivered = deliver.redelivered != 0
+            let exchange = Self.string(deliver.exchange), routingKey = Self.string(deliver.routing_key)
+            var message = amqp_message_t()
+            try check(amqp_read_message(state, channel, &message, 0), "read delivered message")
+            defer { amqp_destroy_message(&message) }
+            return .delivery(Self.delivery(tag: tag, redelivered: redelivered, exchange: exchange, routingKey: routingKey,
+                                           properties: message.properties, body: message.body))
         default:
             try handleUnexpectedMethod(method, "wait for confirms")
             return nil
@@ -287,21 +298,9 @@ public final class AMQPConnection {
         let reply = amqp_consume_message(state, &envelope, &tv, 0)
         if reply.reply_type == AMQP_RESPONSE_NORMAL {
             defer { amqp_destroy_envelope(&envelope) }
-            let p = envelope.message.properties
-            let flags = p._flags
-            return AMQPDelivery(
-                deliveryTag: envelope.delivery_tag,
-                redelivered: envelope.redelivered != 0,
-                exchange: Self.string(envelope.exchange),
-                routingKey: Self.string(envelope.routing_key),
-                messageID: flags & jippnas_flag_message_id != 0 ? Self.string(p.message_id) : nil,
-                contentType: flags & jippnas_flag_content_type != 0 ? Self.string(p.content_type) : nil,
-                type: flags & jippnas_flag_type != 0 ? Self.string(p.type) : nil,
-                userID: flags & jippnas_flag_user_id != 0 ? Self.string(p.user_id) : nil,
-                appID: flags & jippnas_flag_app_id != 0 ? Self.string(p.app_id) : nil,
-                timestamp: flags & jippnas_flag_timestamp != 0 ? p.timestamp : nil,
-                body: envelope.message.body.len > 0
-                    ? Data(bytes: envelope.message.body.bytes, count: envelope.message.body.len) : Data())
+            return Self.delivery(tag: envelope.delivery_tag, redelivered: envelope.redelivered != 0,
+                                 exchange: Self.string(envelope.exchange), routingKey: Self.string(envelope.routing_key),
+                                 properties: envelope.message.properties, body: envelope.message.body)
         }
         if reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION {
             if reply.library_error == AMQP_STATUS_TIMEOUT.rawValue { return nil }
@@ -318,6 +317,22 @@ public final class AMQPConnection {
         }
         try check(reply, "consume")
         return nil
+    }
+
+    /// Copies a delivery out of rabbitmq-c's buffers, which die with the envelope or message.
+    private static func delivery(tag: UInt64, redelivered: Bool, exchange: String, routingKey: String,
+                                 properties p: amqp_basic_properties_t, body: amqp_bytes_t) -> AMQPDelivery
+    {
+        let flags = p._flags
+        return AMQPDelivery(
+            deliveryTag: tag, redelivered: redelivered, exchange: exchange, routingKey: routingKey,
+            messageID: flags & jippnas_flag_message_id != 0 ? string(p.message_id) : nil,
+            contentType: flags & jippnas_flag_content_type != 0 ? string(p.content_type) : nil,
+            type: flags & jippnas_flag_type != 0 ? string(p.type) : nil,
+            userID: flags & jippnas_flag_user_id != 0 ? string(p.user_id) : nil,
+            appID: flags & jippnas_flag_app_id != 0 ? string(p.app_id) : nil,
+            timestamp: flags & jippnas_flag_timestamp != 0 ? p.timestamp : nil,
+            body: body.len > 0 ? Data(bytes: body.bytes, count: body.len) : Data())
     }
 
     /// Acknowledges `tag`, and with `multiple` every earlier unacknowledged delivery.

@@ -42,11 +42,15 @@ public struct HubSettings: Sendable, Equatable {
     public var batchSize: Int
     /// How often an idle relay looks for new outbox rows.
     public var idlePoll: Duration
+    /// How often the hub publishes its checkpoint (also on start and after answering a resync).
+    public var checkpointInterval: Duration
     public var logLevel: Logger.Level
 
     public init(province: String, database: String, broker: BrokerSettings, confirmWindow: Int = 1000,
-                batchSize: Int = 500, idlePoll: Duration = .milliseconds(200), logLevel: Logger.Level = .info)
+                batchSize: Int = 500, idlePoll: Duration = .milliseconds(200), checkpointInterval: Duration = .seconds(60),
+                logLevel: Logger.Level = .info)
     {
+        self.checkpointInterval = checkpointInterval
         self.province = province
         self.database = database
         self.broker = broker
@@ -67,12 +71,19 @@ public struct AggregatorSettings: Sendable, Equatable {
     /// Longest a partial batch waits for more messages before it is committed.
     public var batchMaxWait: Duration
     public var maxBodyBytes: Int
+    /// A sequence gap open this long makes the aggregator ask the hub to resync.
+    public var gapTimeout: Duration
+    /// Least time between two resync requests to one hub.
+    public var resyncMinInterval: Duration
     public var logLevel: Logger.Level
 
     public init(database: String, broker: BrokerSettings, prefetch: Int = 1000, batchSize: Int = 500,
                 batchMaxWait: Duration = .milliseconds(50), maxBodyBytes: Int = InnovationLimits.defaultMaxBodyBytes,
+                gapTimeout: Duration = .seconds(30), resyncMinInterval: Duration = .seconds(60),
                 logLevel: Logger.Level = .info)
     {
+        self.gapTimeout = gapTimeout
+        self.resyncMinInterval = resyncMinInterval
         self.database = database
         self.broker = broker
         self.prefetch = prefetch
@@ -135,6 +146,7 @@ public enum SettingsLoader {
             confirmWindow: try r.int("relay.confirm_window", default: 1000, in: 1...65_535),
             batchSize: try r.int("relay.batch_size", default: 500, in: 1...100_000),
             idlePoll: .milliseconds(try r.int("relay.idle_poll_ms", default: 200, in: 10...60_000)),
+            checkpointInterval: .seconds(try r.int("relay.checkpoint_interval_s", default: 60, in: 1...86_400)),
             logLevel: try r.logLevel())
     }
 
@@ -148,6 +160,8 @@ public enum SettingsLoader {
             batchMaxWait: .milliseconds(try r.int("consumer.batch_max_wait_ms", default: 50, in: 1...60_000)),
             maxBodyBytes: try r.int("consumer.max_body_bytes", default: InnovationLimits.defaultMaxBodyBytes,
                                     in: 1024...16_777_216),
+            gapTimeout: .seconds(try r.int("reconcile.gap_timeout_s", default: 30, in: 1...86_400)),
+            resyncMinInterval: .seconds(try r.int("reconcile.min_interval_s", default: 60, in: 1...86_400)),
             logLevel: try r.logLevel())
     }
 

@@ -14,17 +14,23 @@ public struct AggregatorCounters: Sendable, Equatable {
     public var stale = 0
     public var deadLettered = 0
     public var hubMessages = 0
+    public var checkpoints = 0
+    public var resyncRequests = 0
     public var batches = 0
+    public var commitRetries = 0
     public var reconnects = 0
     public var connected = false
 }
 
-/// The national daemon's work: consumes `jippnas.national`, validates, applies in batched transactions
-/// and acknowledges only after the commit.
+/// The national daemon's work: consumes `jippnas.national`, validates, applies in batched transactions,
+/// acknowledges only after the commit, and reconciles with hubs.
 ///
-/// Invalid messages are recorded in the catalogue (same transaction as the batch) and then rejected
-/// without requeue, which routes them to `jippnas.national.dead`. A store failure acknowledges nothing:
-/// the connection is dropped so the broker redelivers the batch, and consumption resumes after a backoff.
+/// Two threads: the AMQP thread owns the connection (consume, validate, ack, reject, publish resync
+/// requests) and never waits on SQLite, so heartbeats are serviced through long commits; the commit
+/// thread applies batches and decides reconciliation. A failed commit (busy, disk full, read-only)
+/// acknowledges nothing and is retried with backoff; a valid message is never dead-lettered for a local
+/// fault. Invalid messages are recorded with their reason in the same transaction and then rejected
+/// without requeue, which routes them to `jippnas.national.dead`.
 public final class Aggregator: Sendable {
     public let store: CatalogueStore
     public let settings: AggregatorSettings
@@ -41,11 +47,23 @@ public final class Aggregator: Sendable {
 
     /// Consumes until `stop` is signalled. Blocking: call it on a dedicated thread.
     public func run(until stop: StopSignal) {
-        var backoff = Backoff()
-        var attempt = 0
+        let queue = CommitQueue()
+        let committerDone = DispatchSemaphore(value: 0)
+        let committer = Thread { [self] in
+            commitLoop(queue, stop: stop)
+            committerDone.signal()
+        }
+        committer.name = "aggregator-commit"
+        committer.start()
+        defer {
+            queue.close()
+            committerDone.wait()
+        }
+
+        var planner = ReconnectPlanner<ContinuousClock.Instant>(urls: settings.broker.urls)
+        var generation = 0
         while !stop.isStopped {
-            let url = settings.broker.urls[attempt % settings.broker.urls.count]
-            attempt += 1
+            let url = planner.current
             let connection: AMQPConnection
             do {
                 connection = try AMQPConnection(url: url, heartbeat: settings.broker.heartbeat,
@@ -54,32 +72,33 @@ public final class Aggregator: Sendable {
                 try connection.setPrefetch(UInt16(settings.prefetch))
                 try connection.startConsumer(queue: WireNames.nationalQueue, consumerTag: "jippnas-aggregator")
             } catch {
-                let delay = backoff.nextDelay()
+                let delay = planner.connectFailed(at: .now, random: .random(in: 0...1))
                 logger.warning("broker connect failed", metadata: [
-                    "broker": "\(url)", "reason": "\(error)", "retry_in_ms": "\(delay.milliseconds)",
+                    "broker": "\(url)", "reason": "\(error)", "attempt": "\(planner.failures)",
+                    "retry_in_ms": "\(delay.milliseconds)",
                 ])
                 stop.sleep(delay)
                 continue
             }
-            let connectedAt = ContinuousClock.now
+            generation += 1
+            planner.connected(at: .now)
             counters.withLock { $0.connected = true }
             logger.info("consuming", metadata: [
                 "broker": "\(url)", "queue": "\(WireNames.nationalQueue)", "prefetch": "\(settings.prefetch)",
                 "heartbeat_s": "\(connection.heartbeat)",
             ])
-            let failure = consume(on: connection, until: stop)
+            let failure = consume(on: connection, queue: queue, generation: generation, until: stop)
             counters.withLock {
                 $0.connected = false
                 if failure != nil { $0.reconnects += 1 }
             }
-            if ContinuousClock.now - connectedAt > .seconds(10) { backoff.reset() }
             guard let failure else {
                 connection.close()
                 logger.info("consumer stopped", metadata: ["broker": "\(url)"])
                 return
             }
             if let amqp = failure as? AMQPError, amqp.connectionLost { connection.abandon() } else { connection.close() }
-            let delay = backoff.nextDelay()
+            let delay = planner.disconnected(at: .now, random: .random(in: 0...1))
             logger.warning("consumer interrupted", metadata: [
                 "broker": "\(url)", "reason": "\(failure)", "retry_in_ms": "\(delay.milliseconds)",
             ])
@@ -87,102 +106,105 @@ public final class Aggregator: Sendable {
         }
     }
 
-    /// What to do with one delivery once its batch commits.
-    private enum Pending {
-        case change
-        case dead(reason: String)
-        case ignore
-    }
+    // MARK: AMQP thread
 
     /// One connection's life. Returns nil when stopped, or the error that ended it.
-    private func consume(on connection: AMQPConnection, until stop: StopSignal) -> (any Error)? {
-        var tags: [UInt64] = []
-        var kinds: [Pending] = []
-        var changes: [IncomingChange] = []
-        var deadLetters: [DeadLetter] = []
-        tags.reserveCapacity(settings.batchSize)
-        kinds.reserveCapacity(settings.batchSize)
-        changes.reserveCapacity(settings.batchSize)
-        var batchStarted = ContinuousClock.now
+    private func consume(on connection: AMQPConnection, queue: CommitQueue, generation: Int, until stop: StopSignal)
+        -> (any Error)?
+    {
+        var batch = CommitBatch(generation: generation)
         var lastSummary = ContinuousClock.now
         var summaryBase = snapshot
 
-        func commit() throws {
-            guard !tags.isEmpty else { return }
-            let outcome = try store.apply(changes, deadLetters: deadLetters)
-            // Durable now: reject the refused ones (dead-lettered by the broker), then ack the rest at once.
-            var highestGood: UInt64 = 0
-            for (tag, kind) in zip(tags, kinds) {
-                if case .dead = kind { try connection.reject(tag, requeue: false) } else { highestGood = max(highestGood, tag) }
+        func settle() throws {
+            for result in queue.takeResults(generation: generation) {
+                for tag in result.rejectTags { try connection.reject(tag, requeue: false) }
+                if result.ackUpTo > 0 { try connection.ack(result.ackUpTo, multiple: true) }
             }
-            if highestGood > 0 { try connection.ack(highestGood, multiple: true) }
-            let hubMessages = kinds.filter { if case .ignore = $0 { true } else { false } }.count
-            counters.withLock {
-                $0.applied += outcome.applied
-                $0.duplicates += outcome.duplicates
-                $0.stale += outcome.stale
-                $0.deadLettered += deadLetters.count
-                $0.hubMessages += hubMessages
-                $0.batches += 1
+            for request in queue.takeControl() {
+                let body = try ControlCodec.encode(request)
+                try body.withUnsafeBytes { b in
+                    try connection.publish(
+                        exchange: WireNames.controlExchange, routingKey: ResyncRequest.routingKey(province: request.hub),
+                        body: b, properties: PublishProperties(messageID: request.requestID, type: "resync",
+                                                               appID: "jippnas-aggregator/\(JippnasVersion.current)",
+                                                               timestamp: UInt64(Date().timeIntervalSince1970)),
+                        mandatory: false)
+                }
             }
-            tags.removeAll(keepingCapacity: true)
-            kinds.removeAll(keepingCapacity: true)
-            changes.removeAll(keepingCapacity: true)
-            deadLetters.removeAll(keepingCapacity: true)
+        }
+
+        func handOff() {
+            guard batch.count > 0 else { return }
+            queue.submit(batch)
+            batch = CommitBatch(generation: generation)
         }
 
         do {
             while !stop.isStopped {
-                let waited = ContinuousClock.now - batchStarted
-                let timeout = tags.isEmpty ? Duration.milliseconds(250) : max(.zero, settings.batchMaxWait - waited)
+                try settle()
+                let waited = ContinuousClock.now - batch.startedAt
+                let timeout = batch.count == 0 ? Duration.milliseconds(50) : max(.zero, min(settings.batchMaxWait - waited, .milliseconds(50)))
                 if let delivery = try connection.nextDelivery(timeout: timeout) {
-                    if tags.isEmpty { batchStarted = ContinuousClock.now }
-                    counters.withLock { $0.consumed += 1 }
-                    tags.append(delivery.deliveryTag)
-                    let kind = classify(delivery, changes: &changes, deadLetters: &deadLetters)
-                    kinds.append(kind)
-                    if tags.count >= settings.batchSize { try commit() }
-                } else if !tags.isEmpty && ContinuousClock.now - batchStarted >= settings.batchMaxWait {
-                    try commit()
+                    if batch.count == 0 { batch.startedAt = ContinuousClock.now }
+                    classify(delivery, into: &batch)
+                    if batch.count >= settings.batchSize { handOff() }
+                } else if batch.count > 0 && ContinuousClock.now - batch.startedAt >= settings.batchMaxWait {
+                    handOff()
                 }
                 if ContinuousClock.now - lastSummary >= .seconds(60) {
                     let now = snapshot
                     logger.info("summary", metadata: [
                         "consumed": "\(now.consumed - summaryBase.consumed)", "applied": "\(now.applied - summaryBase.applied)",
                         "duplicates": "\(now.duplicates - summaryBase.duplicates)", "stale": "\(now.stale - summaryBase.stale)",
-                        "dead_lettered": "\(now.deadLettered - summaryBase.deadLettered)", "window_s": "60",
+                        "dead_lettered": "\(now.deadLettered - summaryBase.deadLettered)",
+                        "checkpoints": "\(now.checkpoints - summaryBase.checkpoints)", "window_s": "60",
                     ])
                     summaryBase = now
                     lastSummary = ContinuousClock.now
                 }
             }
-            try commit()
+            // Stopping: commit what is in hand and acknowledge it before closing.
+            handOff()
+            let deadline = ContinuousClock.now + .seconds(10)
+            while queue.unsettledCount(generation: generation) > 0, ContinuousClock.now < deadline {
+                try settle()
+                _ = try connection.nextDelivery(timeout: .milliseconds(20)).map { _ in () }  // keeps heartbeats; prefetch redelivers
+            }
+            try settle()
             return nil
         } catch {
-            // Nothing of the uncommitted batch was acknowledged; the broker redelivers it.
+            // Nothing of an uncommitted batch was acknowledged; the broker redelivers it.
             return error
         }
     }
 
-    private func classify(_ delivery: AMQPDelivery, changes: inout [IncomingChange], deadLetters: inout [DeadLetter]) -> Pending {
-        func refuse(_ reason: ValidationReason, hub: String?) -> Pending {
-            let letter = DeadLetter(reason: reason.code, routingKey: delivery.routingKey, messageID: delivery.messageID,
-                                    hub: hub, body: delivery.body)
-            deadLetters.append(letter)
+    private func classify(_ delivery: AMQPDelivery, into batch: inout CommitBatch) {
+        counters.withLock { $0.consumed += 1 }
+        func refuse(_ reason: ValidationReason, hub: String?) {
+            batch.rejectTags.append(delivery.deliveryTag)
+            batch.deadLetters.append(DeadLetter(reason: reason.code, routingKey: delivery.routingKey,
+                                                messageID: delivery.messageID, hub: hub, body: delivery.body))
             logger.warning("dead letter", metadata: [
                 "reason": "\(reason.code)", "routing_key": "\(delivery.routingKey)",
                 "message_id": "\(delivery.messageID ?? "-")", "hub": "\(hub ?? "-")",
             ])
-            return .dead(reason: reason.code)
         }
-        let key = RoutingKey.parse(delivery.routingKey)
-        switch key {
-        case .hub?:
-            // Hub-level messages (checkpoints) are acknowledged; their handling comes with reconciliation.
-            logger.debug("hub message", metadata: ["routing_key": "\(delivery.routingKey)"])
-            return .ignore
+        switch RoutingKey.parse(delivery.routingKey) {
         case nil:
-            return refuse(.invalidRoutingKey, hub: nil)
+            refuse(.invalidRoutingKey, hub: nil)
+        case .hub(let province, let kind)?:
+            guard kind == Checkpoint.kind else {
+                batch.goodTags.append(delivery.deliveryTag)
+                batch.hubMessages += 1
+                return
+            }
+            switch ControlCodec.decodeCheckpoint(delivery.body, routingKey: delivery.routingKey) {
+            case .failure(let reason): refuse(reason, hub: province)
+            case .success(let checkpoint):
+                batch.goodTags.append(delivery.deliveryTag)
+                batch.checkpoints.append(checkpoint)
+            }
         case .innovation(let province, _)?:
             guard let messageID = delivery.messageID, !messageID.isEmpty, messageID.utf8.count <= 128 else {
                 return refuse(.missingField("message_id"), hub: province)
@@ -190,15 +212,111 @@ public final class Aggregator: Sendable {
             switch EnvelopeCodec.decode(delivery.body, routingKey: delivery.routingKey, contentType: delivery.contentType,
                                         maxBodyBytes: settings.maxBodyBytes) {
             case .failure(let reason):
-                return refuse(reason, hub: province)
+                refuse(reason, hub: province)
             case .success(let envelope):
                 logger.trace("change", metadata: [
                     "hub": "\(envelope.hub)", "seq": "\(envelope.seq)", "message_id": "\(messageID)",
                     "routing_key": "\(delivery.routingKey)",
                 ])
-                changes.append(IncomingChange(envelope: envelope, messageID: messageID, routingKey: delivery.routingKey,
-                                              body: delivery.body))
-                return .change
+                batch.goodTags.append(delivery.deliveryTag)
+                batch.changes.append(IncomingChange(envelope: envelope, messageID: messageID,
+                                                    routingKey: delivery.routingKey, body: delivery.body))
+            }
+        }
+    }
+
+    // MARK: Commit thread
+
+    private func commitLoop(_ queue: CommitQueue, stop: StopSignal) {
+        var gapSeen: [String: ContinuousClock.Instant] = [:]
+        var lastRequest: [String: ContinuousClock.Instant] = [:]
+        var lastTick = ContinuousClock.now
+
+        func requestResync(hub: String, fromSeq: Int64?, reason: ResyncReason) {
+            if let last = lastRequest[hub], ContinuousClock.now - last < settings.resyncMinInterval { return }
+            lastRequest[hub] = ContinuousClock.now
+            let request = ResyncRequest(hub: hub, fromSeq: fromSeq, reason: reason,
+                                        requestID: UUID().uuidString.lowercased(), requestedAt: Timestamp.now())
+            do {
+                try store.recordResyncRequest(hub: hub, reason: reason, fromSeq: fromSeq)
+            } catch {
+                logger.error("cannot record resync request", metadata: ["hub": "\(hub)", "reason": "\(error)"])
+            }
+            queue.requestControl(request)
+            counters.withLock { $0.resyncRequests += 1 }
+            logger.notice("resync requested", metadata: [
+                "hub": "\(hub)", "reason": "\(reason.rawValue)", "from_seq": "\(fromSeq.map(String.init) ?? "all")",
+                "request_id": "\(request.requestID)",
+            ])
+        }
+
+        while !queue.isClosed {
+            if let batch = queue.nextBatch(timeout: .seconds(1)) {
+                guard let outcome = commitWithRetry(batch, stop: stop) else {
+                    queue.abandon(batch)
+                    continue
+                }
+                counters.withLock {
+                    $0.applied += outcome.applied
+                    $0.duplicates += outcome.duplicates
+                    $0.stale += outcome.stale
+                    $0.deadLettered += batch.deadLetters.count
+                    $0.hubMessages += batch.hubMessages
+                    $0.checkpoints += batch.checkpoints.count
+                    $0.batches += 1
+                }
+                queue.post(CommitResult(generation: batch.generation, rejectTags: batch.rejectTags,
+                                        ackUpTo: batch.goodTags.max() ?? 0))
+                for checkpoint in batch.checkpoints {
+                    do {
+                        let action = Reconciler.onCheckpoint(checkpoint, view: try store.view(hub: checkpoint.hub))
+                        try store.recordCheckpoint(checkpoint, consistent: action == .consistent(seq: checkpoint.seq))
+                        if case .resync(let fromSeq, let reason) = action {
+                            requestResync(hub: checkpoint.hub, fromSeq: fromSeq, reason: reason)
+                        } else {
+                            gapSeen[checkpoint.hub] = nil
+                        }
+                    } catch {
+                        logger.error("checkpoint not evaluated", metadata: ["hub": "\(checkpoint.hub)", "reason": "\(error)"])
+                    }
+                }
+            }
+            if ContinuousClock.now - lastTick >= .seconds(2) {
+                lastTick = ContinuousClock.now
+                do {
+                    let gaps = Set(try store.hubsWithGaps())
+                    for hub in gapSeen.keys where !gaps.contains(hub) { gapSeen[hub] = nil }
+                    for hub in gaps {
+                        let since = gapSeen[hub] ?? ContinuousClock.now
+                        gapSeen[hub] = since
+                        let action = Reconciler.onTick(view: try store.view(hub: hub), gapOpenFor: ContinuousClock.now - since,
+                                                       gapTimeout: settings.gapTimeout)
+                        if case .resync(let fromSeq, let reason) = action { requestResync(hub: hub, fromSeq: fromSeq, reason: reason) }
+                    }
+                } catch {
+                    logger.warning("gap check failed", metadata: ["reason": "\(error)"])
+                }
+            }
+        }
+    }
+
+    /// Applies a batch, retrying local failures with backoff until it commits; nil if stopped first.
+    private func commitWithRetry(_ batch: CommitBatch, stop: StopSignal) -> BatchOutcome? {
+        var backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(10))
+        while true {
+            do {
+                let outcome = try store.apply(batch.changes, deadLetters: batch.deadLetters)
+                if backoff.attempt > 0 {
+                    logger.notice("commit recovered", metadata: ["attempts": "\(backoff.attempt + 1)", "messages": "\(batch.count)"])
+                }
+                return outcome
+            } catch {
+                counters.withLock { $0.commitRetries += 1 }
+                let delay = backoff.nextDelay()
+                logger.warning("commit failed; nothing acknowledged, will retry", metadata: [
+                    "reason": "\(error)", "messages": "\(batch.count)", "retry_in_ms": "\(delay.milliseconds)",
+                ])
+                if !stop.sleep(delay) { return nil }
             }
         }
     }

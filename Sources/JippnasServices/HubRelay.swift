@@ -13,10 +13,13 @@ public struct RelayCounters: Sendable, Equatable {
     public var nacked = 0
     public var returned = 0
     public var reconnects = 0
+    public var checkpoints = 0
+    public var resyncsAnswered = 0
     public var connected = false
 }
 
-/// The hub daemon's work: relays the outbox to the broker with publisher confirms.
+/// The hub daemon's work: relays the outbox to the broker with publisher confirms, publishes
+/// checkpoints, and answers the aggregator's resync requests.
 ///
 /// Runs on one dedicated thread that owns the AMQP connection. Rows are read in sequence order, published
 /// with `mandatory` while the confirm window has room, and marked published only when their ack arrives.
@@ -27,6 +30,9 @@ public final class HubRelay: Sendable {
     public let settings: HubSettings
     private let logger: Logger
     private let counters = Mutex(RelayCounters())
+
+    /// Tracker key of messages that are not outbox rows (checkpoints): their confirms mark nothing.
+    private static let untracked: Int64 = 0
 
     public init(store: HubStore, settings: HubSettings, logger: Logger) {
         self.store = store
@@ -41,48 +47,50 @@ public final class HubRelay: Sendable {
 
     /// Relays until `stop` is signalled. Blocking: call it on a dedicated thread.
     public func run(until stop: StopSignal) {
-        var backoff = Backoff()
-        var attempt = 0
+        var planner = ReconnectPlanner<ContinuousClock.Instant>(urls: settings.broker.urls)
         while !stop.isStopped {
-            let url = settings.broker.urls[attempt % settings.broker.urls.count]
-            attempt += 1
+            let url = planner.current
             let connection: AMQPConnection
             do {
                 connection = try AMQPConnection(url: url, heartbeat: settings.broker.heartbeat,
                                                 timeout: settings.broker.timeout, connectionName: "jippnas-hub-\(settings.province)")
                 try Topology.declareHubSide(connection)
+                try Topology.declareHubControl(connection, province: settings.province)
                 try connection.enableConfirms()
+                try connection.startConsumer(queue: WireNames.hubControlQueue(province: settings.province),
+                                             consumerTag: "jippnas-hub-\(settings.province)")
             } catch {
-                let delay = backoff.nextDelay()
+                let delay = planner.connectFailed(at: .now, random: .random(in: 0...1))
                 logger.warning("broker connect failed", metadata: [
-                    "broker": "\(url)", "reason": "\(error)", "retry_in_ms": "\(delay.milliseconds)",
+                    "broker": "\(url)", "reason": "\(error)", "attempt": "\(planner.failures)",
+                    "retry_in_ms": "\(delay.milliseconds)",
                 ])
                 stop.sleep(delay)
                 continue
             }
-            let connectedAt = ContinuousClock.now
+            planner.connected(at: .now)
             counters.withLock { $0.connected = true }
             logger.info("connected to broker", metadata: ["broker": "\(url)", "heartbeat_s": "\(connection.heartbeat)"])
             let outcome = relay(on: connection, until: stop)
             counters.withLock {
                 $0.connected = false
-                if case .lost = outcome { $0.reconnects += 1 }
+                if case .stopped = outcome {} else { $0.reconnects += 1 }
             }
-            if ContinuousClock.now - connectedAt > .seconds(10) { backoff.reset() }
             switch outcome {
             case .stopped:
                 connection.close()
                 logger.info("relay stopped", metadata: ["broker": "\(url)"])
+                return
             case .lost(let error):
                 connection.abandon()
-                let delay = backoff.nextDelay()
+                let delay = planner.disconnected(at: .now, random: .random(in: 0...1))
                 logger.warning("broker connection lost", metadata: [
                     "broker": "\(url)", "reason": "\(error)", "retry_in_ms": "\(delay.milliseconds)",
                 ])
                 stop.sleep(delay)
             case .retryLater(let reason):
                 connection.close()
-                let delay = backoff.nextDelay()
+                let delay = planner.disconnected(at: .now, random: .random(in: 0...1))
                 logger.warning("publishing paused", metadata: ["reason": "\(reason)", "retry_in_ms": "\(delay.milliseconds)"])
                 stop.sleep(delay)
             }
@@ -96,7 +104,7 @@ public final class HubRelay: Sendable {
         case retryLater(String)
     }
 
-    /// One connection's life: publish, collect confirms, mark published.
+    /// One connection's life: publish, collect confirms, mark published, checkpoint, answer resyncs.
     private func relay(on connection: AMQPConnection, until stop: StopSignal) -> SessionEnd {
         var tracker = ConfirmTracker(window: settings.confirmWindow)
         var buffer: [OutboxEntry] = []
@@ -105,6 +113,8 @@ public final class HubRelay: Sendable {
         var confirmed: [Int64] = []
         confirmed.reserveCapacity(settings.batchSize)
         var failure: String?
+        var checkpointDue = true  // on every (re)connect
+        var lastCheckpoint = ContinuousClock.now
         let appID = WireNames.hubAppID(version: JippnasVersion.current)
 
         func flushConfirmed() throws {
@@ -115,12 +125,14 @@ public final class HubRelay: Sendable {
             confirmed.removeAll(keepingCapacity: true)
         }
 
-        func apply(_ event: ConfirmEvent) {
+        func handle(_ event: ConfirmEvent) throws {
             switch event {
             case .ack(let tag, let multiple):
                 let settled = tracker.ack(tag: tag, multiple: multiple)
-                confirmed.append(contentsOf: settled.confirmed)
-                if !settled.failed.isEmpty { failure = "\(settled.failed.count) returned as unroutable (no queue bound)" }
+                for seq in settled.confirmed where seq != Self.untracked { confirmed.append(seq) }
+                if settled.failed.contains(where: { $0 != Self.untracked }) {
+                    failure = "\(settled.failed.count) returned as unroutable (no queue bound)"
+                }
             case .nack(let tag, let multiple):
                 let settled = tracker.nack(tag: tag, multiple: multiple)
                 counters.withLock { $0.nacked += settled.failed.count }
@@ -131,6 +143,9 @@ public final class HubRelay: Sendable {
                 logger.debug("message returned", metadata: [
                     "message_id": "\(messageID ?? "-")", "routing_key": "\(routingKey)", "reply_code": "\(replyCode)",
                 ])
+            case .delivery(let delivery):
+                try answerControl(delivery, on: connection)
+                checkpointDue = true
             }
         }
 
@@ -140,7 +155,7 @@ public final class HubRelay: Sendable {
                     // Stop taking new rows; settle what is in flight so confirmed rows are marked.
                     let deadline = ContinuousClock.now + .seconds(5)
                     while tracker.outstanding > 0, ContinuousClock.now < deadline {
-                        if let event = try connection.nextConfirmEvent(timeout: .milliseconds(100)) { apply(event) }
+                        if let event = try connection.nextConfirmEvent(timeout: .milliseconds(100)) { try handle(event) }
                     }
                     try flushConfirmed()
                     _ = tracker.reset()
@@ -168,25 +183,68 @@ public final class HubRelay: Sendable {
                 }
                 if sent > 0 { counters.withLock { $0.published += sent } }
                 let idle = tracker.outstanding == 0 && next == buffer.count
+                if idle && (checkpointDue || ContinuousClock.now - lastCheckpoint >= settings.checkpointInterval) {
+                    // Only when nothing is in flight does the store's highest seq describe what the broker has.
+                    if try publishCheckpoint(on: connection, tracker: &tracker, appID: appID) {
+                        checkpointDue = false
+                        lastCheckpoint = ContinuousClock.now
+                    }
+                }
                 let busyWithRoom = tracker.hasRoom && next < buffer.count
                 // Wait for at least one event unless there is more to send now; then drain what is buffered.
                 var event = try connection.nextConfirmEvent(
                     timeout: idle ? settings.idlePoll : (busyWithRoom ? .zero : .milliseconds(200)))
                 while let e = event {
-                    apply(e)
+                    try handle(e)
                     event = try connection.nextConfirmEvent(timeout: .zero)
                 }
                 if confirmed.count >= settings.batchSize || tracker.outstanding == 0 { try flushConfirmed() }
             }
-        } catch let error as AMQPError {
-            try? flushConfirmed()
-            _ = tracker.reset()
-            return .lost(error)
         } catch {
-            // A store failure: nothing confirmed is lost (still pending), so drop the connection and retry.
+            // A broker or store failure: nothing unconfirmed was marked, so those rows are published again.
             try? flushConfirmed()
             _ = tracker.reset()
             return .lost(error)
+        }
+    }
+
+    /// Publishes the hub's checkpoint if the outbox is empty; returns whether it did.
+    private func publishCheckpoint(on connection: AMQPConnection, tracker: inout ConfirmTracker, appID: String) throws -> Bool {
+        guard let checkpoint = try store.checkpointIfQuiescent() else { return false }
+        let body = try ControlCodec.encode(checkpoint)
+        let messageID = UUID().uuidString.lowercased()
+        try body.withUnsafeBytes { b in
+            try connection.publish(
+                exchange: WireNames.hubExchange, routingKey: RoutingKey.hubMessage(province: settings.province, kind: Checkpoint.kind),
+                body: b, properties: PublishProperties(messageID: messageID, type: Checkpoint.kind, appID: appID,
+                                                       timestamp: UInt64(Date().timeIntervalSince1970)))
+        }
+        tracker.published(seq: Self.untracked, messageID: messageID)
+        counters.withLock { $0.checkpoints += 1 }
+        logger.debug("checkpoint published", metadata: [
+            "seq": "\(checkpoint.seq)", "live": "\(checkpoint.live)", "withdrawn": "\(checkpoint.withdrawn)",
+            "digest": "\(checkpoint.digest)",
+        ])
+        return true
+    }
+
+    /// Answers a resync request: the records are queued again in the outbox (durable) before the request
+    /// is acknowledged, so a crash in between means the request is delivered again, not lost.
+    private func answerControl(_ delivery: AMQPDelivery, on connection: AMQPConnection) throws {
+        switch ControlCodec.decodeResync(delivery.body, province: settings.province) {
+        case .failure(let reason):
+            logger.warning("control message refused", metadata: [
+                "reason": "\(reason.code)", "routing_key": "\(delivery.routingKey)", "message_id": "\(delivery.messageID ?? "-")",
+            ])
+            try connection.reject(delivery.deliveryTag, requeue: false)
+        case .success(let request):
+            let count = try store.enqueueResync(fromSeq: request.fromSeq)
+            try connection.ack(delivery.deliveryTag, multiple: false)
+            counters.withLock { $0.resyncsAnswered += 1 }
+            logger.notice("resync answered", metadata: [
+                "request_id": "\(request.requestID)", "reason": "\(request.reason.rawValue)",
+                "from_seq": "\(request.fromSeq.map(String.init) ?? "all")", "records": "\(count)",
+            ])
         }
     }
 }

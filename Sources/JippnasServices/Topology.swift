@@ -10,9 +10,18 @@ public enum Topology {
         try connection.declareExchange(WireNames.hubExchange)
     }
 
+    /// A hub's control queue, where the aggregator's resync requests for its province arrive.
+    public static func declareHubControl(_ connection: AMQPConnection, province: String) throws(AMQPError) {
+        try connection.declareExchange(WireNames.controlExchange)
+        let queue = WireNames.hubControlQueue(province: province)
+        try connection.declareQueue(queue)
+        try connection.bindQueue(queue, exchange: WireNames.controlExchange, pattern: ResyncRequest.routingKey(province: province))
+    }
+
     /// What the aggregator needs: exchanges, the dead-letter path, the national queue and its bindings.
     public static func declareNationalSide(_ connection: AMQPConnection) throws(AMQPError) {
         try declareHubSide(connection)
+        try connection.declareExchange(WireNames.controlExchange)
         try connection.declareExchange(WireNames.deadLetterExchange)
         try connection.declareQueue(WireNames.nationalDeadQueue)
         try connection.bindQueue(WireNames.nationalDeadQueue, exchange: WireNames.deadLetterExchange, pattern: "#")

@@ -97,12 +97,42 @@ public struct HubState: Sendable, Equatable, Codable {
     public var duplicates: Int
     public var stale: Int
     public var deadLetters: Int
+    /// Every sequence number up to this one has arrived.
+    public var contiguousSeq: Int64
+    /// When a gap (a missing sequence number) was first seen, while it is open.
+    public var gapSince: String?
+    public var lastCheckpointAt: String?
 
     enum CodingKeys: String, CodingKey {
         case hub, live, withdrawn, applied, duplicates, stale
         case highestSeq = "highest_seq"
         case lastMessageAt = "last_message_at"
         case deadLetters = "dead_letters"
+        case contiguousSeq = "contiguous_seq"
+        case gapSince = "gap_since"
+        case lastCheckpointAt = "last_checkpoint_at"
+    }
+}
+
+/// One anti-entropy round with a hub: why it was asked, and what it fixed.
+public struct Reconciliation: Sendable, Equatable, Codable {
+    public var id: Int64
+    public var hub: String
+    public var requestedAt: String
+    /// `seq_gap`, `digest_mismatch` or `manual`.
+    public var reason: String
+    public var fromSeq: Int64?
+    /// When a checkpoint agreeing with the catalogue arrived afterwards.
+    public var completedAt: String?
+    /// Records the resync restored or brought up to date.
+    public var recordsFixed: Int
+
+    enum CodingKeys: String, CodingKey {
+        case id, hub, reason
+        case requestedAt = "requested_at"
+        case fromSeq = "from_seq"
+        case completedAt = "completed_at"
+        case recordsFixed = "records_fixed"
     }
 }
 
@@ -116,9 +146,10 @@ public struct CatalogueStats: Sendable, Equatable, Codable {
     public var hubs: [HubState]
     public var byCategory: [String: Int]
     public var replications: Int
+    public var reconciliations: [Reconciliation]
 
     enum CodingKeys: String, CodingKey {
-        case innovations, live, withdrawn, hubs, replications
+        case innovations, live, withdrawn, hubs, replications, reconciliations
         case historyRows = "history_rows"
         case deadLetters = "dead_letters"
         case byCategory = "by_category"
@@ -193,7 +224,26 @@ public final class CatalogueStore: Sendable {
                     applied INTEGER NOT NULL DEFAULT 0,
                     duplicates INTEGER NOT NULL DEFAULT 0,
                     stale INTEGER NOT NULL DEFAULT 0,
-                    dead_letters INTEGER NOT NULL DEFAULT 0
+                    dead_letters INTEGER NOT NULL DEFAULT 0,
+                    contiguous_seq INTEGER NOT NULL DEFAULT 0,
+                    gap_since TEXT,
+                    last_checkpoint_at TEXT,
+                    last_checkpoint_seq INTEGER,
+                    last_resync_at TEXT
+                );
+                CREATE TABLE hub_seq_pending (
+                    hub TEXT NOT NULL,
+                    seq INTEGER NOT NULL,
+                    PRIMARY KEY (hub, seq)
+                ) WITHOUT ROWID;
+                CREATE TABLE reconciliation (
+                    id INTEGER PRIMARY KEY,
+                    hub TEXT NOT NULL,
+                    requested_at TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    from_seq INTEGER,
+                    completed_at TEXT,
+                    records_fixed INTEGER NOT NULL DEFAULT 0
                 );
                 CREATE TABLE dead_letter (
                     id INTEGER PRIMARY KEY,
@@ -211,7 +261,39 @@ public final class CatalogueStore: Sendable {
 
     private struct HubCounters {
         var highestSeq: Int64 = 0
-        var applied = 0, duplicates = 0, stale = 0, deadLetters = 0
+        var applied = 0, duplicates = 0, stale = 0, deadLetters = 0, fixed = 0
+        /// Sequence tracking, loaded from hub_state when the hub first appears in the batch.
+        var contiguous: Int64 = 0
+        var pendingSeqs = 0
+        var loaded = false
+    }
+
+    /// Records that `seq` arrived: advances the hub's contiguous sequence number, or remembers a seq that
+    /// arrived ahead of a gap.
+    private func track(seq: Int64, hub: String, _ c: inout HubCounters, _ db: Database) throws {
+        if !c.loaded {
+            c.contiguous = try Int64.fetchOne(db, sql: "SELECT contiguous_seq FROM hub_state WHERE hub = ?", arguments: [hub]) ?? 0
+            c.pendingSeqs = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM hub_seq_pending WHERE hub = ?", arguments: [hub]) ?? 0
+            c.loaded = true
+        }
+        if seq <= c.contiguous { return }
+        if seq == c.contiguous + 1 {
+            c.contiguous = seq
+            try closeUp(hub: hub, &c, db)
+        } else {
+            try db.execute(sql: "INSERT OR IGNORE INTO hub_seq_pending(hub, seq) VALUES (?, ?)", arguments: [hub, seq])
+            c.pendingSeqs += db.changesCount
+        }
+    }
+
+    /// Moves the contiguous number over sequence numbers that had arrived early.
+    private func closeUp(hub: String, _ c: inout HubCounters, _ db: Database) throws {
+        while c.pendingSeqs > 0 {
+            try db.execute(sql: "DELETE FROM hub_seq_pending WHERE hub = ? AND seq = ?", arguments: [hub, c.contiguous + 1])
+            guard db.changesCount > 0 else { break }
+            c.contiguous += 1
+            c.pendingSeqs -= 1
+        }
     }
 
     /// Applies `changes` in order and records `deadLetters`, in one transaction.
@@ -243,6 +325,7 @@ public final class CatalogueStore: Sendable {
                         last_seq = excluded.last_seq, last_message_id = excluded.last_message_id,
                         received_at = excluded.received_at
                     """)
+                let historyHas = try db.cachedStatement(sql: "SELECT 1 FROM history WHERE global_id = ? AND revision = ?")
                 let history = try db.cachedStatement(sql: """
                     INSERT INTO history(global_id, revision, event, hub, seq, message_id, sent_at, received_at, body)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -258,6 +341,7 @@ public final class CatalogueStore: Sendable {
                     outcome.decisions.append(decision)
                     var c = counters[e.hub] ?? HubCounters()
                     c.highestSeq = max(c.highestSeq, e.seq)
+                    try track(seq: e.seq, hub: e.hub, &c, db)
                     switch decision {
                     case .duplicate: c.duplicates += 1
                     case .stale: c.stale += 1
@@ -270,10 +354,16 @@ public final class CatalogueStore: Sendable {
                             i.benefits, i.contact, i.url, i.status.rawValue, i.replicates, i.updatedAt,
                             withdrawn, withdrawn ? i.updatedAt : nil, e.seq, change.messageID, receivedAt,
                         ])
-                        try history.execute(arguments: [
-                            globalID, i.revision, e.event.rawValue, e.hub, e.seq, change.messageID, e.sentAt,
-                            receivedAt, change.body,
-                        ])
+                        // A resync restores a record the catalogue lost; its revision may already be in history.
+                        let known = e.resync
+                            ? try Bool.fetchOne(historyHas, arguments: [globalID, i.revision]) ?? false : false
+                        if e.resync { c.fixed += 1 }
+                        if !known {
+                            try history.execute(arguments: [
+                                globalID, i.revision, e.event.rawValue, e.hub, e.seq, change.messageID, e.sentAt,
+                                receivedAt, change.body,
+                            ])
+                        }
                     }
                     counters[e.hub] = c
                 }
@@ -287,21 +377,117 @@ public final class CatalogueStore: Sendable {
                     if let hub = letter.hub { counters[hub, default: HubCounters()].deadLetters += 1 }
                 }
                 let hubUpdate = try db.cachedStatement(sql: """
-                    INSERT INTO hub_state(hub, highest_seq, last_message_at, applied, duplicates, stale, dead_letters)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO hub_state(hub, highest_seq, last_message_at, applied, duplicates, stale, dead_letters,
+                        contiguous_seq, gap_since)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, CASE WHEN ? > ? THEN ? END)
                     ON CONFLICT(hub) DO UPDATE SET highest_seq = MAX(highest_seq, excluded.highest_seq),
                         last_message_at = excluded.last_message_at, applied = applied + excluded.applied,
                         duplicates = duplicates + excluded.duplicates, stale = stale + excluded.stale,
-                        dead_letters = dead_letters + excluded.dead_letters
+                        dead_letters = dead_letters + excluded.dead_letters,
+                        contiguous_seq = MAX(contiguous_seq, excluded.contiguous_seq),
+                        gap_since = CASE WHEN MAX(highest_seq, excluded.highest_seq) > MAX(contiguous_seq, excluded.contiguous_seq)
+                            THEN COALESCE(gap_since, excluded.last_message_at) END
+                    """)
+                let fixed = try db.cachedStatement(sql: """
+                    UPDATE reconciliation SET records_fixed = records_fixed + ?
+                    WHERE id = (SELECT MAX(id) FROM reconciliation WHERE hub = ? AND completed_at IS NULL)
                     """)
                 for (hub, c) in counters {
                     try hubUpdate.execute(arguments: [hub, c.highestSeq, receivedAt, c.applied, c.duplicates, c.stale,
-                                                      c.deadLetters])
+                                                      c.deadLetters, c.contiguous, c.highestSeq, c.contiguous, receivedAt])
+                    if c.fixed > 0 { try fixed.execute(arguments: [c.fixed, hub]) }
                 }
                 return outcome
             }
         } catch {
             throw StoreError.wrap(error, operation: "apply batch of \(changes.count)", path: path)
+        }
+    }
+
+    // MARK: Anti-entropy
+
+    /// What the catalogue holds for `hub`, for ``Reconciler``.
+    public func view(hub: String) throws(StoreError) -> Reconciler.View {
+        try read("view \(hub)") { db in
+            var digest = RecordDigest()
+            let rows = try Row.fetchCursor(db, sql: "SELECT id, revision, withdrawn FROM innovation WHERE hub = ?", arguments: [hub])
+            while let row = try rows.next() { digest.add(id: row[0], revision: row[1], withdrawn: row[2]) }
+            let state = try Row.fetchOne(db, sql: "SELECT contiguous_seq, highest_seq FROM hub_state WHERE hub = ?", arguments: [hub])
+            return Reconciler.View(contiguousSeq: state?["contiguous_seq"] ?? 0, highestSeq: state?["highest_seq"] ?? 0,
+                                   digest: digest)
+        }
+    }
+
+    /// Hubs with a sequence number missing below the highest received.
+    public func hubsWithGaps() throws(StoreError) -> [String] {
+        try read("gaps") { db in try String.fetchAll(db, sql: "SELECT hub FROM hub_state WHERE highest_seq > contiguous_seq ORDER BY hub") }
+    }
+
+    /// Records a checkpoint; when it agreed with the catalogue, closes gaps up to its seq and completes the
+    /// hub's open reconciliation.
+    public func recordCheckpoint(_ checkpoint: Checkpoint, consistent: Bool, at now: String = Timestamp.now())
+        throws(StoreError)
+    {
+        do {
+            try pool.write { db in
+                try db.execute(sql: """
+                    INSERT INTO hub_state(hub, highest_seq, last_message_at, last_checkpoint_at, last_checkpoint_seq)
+                    VALUES (?, 0, ?, ?, ?)
+                    ON CONFLICT(hub) DO UPDATE SET last_message_at = excluded.last_message_at,
+                        last_checkpoint_at = excluded.last_checkpoint_at, last_checkpoint_seq = excluded.last_checkpoint_seq
+                    """, arguments: [checkpoint.hub, now, now, checkpoint.seq])
+                guard consistent else { return }
+                var c = HubCounters()
+                c.contiguous = max(checkpoint.seq,
+                                   try Int64.fetchOne(db, sql: "SELECT contiguous_seq FROM hub_state WHERE hub = ?",
+                                                      arguments: [checkpoint.hub]) ?? 0)
+                try db.execute(sql: "DELETE FROM hub_seq_pending WHERE hub = ? AND seq <= ?", arguments: [checkpoint.hub, c.contiguous])
+                c.pendingSeqs = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM hub_seq_pending WHERE hub = ?",
+                                                 arguments: [checkpoint.hub]) ?? 0
+                try closeUp(hub: checkpoint.hub, &c, db)
+                try db.execute(sql: """
+                    UPDATE hub_state SET contiguous_seq = ?, highest_seq = MAX(highest_seq, ?),
+                        gap_since = CASE WHEN MAX(highest_seq, ?) > ? THEN gap_since END
+                    WHERE hub = ?
+                    """, arguments: [c.contiguous, checkpoint.seq, checkpoint.seq, c.contiguous, checkpoint.hub])
+                try db.execute(sql: "UPDATE reconciliation SET completed_at = ? WHERE hub = ? AND completed_at IS NULL",
+                               arguments: [now, checkpoint.hub])
+            }
+        } catch {
+            throw StoreError.wrap(error, operation: "record checkpoint \(checkpoint.hub)", path: path)
+        }
+    }
+
+    /// Records a resync request sent to a hub; returns its id.
+    @discardableResult
+    public func recordResyncRequest(hub: String, reason: ResyncReason, fromSeq: Int64?, at now: String = Timestamp.now())
+        throws(StoreError) -> Int64
+    {
+        do {
+            return try pool.write { db in
+                try db.execute(sql: "INSERT INTO reconciliation(hub, requested_at, reason, from_seq) VALUES (?, ?, ?, ?)",
+                               arguments: [hub, now, reason.rawValue, fromSeq])
+                let id = db.lastInsertedRowID
+                try db.execute(sql: "UPDATE hub_state SET last_resync_at = ? WHERE hub = ?", arguments: [now, hub])
+                return id
+            }
+        } catch {
+            throw StoreError.wrap(error, operation: "record resync \(hub)", path: path)
+        }
+    }
+
+    /// Reconciliations, newest first.
+    public func reconciliations(limit: Int = 20) throws(StoreError) -> [Reconciliation] {
+        try read("reconciliations") { db in try Self.fetchReconciliations(db, limit: limit) }
+    }
+
+    private static func fetchReconciliations(_ db: Database, limit: Int) throws -> [Reconciliation] {
+        try Row.fetchAll(db, sql: """
+            SELECT id, hub, requested_at, reason, from_seq, completed_at, records_fixed FROM reconciliation
+            ORDER BY id DESC LIMIT ?
+            """, arguments: [limit]).map { row in
+            Reconciliation(id: row["id"], hub: row["hub"], requestedAt: row["requested_at"], reason: row["reason"],
+                           fromSeq: row["from_seq"], completedAt: row["completed_at"], recordsFixed: row["records_fixed"])
         }
     }
 
@@ -382,17 +568,21 @@ public final class CatalogueStore: Sendable {
             }
             let hubs = try Row.fetchAll(db, sql: """
                 SELECT h.hub, h.highest_seq, h.last_message_at, h.applied, h.duplicates, h.stale, h.dead_letters,
+                    h.contiguous_seq, h.gap_since, h.last_checkpoint_at,
                     (SELECT COUNT(*) FROM innovation i WHERE i.hub = h.hub AND i.withdrawn = 0) AS live,
                     (SELECT COUNT(*) FROM innovation i WHERE i.hub = h.hub AND i.withdrawn = 1) AS withdrawn
                 FROM hub_state h ORDER BY h.hub
                 """).map { row in
                 HubState(hub: row["hub"], highestSeq: row["highest_seq"], lastMessageAt: row["last_message_at"],
                          live: row["live"], withdrawn: row["withdrawn"], applied: row["applied"],
-                         duplicates: row["duplicates"], stale: row["stale"], deadLetters: row["dead_letters"])
+                         duplicates: row["duplicates"], stale: row["stale"], deadLetters: row["dead_letters"],
+                         contiguousSeq: row["contiguous_seq"], gapSince: row["gap_since"],
+                         lastCheckpointAt: row["last_checkpoint_at"])
             }
             return CatalogueStats(innovations: total, live: total - withdrawn, withdrawn: withdrawn,
                                   historyRows: historyRows, deadLetters: deadLetters, hubs: hubs,
-                                  byCategory: byCategory, replications: replications)
+                                  byCategory: byCategory, replications: replications,
+                                  reconciliations: try Self.fetchReconciliations(db, limit: 10))
         }
     }
 

@@ -197,8 +197,10 @@ public final class HubStore: Sendable {
             arguments: [record.id, record.revision, json, withdrawnAt != nil, withdrawnAt, record.updatedAt])
     }
 
-    private func enqueue(_ db: Database, record: Innovation, event: ChangeEvent, seq: Int64, now: String) throws {
-        let envelope = Envelope(hub: province, seq: seq, event: event, sentAt: now, innovation: record)
+    private func enqueue(_ db: Database, record: Innovation, event: ChangeEvent, seq: Int64, now: String,
+                         resync: Bool = false) throws
+    {
+        let envelope = Envelope(hub: province, seq: seq, event: event, sentAt: now, innovation: record, resync: resync)
         let body = try EnvelopeCodec.encode(envelope)
         try db.execute(
             sql: """
@@ -255,6 +257,57 @@ public final class HubStore: Sendable {
             }
         } catch {
             throw StoreError.wrap(error, operation: "mark published", path: path)
+        }
+    }
+
+    // MARK: Anti-entropy
+
+    /// The hub's checkpoint, if nothing is waiting in the outbox: only then does the highest sequence
+    /// number describe exactly what the broker has. Read in one transaction so an import running
+    /// meanwhile cannot make seq and digest disagree.
+    public func checkpointIfQuiescent(now: String = Timestamp.now()) throws(StoreError) -> Checkpoint? {
+        do {
+            return try pool.read { db in
+                let pending = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL") ?? 0
+                guard pending == 0 else { return nil }
+                var digest = RecordDigest()
+                var withdrawn = 0
+                let rows = try Row.fetchCursor(db, sql: "SELECT id, revision, withdrawn FROM innovation")
+                while let row = try rows.next() {
+                    let isWithdrawn: Bool = row[2]
+                    if isWithdrawn { withdrawn += 1 }
+                    digest.add(id: row[0], revision: row[1], withdrawn: isWithdrawn)
+                }
+                return Checkpoint(hub: province, seq: try lastSeq(db), live: digest.count - withdrawn, withdrawn: withdrawn,
+                                  digest: digest.description, sentAt: now)
+            }
+        } catch {
+            throw StoreError.wrap(error, operation: "checkpoint", path: path)
+        }
+    }
+
+    /// Queues the current version of records again, marked as resync: every record when `fromSeq` is nil,
+    /// else those changed at or after that sequence number. Returns how many were queued.
+    @discardableResult
+    public func enqueueResync(fromSeq: Int64?, now: String = Timestamp.now()) throws(StoreError) -> Int {
+        do {
+            return try pool.write { db in
+                let sql = fromSeq == nil
+                    ? "SELECT record, withdrawn FROM innovation ORDER BY id"
+                    : "SELECT record, withdrawn FROM innovation WHERE id IN (SELECT innovation_id FROM outbox WHERE seq >= ?) ORDER BY id"
+                let rows = try Row.fetchAll(db, sql: sql, arguments: fromSeq.map { [$0] } ?? [])
+                var seq = try lastSeq(db)
+                for row in rows {
+                    let record = try JSONDecoder().decode(Innovation.self, from: Data((row["record"] as String).utf8))
+                    seq += 1
+                    try enqueue(db, record: record, event: (row["withdrawn"] as Bool) ? .withdraw : .upsert, seq: seq,
+                                now: now, resync: true)
+                }
+                try setLastSeq(db, seq)
+                return rows.count
+            }
+        } catch {
+            throw StoreError.wrap(error, operation: "enqueue resync", path: path)
         }
     }
 

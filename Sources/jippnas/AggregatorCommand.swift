@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import JippnasAMQP
 import JippnasCore
 import JippnasOps
 import JippnasServices
@@ -10,7 +11,7 @@ struct AggregatorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "aggregator",
         abstract: "The national aggregator: consume every hub's changes into the SQLite catalogue.",
-        subcommands: [Run.self])
+        subcommands: [Run.self, Resync.self])
 
     static func openStore(_ settings: AggregatorSettings) throws -> CatalogueStore {
         do {
@@ -29,7 +30,9 @@ struct AggregatorCommand: AsyncParsableCommand {
             discussion: """
                 Declares the topology, consumes jippnas.national with a prefetch, applies batches in SQLite \
                 transactions and acknowledges after each commit; invalid messages go to jippnas.national.dead \
-                with their reason recorded. Exit codes: 0 stopped; 64 configuration error; 1 store failure.
+                with their reason recorded. Compares hub checkpoints with the catalogue and asks hubs to resync \
+                on a lasting sequence gap or a digest mismatch. Exit codes: 0 stopped; 64 configuration error; \
+                1 store failure or another daemon holds the database.
                 """)
         @OptionGroup var common: ConfigOptions
 
@@ -39,6 +42,14 @@ struct AggregatorCommand: AsyncParsableCommand {
             var logger = Logger(label: "jippnas.aggregator")
             logger[metadataKey: "role"] = "aggregator"
             let store = try AggregatorCommand.openStore(settings)
+            let lock: DatabaseLock
+            do {
+                lock = try DatabaseLock(database: settings.database, owner: "jippnas aggregator run")
+            } catch {
+                printError("\(error)")
+                throw ExitCodes.failure
+            }
+            defer { withExtendedLifetime(lock) {} }
             logger.info("starting", metadata: [
                 "version": "\(JippnasVersion.current)", "database": "\(settings.database)",
                 "brokers": "\(settings.broker.urls.map(\.description).joined(separator: ","))",
@@ -46,6 +57,58 @@ struct AggregatorCommand: AsyncParsableCommand {
             ])
             let aggregator = Aggregator(store: store, settings: settings, logger: logger)
             try await runService(aggregator.service, logger: logger)
+        }
+    }
+}
+
+extension AggregatorCommand {
+    struct Resync: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Ask a hub to publish its records again (all, or those changed from a sequence number).",
+            discussion: """
+                Publishes a resync request to jippnas.control and records it in the catalogue; the hub answers by \
+                republishing, then a checkpoint, and `jippnas catalogue stats` shows the outcome. Exit codes: 0 \
+                request published; 64 configuration or usage error; 1 broker or store failure.
+                """)
+        @OptionGroup var common: ConfigOptions
+        @Option(name: .long, help: "The hub's province code.") var hub: String
+        @Option(name: .long, help: "Only records changed at or after this outbox sequence number.") var fromSeq: Int64?
+
+        func validate() throws {
+            guard ProvinceRegistry.isProvinceCode(hub) else { throw ValidationError("\(hub) is not a province code") }
+            if let fromSeq, fromSeq < 1 { throw ValidationError("--from-seq must be at least 1") }
+        }
+
+        func run() async throws {
+            let settings = try await loadSettings(role: "aggregator", options: common, SettingsLoader.aggregator)
+            let store = try AggregatorCommand.openStore(settings)
+            let request = ResyncRequest(hub: hub, fromSeq: fromSeq, reason: .manual,
+                                        requestID: UUID().uuidString.lowercased(), requestedAt: Timestamp.now())
+            do {
+                let connection = try AMQPConnection(url: settings.broker.urls[0], heartbeat: 0, timeout: settings.broker.timeout)
+                defer { connection.close() }
+                try Topology.declareNationalSide(connection)
+                try connection.enableConfirms()
+                let body = try ControlCodec.encode(request)
+                try body.withUnsafeBytes { b in
+                    try connection.publish(exchange: WireNames.controlExchange, routingKey: ResyncRequest.routingKey(province: hub),
+                                           body: b, properties: PublishProperties(
+                                               messageID: request.requestID, type: "resync", appID: "jippnas-cli/\(JippnasVersion.current)",
+                                               timestamp: UInt64(Date().timeIntervalSince1970)))
+                }
+                guard case .ack? = try connection.nextConfirmEvent(timeout: settings.broker.timeout) else {
+                    printError("the broker did not confirm the resync request")
+                    throw ExitCodes.failure
+                }
+                try store.recordResyncRequest(hub: hub, reason: .manual, fromSeq: fromSeq)
+            } catch let error as AMQPError {
+                printError("\(error)")
+                throw ExitCodes.failure
+            } catch let error as StoreError {
+                printError("\(error)")
+                throw ExitCodes.failure
+            }
+            print("resync requested from hub \(hub) (\(fromSeq.map { "from seq \($0)" } ?? "all records")), request \(request.requestID)")
         }
     }
 }
@@ -144,11 +207,22 @@ struct CatalogueCommand: AsyncParsableCommand {
             let stats = try guarded { try store.stats() }
             if options.json { return try printJSON(stats) }
             print("innovations \(stats.innovations) (live \(stats.live), withdrawn \(stats.withdrawn)); replications \(stats.replications); history rows \(stats.historyRows); dead letters \(stats.deadLetters)\n")
-            printTable(["HUB", "PROVINCE", "LIVE", "WITHDRAWN", "HIGHEST SEQ", "APPLIED", "DUPLICATES", "STALE", "DEAD", "LAST MESSAGE"],
+            printTable(["HUB", "PROVINCE", "LIVE", "WITHDRAWN", "SEQ", "GAP FROM", "APPLIED", "DUPLICATES", "STALE", "DEAD",
+                        "LAST MESSAGE", "LAST CHECKPOINT"],
                        stats.hubs.map { h in
                            [h.hub, ProvinceRegistry.province(code: h.hub)?.name ?? "?", "\(h.live)", "\(h.withdrawn)",
-                            "\(h.highestSeq)", "\(h.applied)", "\(h.duplicates)", "\(h.stale)", "\(h.deadLetters)", h.lastMessageAt]
+                            "\(h.highestSeq)", h.highestSeq > h.contiguousSeq ? "\(h.contiguousSeq + 1)" : "-",
+                            "\(h.applied)", "\(h.duplicates)", "\(h.stale)", "\(h.deadLetters)", h.lastMessageAt,
+                            h.lastCheckpointAt ?? "-"]
                        })
+            if !stats.reconciliations.isEmpty {
+                print("\nreconciliations (newest first):")
+                printTable(["HUB", "REQUESTED AT", "REASON", "FROM SEQ", "COMPLETED AT", "RECORDS FIXED"],
+                           stats.reconciliations.map { r in
+                               [r.hub, r.requestedAt, r.reason, r.fromSeq.map(String.init) ?? "all", r.completedAt ?? "open",
+                                "\(r.recordsFixed)"]
+                           })
+            }
             print("")
             printTable(["CATEGORY", "LIVE"], Category.allCases.map { [$0.indonesianName, "\(stats.byCategory[$0.rawValue] ?? 0)"] })
         }

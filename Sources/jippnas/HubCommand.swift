@@ -113,8 +113,9 @@ struct HubCommand: AsyncParsableCommand {
             abstract: "Run the hub daemon: relay the outbox to the broker with publisher confirms.",
             discussion: """
                 Retries the broker forever with backoff; rows are marked published only when confirmed. \
-                SIGTERM/SIGINT stop it after in-flight confirms settle. Exit codes: 0 stopped; 64 configuration \
-                error; 1 the store could not be opened.
+                Publishes a checkpoint on start and every relay.checkpoint_interval_s, and answers the \
+                aggregator's resync requests. SIGTERM/SIGINT stop it after in-flight confirms settle. Exit codes: \
+                0 stopped; 64 configuration error; 1 the store could not be opened or another daemon holds it.
                 """)
         @OptionGroup var hub: HubOptions
 
@@ -124,10 +125,18 @@ struct HubCommand: AsyncParsableCommand {
             var logger = Logger(label: "jippnas.hub")
             logger[metadataKey: "role"] = "hub"
             let store = try openStore(settings)
+            let lock: DatabaseLock
+            do {
+                lock = try DatabaseLock(database: settings.database, owner: "jippnas hub run (hub \(settings.province))")
+            } catch {
+                printError("\(error)")
+                throw ExitCodes.failure
+            }
+            defer { withExtendedLifetime(lock) {} }
             logger.info("starting", metadata: [
                 "version": "\(JippnasVersion.current)", "hub": "\(settings.province)", "database": "\(settings.database)",
                 "brokers": "\(settings.broker.urls.map(\.description).joined(separator: ","))",
-                "confirm_window": "\(settings.confirmWindow)",
+                "confirm_window": "\(settings.confirmWindow)", "checkpoint_interval_s": "\(settings.checkpointInterval.components.seconds)",
             ])
             let relay = HubRelay(store: store, settings: settings, logger: logger)
             try await runService(relay.service, logger: logger)

@@ -107,3 +107,52 @@ struct RoutingKeyTests {
         #expect(RoutingKey.parse(key) == nil)
     }
 }
+
+/// A clock instant the test moves by hand.
+struct TestInstant: InstantProtocol {
+    var offset: Duration
+    func advanced(by duration: Duration) -> TestInstant { TestInstant(offset: offset + duration) }
+    func duration(to other: TestInstant) -> Duration { other.offset - offset }
+    static func < (a: TestInstant, b: TestInstant) -> Bool { a.offset < b.offset }
+}
+
+@Suite("Reconnect planner")
+struct ReconnectPlannerTests {
+    let urls = try! ["amqp://a", "amqp://b", "amqp://c"].map { try BrokerURL(parsing: $0) }
+    let t0 = TestInstant(offset: .zero)
+
+    func planner() -> ReconnectPlanner<TestInstant> {
+        ReconnectPlanner(urls: urls, backoff: Backoff(initial: .milliseconds(100), maximum: .seconds(1)),
+                         healthyAfter: .seconds(10))
+    }
+
+    @Test func triesEveryNodeInTurnWithGrowingCappedDelays() {
+        var p = planner()
+        var tried: [String] = []
+        var delays: [Duration] = []
+        for _ in 0..<6 {
+            tried.append(p.current.host)
+            delays.append(p.connectFailed(at: t0, random: 1))
+        }
+        #expect(tried == ["a", "b", "c", "a", "b", "c"])
+        #expect(delays == [.milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800), .seconds(1), .seconds(1)])
+        #expect(p.failures == 6)
+    }
+
+    @Test func aHealthyConnectionResetsTheBackoff() {
+        var p = planner()
+        for _ in 0..<4 { _ = p.connectFailed(at: t0, random: 1) }
+        p.connected(at: t0)
+        let delay = p.disconnected(at: t0.advanced(by: .seconds(30)), random: 1)
+        #expect(delay == .milliseconds(100))
+        #expect(p.failures == 1)
+    }
+
+    @Test func aShortLivedConnectionKeepsBackingOff() {
+        var p = planner()
+        for _ in 0..<3 { _ = p.connectFailed(at: t0, random: 1) }
+        p.connected(at: t0)
+        #expect(p.disconnected(at: t0.advanced(by: .seconds(2)), random: 1) == .milliseconds(800))
+        #expect(p.current.host == "b")
+    }
+}

@@ -178,7 +178,7 @@ struct FederationTests {
         let hub = try f.startHub("73")
         _ = try f.hubStore("73").importContents(SampleData.contents(province: "73", count: 100))
         #expect(try await eventually { try f.hubStore("73").outboxStats().pending == 0 })
-        #expect(try f.queueDepth("jippnas.national") == 100)
+        #expect(try f.queueDepth("jippnas.national") >= 100)  // the changes, and the hub's checkpoints
         #expect(try f.catalogueTruth().isEmpty)
         let second = try await f.startAggregator()
         let converged = try await eventually { try f.catalogueTruth() == f.hubTruth(["73"]) }

@@ -73,3 +73,47 @@ struct CatalogueStoreTests {
         #expect(try s.stats().hubs.map(\.hub) == ["33", "35"])
     }
 }
+
+@Suite("Catalogue sequence tracking")
+struct SequenceTrackingTests {
+    let dir = TempDir("seqs")
+
+    func change(seq: Int64, id: String = "a", revision: Int64? = nil) throws -> IncomingChange {
+        var content = SampleData.contents(province: "35", count: 1)[0]
+        content.id = id
+        let envelope = Envelope(hub: "35", seq: seq, event: .upsert, sentAt: Timestamp.now(),
+                                innovation: content.innovation(revision: revision ?? seq, updatedAt: Timestamp.now()))
+        return IncomingChange(envelope: envelope, messageID: UUID().uuidString, routingKey: envelope.routingKey,
+                              body: try EnvelopeCodec.encode(envelope))
+    }
+
+    @Test func gapsOpenAndCloseAcrossBatches() throws {
+        let s = try CatalogueStore(path: dir.file("c.sqlite"))
+        _ = try s.apply([try change(seq: 1), try change(seq: 2), try change(seq: 5)])
+        var hub = try #require(try s.stats().hubs.first)
+        #expect(hub.contiguousSeq == 2 && hub.highestSeq == 5 && hub.gapSince != nil)
+        #expect(try s.hubsWithGaps() == ["35"])
+        _ = try s.apply([try change(seq: 4), try change(seq: 3)])
+        hub = try #require(try s.stats().hubs.first)
+        #expect(hub.contiguousSeq == 5 && hub.gapSince == nil)
+        #expect(try s.hubsWithGaps().isEmpty)
+    }
+
+    @Test func anAgreeingCheckpointClosesAGapAndCompletesTheReconciliation() throws {
+        let s = try CatalogueStore(path: dir.file("c.sqlite"))
+        _ = try s.apply([try change(seq: 1), try change(seq: 4, id: "b")])
+        try s.recordResyncRequest(hub: "35", reason: .seqGap, fromSeq: 2)
+        _ = try s.apply([try change(seq: 9, id: "b", revision: 4)].map { c in
+            var c = c
+            c.envelope.resync = true
+            return c
+        })
+        let checkpoint = Checkpoint(hub: "35", seq: 9, live: 2, withdrawn: 0, digest: try s.view(hub: "35").digest.description,
+                                    sentAt: Timestamp.now())
+        try s.recordCheckpoint(checkpoint, consistent: true)
+        let hub = try #require(try s.stats().hubs.first)
+        #expect(hub.contiguousSeq == 9 && hub.gapSince == nil && hub.lastCheckpointAt != nil)
+        let reconciliation = try #require(try s.reconciliations().first)
+        #expect(reconciliation.completedAt != nil && reconciliation.reason == "seq_gap" && reconciliation.fromSeq == 2)
+    }
+}

@@ -23,12 +23,12 @@ public final class Federation: Sendable {
 
     public func hubSettings(_ province: String) -> HubSettings {
         HubSettings(province: province, database: dir.file("hub-\(province).sqlite"), broker: broker,
-                    confirmWindow: 200, batchSize: 200, idlePoll: .milliseconds(50))
+                    confirmWindow: 200, batchSize: 200, idlePoll: .milliseconds(50), checkpointInterval: .seconds(1))
     }
 
     public var aggregatorSettings: AggregatorSettings {
         AggregatorSettings(database: dir.file("catalogue.sqlite"), broker: broker, prefetch: 500, batchSize: 200,
-                           batchMaxWait: .milliseconds(20))
+                           batchMaxWait: .milliseconds(20), gapTimeout: .seconds(2), resyncMinInterval: .seconds(2))
     }
 
     public func hubStore(_ province: String) throws -> HubStore {
@@ -44,6 +44,19 @@ public final class Federation: Sendable {
     public func startHubRelay(_ province: String) throws -> (relay: HubRelay, loop: RunningLoop) {
         let relay = HubRelay(store: try hubStore(province), settings: hubSettings(province), logger: logger)
         return (relay, RunningLoop(name: "hub-\(province)") { relay.run(until: $0) })
+    }
+
+    /// Starts the aggregator and returns it too, for its counters.
+    public func startAggregatorLoop() async throws -> (aggregator: Aggregator, loop: RunningLoop) {
+        let aggregator = Aggregator(store: try catalogue(), settings: aggregatorSettings, logger: logger)
+        let loop = RunningLoop(name: "aggregator") { aggregator.run(until: $0) }
+        _ = await eventually { aggregator.snapshot.connected }
+        return (aggregator, loop)
+    }
+
+    /// Runs SQL on a database behind the daemons' backs, with the sqlite3 command-line shell.
+    public func sql(_ database: String, _ statement: String) throws {
+        try BrokerFixture.run(["sqlite3", "-cmd", ".timeout 5000", database, statement])
     }
 
     /// Starts the aggregator and waits until it has declared the national queue, so that messages a
@@ -92,6 +105,13 @@ public final class Federation: Sendable {
                 acked = multiple ? tag : acked + 1
             }
         }
+    }
+
+    /// Declares a hub's control queue without running the hub.
+    public func declareHubControl(_ province: String) throws {
+        let connection = try AMQPConnection(url: urls[0], heartbeat: 0, timeout: .seconds(5))
+        defer { connection.close() }
+        try Topology.declareHubControl(connection, province: province)
     }
 
     /// Ready messages in a queue of this federation's vhost.

@@ -16,13 +16,16 @@ public struct Envelope: Sendable, Hashable {
     /// When the hub committed the change (RFC 3339 UTC).
     public var sentAt: String
     public var innovation: Innovation
+    /// Set when the hub publishes the record again to answer a resync request (same revision, new seq).
+    public var resync: Bool
 
-    public init(hub: String, seq: Int64, event: ChangeEvent, sentAt: String, innovation: Innovation) {
+    public init(hub: String, seq: Int64, event: ChangeEvent, sentAt: String, innovation: Innovation, resync: Bool = false) {
         self.hub = hub
         self.seq = seq
         self.event = event
         self.sentAt = sentAt
         self.innovation = innovation
+        self.resync = resync
     }
 
     /// The routing key this envelope is published under.
@@ -44,8 +47,9 @@ public enum EnvelopeCodec {
         let event: ChangeEvent
         let sentAt: String
         let innovation: Innovation
+        let resync: Bool?
         enum CodingKeys: String, CodingKey {
-            case schema, hub, seq, event, innovation
+            case schema, hub, seq, event, innovation, resync
             case sentAt = "sent_at"
         }
     }
@@ -56,7 +60,7 @@ public enum EnvelopeCodec {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return try encoder.encode(
             WireOut(schema: Envelope.schemaVersion, hub: envelope.hub, seq: envelope.seq, event: envelope.event,
-                    sentAt: envelope.sentAt, innovation: envelope.innovation))
+                    sentAt: envelope.sentAt, innovation: envelope.innovation, resync: envelope.resync ? true : nil))
     }
 
     /// Decodes and validates a body received under `routingKey`.
@@ -104,6 +108,7 @@ private struct WireIn: Decodable {
     var event: String?
     var sent_at: String?
     var innovation: WireInnovation?
+    var resync: Bool?
 
     func validated(keyProvince: String, keyEvent: ChangeEvent) -> Result<Envelope, ValidationReason> {
         guard let schema else { return .failure(.missingField("schema")) }
@@ -123,7 +128,8 @@ private struct WireIn: Decodable {
         case .failure(let reason): return .failure(reason)
         case .success(let record):
             if let reason = InnovationValidator.validate(record, province: hub) { return .failure(reason) }
-            return .success(Envelope(hub: hub, seq: seq, event: event, sentAt: sentAt, innovation: record))
+            return .success(Envelope(hub: hub, seq: seq, event: event, sentAt: sentAt, innovation: record,
+                                     resync: resync ?? false))
         }
     }
 }

@@ -4,6 +4,8 @@ public enum WireNames {
     public static let innovationExchange = "jippnas.innovation"
     /// Topic exchange for hub-level messages, keyed `<province>.hub.<kind>`.
     public static let hubExchange = "jippnas.hub"
+    /// Topic exchange for the aggregator's requests to hubs, keyed `<province>.resync`.
+    public static let controlExchange = "jippnas.control"
     /// Where the national queue dead-letters what it rejects.
     public static let deadLetterExchange = "jippnas.dead"
     /// The national aggregator's durable queue.
@@ -14,6 +16,9 @@ public enum WireNames {
     public static let nationalBindings: [(exchange: String, pattern: String)] = [
         (innovationExchange, "*.innovation.*"), (hubExchange, "*.hub.*"),
     ]
+
+    /// The queue a hub consumes its control messages from.
+    public static func hubControlQueue(province: String) -> String { "jippnas.control." + province }
 
     /// The AMQP app-id hubs publish with.
     public static func hubAppID(version: String) -> String { "jippnas-hub/" + version }
