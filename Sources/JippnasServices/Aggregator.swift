@@ -203,7 +203,7 @@ public final class Aggregator: Sendable {
             case .failure(let reason): refuse(reason, hub: province)
             case .success(let checkpoint):
                 batch.goodTags.append(delivery.deliveryTag)
-                batch.checkpoints.append(checkpoint)
+                batch.checkpoints.append((checkpoint, batch.changes.count))
             }
         case .innovation(let province, _)?:
             guard let messageID = delivery.messageID, !messageID.isEmpty, messageID.utf8.count <= 128 else {
@@ -232,7 +232,7 @@ public final class Aggregator: Sendable {
         var lastRequest: [String: ContinuousClock.Instant] = [:]
         var lastTick = ContinuousClock.now
 
-        func requestResync(hub: String, fromSeq: Int64?, reason: ResyncReason) {
+        func requestResync(hub: String, fromSeq: Int64?, reason: ResyncReason, detail: Logger.Metadata = [:]) {
             if let last = lastRequest[hub], ContinuousClock.now - last < settings.resyncMinInterval { return }
             lastRequest[hub] = ContinuousClock.now
             let request = ResyncRequest(hub: hub, fromSeq: fromSeq, reason: reason,
@@ -244,15 +244,58 @@ public final class Aggregator: Sendable {
             }
             queue.requestControl(request)
             counters.withLock { $0.resyncRequests += 1 }
-            logger.notice("resync requested", metadata: [
+            logger.notice("resync requested", metadata: detail.merging([
                 "hub": "\(hub)", "reason": "\(reason.rawValue)", "from_seq": "\(fromSeq.map(String.init) ?? "all")",
                 "request_id": "\(request.requestID)",
-            ])
+            ]) { $1 })
+        }
+
+        func reconcile(_ checkpoint: Checkpoint) {
+            do {
+                let view = try store.view(hub: checkpoint.hub)
+                // A checkpoint older than changes already applied (a redelivery after a reconnect) describes a
+                // past state: comparing it would report a false mismatch. The next one will be current.
+                guard checkpoint.seq >= view.highestSeq else {
+                    logger.debug("outdated checkpoint skipped", metadata: [
+                        "hub": "\(checkpoint.hub)", "seq": "\(checkpoint.seq)", "highest_seq": "\(view.highestSeq)",
+                    ])
+                    return
+                }
+                let action = Reconciler.onCheckpoint(checkpoint, view: view)
+                try store.recordCheckpoint(checkpoint, consistent: action == .consistent(seq: checkpoint.seq))
+                if case .resync(let fromSeq, let reason) = action {
+                    requestResync(hub: checkpoint.hub, fromSeq: fromSeq, reason: reason, detail: [
+                        "checkpoint_seq": "\(checkpoint.seq)", "hub_records": "\(checkpoint.live + checkpoint.withdrawn)",
+                        "catalogue_records": "\(view.digest.count)", "hub_digest": "\(checkpoint.digest)",
+                        "catalogue_digest": "\(view.digest)", "highest_seq": "\(view.highestSeq)",
+                    ])
+                } else {
+                    gapSeen[checkpoint.hub] = nil
+                }
+            } catch {
+                logger.error("checkpoint not evaluated", metadata: ["hub": "\(checkpoint.hub)", "reason": "\(error)"])
+            }
         }
 
         while !queue.isClosed {
             if let batch = queue.nextBatch(timeout: .seconds(1)) {
-                guard let outcome = commitWithRetry(batch, stop: stop) else {
+                // Changes are applied in segments ending at each checkpoint, and each checkpoint is compared
+                // with the catalogue as it stands at its place in the stream.
+                var outcome = BatchOutcome()
+                var applied = 0
+                var abandoned = false
+                for (checkpoint, after) in batch.checkpoints + [(nil, batch.changes.count)] as [(Checkpoint?, Int)] {
+                    let segment = Array(batch.changes[applied..<after])
+                    guard let part = commitWithRetry(segment, deadLetters: applied == 0 ? batch.deadLetters : [],
+                                                     messages: batch.count, stop: stop) else {
+                        abandoned = true
+                        break
+                    }
+                    outcome.decisions += part.decisions
+                    applied = after
+                    if let checkpoint { reconcile(checkpoint) }
+                }
+                if abandoned {
                     queue.abandon(batch)
                     continue
                 }
@@ -267,19 +310,6 @@ public final class Aggregator: Sendable {
                 }
                 queue.post(CommitResult(generation: batch.generation, rejectTags: batch.rejectTags,
                                         ackUpTo: batch.goodTags.max() ?? 0))
-                for checkpoint in batch.checkpoints {
-                    do {
-                        let action = Reconciler.onCheckpoint(checkpoint, view: try store.view(hub: checkpoint.hub))
-                        try store.recordCheckpoint(checkpoint, consistent: action == .consistent(seq: checkpoint.seq))
-                        if case .resync(let fromSeq, let reason) = action {
-                            requestResync(hub: checkpoint.hub, fromSeq: fromSeq, reason: reason)
-                        } else {
-                            gapSeen[checkpoint.hub] = nil
-                        }
-                    } catch {
-                        logger.error("checkpoint not evaluated", metadata: ["hub": "\(checkpoint.hub)", "reason": "\(error)"])
-                    }
-                }
             }
             if ContinuousClock.now - lastTick >= .seconds(2) {
                 lastTick = ContinuousClock.now
@@ -300,21 +330,23 @@ public final class Aggregator: Sendable {
         }
     }
 
-    /// Applies a batch, retrying local failures with backoff until it commits; nil if stopped first.
-    private func commitWithRetry(_ batch: CommitBatch, stop: StopSignal) -> BatchOutcome? {
+    /// Applies changes, retrying local failures with backoff until they commit; nil if stopped first.
+    private func commitWithRetry(_ changes: [IncomingChange], deadLetters: [DeadLetter], messages: Int, stop: StopSignal)
+        -> BatchOutcome?
+    {
         var backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(10))
         while true {
             do {
-                let outcome = try store.apply(batch.changes, deadLetters: batch.deadLetters)
+                let outcome = try store.apply(changes, deadLetters: deadLetters)
                 if backoff.attempt > 0 {
-                    logger.notice("commit recovered", metadata: ["attempts": "\(backoff.attempt + 1)", "messages": "\(batch.count)"])
+                    logger.notice("commit recovered", metadata: ["attempts": "\(backoff.attempt + 1)", "messages": "\(messages)"])
                 }
                 return outcome
             } catch {
                 counters.withLock { $0.commitRetries += 1 }
                 let delay = backoff.nextDelay()
                 logger.warning("commit failed; nothing acknowledged, will retry", metadata: [
-                    "reason": "\(error)", "messages": "\(batch.count)", "retry_in_ms": "\(delay.milliseconds)",
+                    "reason": "\(error)", "messages": "\(messages)", "retry_in_ms": "\(delay.milliseconds)",
                 ])
                 if !stop.sleep(delay) { return nil }
             }

@@ -10,7 +10,9 @@ struct CommitBatch: Sendable {
     var rejectTags: [UInt64] = []
     var changes: [IncomingChange] = []
     var deadLetters: [DeadLetter] = []
-    var checkpoints: [Checkpoint] = []
+    /// Checkpoints with the number of changes that arrived before each: a checkpoint describes the hub as
+    /// of its place in the stream, so it is evaluated after exactly those changes are applied.
+    var checkpoints: [(checkpoint: Checkpoint, after: Int)] = []
     var hubMessages = 0
     var startedAt = ContinuousClock.now
 

@@ -44,6 +44,7 @@ public struct DeadLetter: Sendable, Equatable {
 /// What one batch did, message by message in the order given.
 public struct BatchOutcome: Sendable, Equatable {
     public var decisions: [ApplyDecision] = []
+    public init(decisions: [ApplyDecision] = []) { self.decisions = decisions }
     public var applied: Int { decisions.filter { $0 == .apply }.count }
     public var duplicates: Int { decisions.filter { $0 == .duplicate }.count }
     public var stale: Int { decisions.filter { $0 == .stale }.count }

@@ -83,28 +83,31 @@ struct HubCommand: AsyncParsableCommand {
 
     struct Withdraw: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Withdraw one innovation: a new revision marked withdrawn, published as a withdraw event.",
-            discussion: "Exit codes: 0 withdrawn or already withdrawn; 65 no innovation with that id; 1 store failure.")
+            abstract: "Withdraw innovations: each gets a new revision marked withdrawn, published as a withdraw event.",
+            discussion: "Exit codes: 0 all withdrawn or already withdrawn; 65 some id unknown (the others are withdrawn); 1 store failure.")
         @OptionGroup var hub: HubOptions
-        @Argument(help: "The hub-scoped innovation id.") var id: String
+        @Argument(help: "Hub-scoped innovation ids.") var ids: [String]
 
         func run() async throws {
             let settings = try await hub.settings()
             let store = try openStore(settings)
-            do {
-                switch try store.withdraw(id: id) {
-                case .withdrawn(let seq, let revision):
-                    print("withdrawn \(GlobalID.make(province: settings.province, id: id)) revision=\(revision) seq=\(seq)")
-                case .alreadyWithdrawn:
-                    print("already withdrawn: \(GlobalID.make(province: settings.province, id: id))")
-                case .notFound:
-                    printError("no innovation with id \(id) at hub \(settings.province)")
-                    throw ExitCodes.dataRefused
+            var unknown = 0
+            for id in ids {
+                let globalID = GlobalID.make(province: settings.province, id: id)
+                do {
+                    switch try store.withdraw(id: id) {
+                    case .withdrawn(let seq, let revision): print("withdrawn \(globalID) revision=\(revision) seq=\(seq)")
+                    case .alreadyWithdrawn: print("already withdrawn: \(globalID)")
+                    case .notFound:
+                        printError("no innovation with id \(id) at hub \(settings.province)")
+                        unknown += 1
+                    }
+                } catch {
+                    printError("\(error)")
+                    throw ExitCodes.failure
                 }
-            } catch let error as StoreError {
-                printError("\(error)")
-                throw ExitCodes.failure
             }
+            if unknown > 0 { throw ExitCodes.dataRefused }
         }
     }
 
