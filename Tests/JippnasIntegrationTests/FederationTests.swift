@@ -154,6 +154,27 @@ struct FederationTests {
         #expect(try f.catalogue().duplicatedHistoryRows() == 0)
     }
 
+    @Test("(i) rows published but not confirmed before a hub crash are published again, and deduplicated")
+    func unconfirmedRowsArePublishedAgainAfterACrash() async throws {
+        let f = Federation(urls: [try BrokerFixture.isolatedURL("crash")])
+        let (aggregator, loop) = try await f.startAggregatorLoop()
+        let store = try f.hubStore("35")
+        _ = try store.importContents(SampleData.contents(province: "35", count: 30))
+        // What a hub killed between publish and confirm leaves behind: the messages went out, the rows
+        // were never marked published.
+        let rows = try store.pendingOutbox(after: 0, limit: 100)
+        try f.publishRaw(rows.map { ($0.routingKey, $0.body, $0.messageID) })
+        #expect(try await eventually { aggregator.snapshot.applied == 30 })
+        #expect(try store.outboxStats().pending == 30)
+        let hub = try f.startHub("35")  // the restarted hub
+        #expect(try await eventually { try store.outboxStats().pending == 0 })
+        #expect(try await eventually { aggregator.snapshot.duplicates == 30 })
+        await hub.stop()
+        await loop.stop()
+        #expect(try f.catalogueTruth() == f.hubTruth(["35"]))
+        #expect(try f.catalogue().stats().historyRows == 30)
+    }
+
     @Test("(h) unroutable messages (no national queue yet) stay pending and are retried, not dropped")
     func unroutableMessagesAreRetried() async throws {
         let f = Federation(urls: [try BrokerFixture.isolatedURL("unroutable")])
