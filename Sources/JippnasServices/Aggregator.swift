@@ -60,50 +60,31 @@ public final class Aggregator: Sendable {
             committerDone.wait()
         }
 
-        var planner = ReconnectPlanner<ContinuousClock.Instant>(urls: settings.broker.urls)
         var generation = 0
-        while !stop.isStopped {
-            let url = planner.current
-            let connection: AMQPConnection
-            do {
-                connection = try AMQPConnection(url: url, heartbeat: settings.broker.heartbeat,
-                                                timeout: settings.broker.timeout, connectionName: "jippnas-aggregator")
+        BrokerLoop(broker: settings.broker, connectionName: "jippnas-aggregator", logger: logger).run(
+            until: stop,
+            setUp: { connection in
                 try Topology.declareNationalSide(connection)
                 try connection.setPrefetch(UInt16(settings.prefetch))
                 try connection.startConsumer(queue: WireNames.nationalQueue, consumerTag: "jippnas-aggregator")
-            } catch {
-                let delay = planner.connectFailed(at: .now, random: .random(in: 0...1))
-                logger.warning("broker connect failed", metadata: [
-                    "broker": "\(url)", "reason": "\(error)", "attempt": "\(planner.failures)",
-                    "retry_in_ms": "\(delay.milliseconds)",
+            },
+            connectedChanged: { connected, lost in
+                counters.withLock {
+                    $0.connected = connected
+                    if lost { $0.reconnects += 1 }
+                }
+            },
+            session: { connection in
+                generation += 1
+                logger.info("consuming", metadata: [
+                    "queue": "\(WireNames.nationalQueue)", "prefetch": "\(settings.prefetch)",
+                    "batch_size": "\(settings.batchSize)",
                 ])
-                stop.sleep(delay)
-                continue
-            }
-            generation += 1
-            planner.connected(at: .now)
-            counters.withLock { $0.connected = true }
-            logger.info("consuming", metadata: [
-                "broker": "\(url)", "queue": "\(WireNames.nationalQueue)", "prefetch": "\(settings.prefetch)",
-                "heartbeat_s": "\(connection.heartbeat)",
-            ])
-            let failure = consume(on: connection, queue: queue, generation: generation, until: stop)
-            counters.withLock {
-                $0.connected = false
-                if failure != nil { $0.reconnects += 1 }
-            }
-            guard let failure else {
-                connection.close()
-                logger.info("consumer stopped", metadata: ["broker": "\(url)"])
-                return
-            }
-            if let amqp = failure as? AMQPError, amqp.connectionLost { connection.abandon() } else { connection.close() }
-            let delay = planner.disconnected(at: .now, random: .random(in: 0...1))
-            logger.warning("consumer interrupted", metadata: [
-                "broker": "\(url)", "reason": "\(failure)", "retry_in_ms": "\(delay.milliseconds)",
-            ])
-            stop.sleep(delay)
-        }
+                if let failure = consume(on: connection, queue: queue, generation: generation, until: stop) {
+                    return .lost(failure)
+                }
+                return .stopped
+            })
     }
 
     // MARK: AMQP thread

@@ -47,61 +47,23 @@ public final class HubRelay: Sendable {
 
     /// Relays until `stop` is signalled. Blocking: call it on a dedicated thread.
     public func run(until stop: StopSignal) {
-        var planner = ReconnectPlanner<ContinuousClock.Instant>(urls: settings.broker.urls)
-        while !stop.isStopped {
-            let url = planner.current
-            let connection: AMQPConnection
-            do {
-                connection = try AMQPConnection(url: url, heartbeat: settings.broker.heartbeat,
-                                                timeout: settings.broker.timeout, connectionName: "jippnas-hub-\(settings.province)")
+        let province = settings.province
+        BrokerLoop(broker: settings.broker, connectionName: "jippnas-hub-\(province)", logger: logger).run(
+            until: stop,
+            setUp: { connection in
                 try Topology.declareHubSide(connection)
-                try Topology.declareHubControl(connection, province: settings.province)
+                try Topology.declareHubControl(connection, province: province)
                 try connection.enableConfirms()
-                try connection.startConsumer(queue: WireNames.hubControlQueue(province: settings.province),
-                                             consumerTag: "jippnas-hub-\(settings.province)")
-            } catch {
-                let delay = planner.connectFailed(at: .now, random: .random(in: 0...1))
-                logger.warning("broker connect failed", metadata: [
-                    "broker": "\(url)", "reason": "\(error)", "attempt": "\(planner.failures)",
-                    "retry_in_ms": "\(delay.milliseconds)",
-                ])
-                stop.sleep(delay)
-                continue
-            }
-            planner.connected(at: .now)
-            counters.withLock { $0.connected = true }
-            logger.info("connected to broker", metadata: ["broker": "\(url)", "heartbeat_s": "\(connection.heartbeat)"])
-            let outcome = relay(on: connection, until: stop)
-            counters.withLock {
-                $0.connected = false
-                if case .stopped = outcome {} else { $0.reconnects += 1 }
-            }
-            switch outcome {
-            case .stopped:
-                connection.close()
-                logger.info("relay stopped", metadata: ["broker": "\(url)"])
-                return
-            case .lost(let error):
-                connection.abandon()
-                let delay = planner.disconnected(at: .now, random: .random(in: 0...1))
-                logger.warning("broker connection lost", metadata: [
-                    "broker": "\(url)", "reason": "\(error)", "retry_in_ms": "\(delay.milliseconds)",
-                ])
-                stop.sleep(delay)
-            case .retryLater(let reason):
-                connection.close()
-                let delay = planner.disconnected(at: .now, random: .random(in: 0...1))
-                logger.warning("publishing paused", metadata: ["reason": "\(reason)", "retry_in_ms": "\(delay.milliseconds)"])
-                stop.sleep(delay)
-            }
-        }
-    }
-
-    private enum SessionEnd {
-        case stopped
-        case lost(any Error)
-        /// Rows were nacked or returned unroutable: reconnect later and publish them again.
-        case retryLater(String)
+                try connection.startConsumer(queue: WireNames.hubControlQueue(province: province),
+                                             consumerTag: "jippnas-hub-\(province)")
+            },
+            connectedChanged: { connected, lost in
+                counters.withLock {
+                    $0.connected = connected
+                    if lost { $0.reconnects += 1 }
+                }
+            },
+            session: { relay(on: $0, until: stop) })
     }
 
     /// One connection's life: publish, collect confirms, mark published, checkpoint, answer resyncs.

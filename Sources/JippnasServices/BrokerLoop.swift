@@ -1,0 +1,85 @@
+import JippnasAMQP
+import JippnasCore
+import JippnasOps
+import Logging
+
+/// How one connection's session ended.
+enum SessionEnd {
+    /// Stop was requested and in-flight work is settled.
+    case stopped
+    /// The connection or the store failed; reconnect after a backoff.
+    case lost(any Error)
+    /// The session chose to pause (nacks, unroutable messages); reconnect after a backoff.
+    case retryLater(String)
+}
+
+/// The connect–run–back-off cycle both daemons share: connect to the broker the ``ReconnectPlanner``
+/// names, set the connection up, run a session on it, and after it ends wait as the planner says. Every
+/// attempt and every loss is logged with its reason and the next delay.
+struct BrokerLoop {
+    let broker: BrokerSettings
+    let connectionName: String
+    let logger: Logger
+
+    /// Runs until a session returns ``SessionEnd/stopped`` or `stop` is signalled.
+    ///
+    /// - Parameters:
+    ///   - setUp: declarations and consumers on a fresh connection; a throw counts as a failed connect.
+    ///   - connectedChanged: told when a connection comes up (true) or goes (false, with whether it was lost).
+    ///   - session: the work on one connection.
+    func run(until stop: StopSignal, setUp: (AMQPConnection) throws -> Void,
+             connectedChanged: (_ connected: Bool, _ lost: Bool) -> Void,
+             session: (AMQPConnection) -> SessionEnd)
+    {
+        var planner = ReconnectPlanner<ContinuousClock.Instant>(urls: broker.urls)
+        while !stop.isStopped {
+            let url = planner.current
+            let connection: AMQPConnection
+            do {
+                connection = try AMQPConnection(url: url, heartbeat: broker.heartbeat, timeout: broker.timeout,
+                                                connectionName: connectionName)
+                do {
+                    try setUp(connection)
+                } catch {
+                    connection.abandon()
+                    throw error
+                }
+            } catch {
+                let delay = planner.connectFailed(at: .now, random: .random(in: 0...1))
+                logger.warning("broker connect failed", metadata: [
+                    "broker": "\(url)", "reason": "\(error)", "attempt": "\(planner.failures)",
+                    "retry_in_ms": "\(delay.milliseconds)",
+                ])
+                stop.sleep(delay)
+                continue
+            }
+            planner.connected(at: .now)
+            connectedChanged(true, false)
+            logger.info("connected to broker", metadata: ["broker": "\(url)", "heartbeat_s": "\(connection.heartbeat)"])
+            let end = session(connection)
+            switch end {
+            case .stopped:
+                connectedChanged(false, false)
+                connection.close()
+                logger.info("disconnected from broker", metadata: ["broker": "\(url)", "reason": "stopping"])
+                return
+            case .lost(let error):
+                connectedChanged(false, true)
+                if let amqp = error as? AMQPError, !amqp.connectionLost { connection.close() } else { connection.abandon() }
+                let delay = planner.disconnected(at: .now, random: .random(in: 0...1))
+                logger.warning("broker connection lost", metadata: [
+                    "broker": "\(url)", "reason": "\(error)", "retry_in_ms": "\(delay.milliseconds)",
+                ])
+                stop.sleep(delay)
+            case .retryLater(let reason):
+                connectedChanged(false, true)
+                connection.close()
+                let delay = planner.disconnected(at: .now, random: .random(in: 0...1))
+                logger.warning("publishing paused", metadata: [
+                    "broker": "\(url)", "reason": "\(reason)", "retry_in_ms": "\(delay.milliseconds)",
+                ])
+                stop.sleep(delay)
+            }
+        }
+    }
+}
