@@ -1,22 +1,38 @@
 import Foundation
 import JippnasCore
 import Logging
+import Synchronization
+
+/// How log lines are written.
+public enum LogFormat: String, Sendable, CaseIterable {
+    /// One line per event with `key=value` context; under the journal, a `<N>` priority prefix instead of
+    /// time and level.
+    case text
+    /// One JSON object per line, for log shippers.
+    case json
+}
 
 /// One line per event with `key=value` context, written to stderr.
 ///
 /// Under systemd (stderr is the journal stream named by `$JOURNAL_STREAM`) each line starts with the
 /// `<N>` syslog priority and carries no timestamp, because journald adds both; on a terminal or in a
-/// file each line starts with the UTC time and the level.
+/// file each line starts with the UTC time and the level. The level is process-wide (``Logs/setLevel(_:)``)
+/// so a reload changes it for every logger at once.
 public struct LineLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
-    public var logLevel: Logger.Level
     private let label: String
     private let journal: Bool
+    private let format: LogFormat
 
-    public init(label: String, level: Logger.Level, journal: Bool = LineLogHandler.stderrIsJournal()) {
+    public init(label: String, format: LogFormat = .text, journal: Bool = LineLogHandler.stderrIsJournal()) {
         self.label = label
-        self.logLevel = level
+        self.format = format
         self.journal = journal
+    }
+
+    public var logLevel: Logger.Level {
+        get { Logs.level }
+        set { Logs.setLevel(newValue) }
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -25,15 +41,23 @@ public struct LineLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var line = journal ? "<\(Self.priority(event.level))>" : Timestamp.now() + " " + Self.pad(event.level) + " "
-        line += event.message.description
         var merged = metadata
         if let extra = event.metadata { merged.merge(extra) { $1 } }
-        for key in merged.keys.sorted() {
-            line += " " + key + "=" + Self.quote(merged[key]!.description)
+        let line: String
+        switch format {
+        case .json:
+            var object: [String: String] = ["time": Timestamp.now(), "level": event.level.rawValue,
+                                            "message": event.message.description]
+            for (key, value) in merged where object[key] == nil { object[key] = value.description }
+            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+            line = String(decoding: data, as: UTF8.self)
+        case .text:
+            var text = journal ? "<\(Self.priority(event.level))>" : Timestamp.now() + " " + Self.pad(event.level) + " "
+            text += event.message.description
+            for key in merged.keys.sorted() { text += " " + key + "=" + Self.quote(merged[key]!.description) }
+            line = text
         }
-        line += "\n"
-        FileHandle.standardError.write(Data(line.utf8))
+        FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 
     /// Whether stderr is connected to the journal: `$JOURNAL_STREAM` is `device:inode` of that stream.
@@ -73,8 +97,20 @@ public struct LineLogHandler: LogHandler {
 
 /// Process-wide logging set-up.
 public enum Logs {
-    /// Installs ``LineLogHandler`` as the swift-log backend at `level`.
-    public static func bootstrap(level: Logger.Level) {
-        LoggingSystem.bootstrap { label in LineLogHandler(label: label, level: level) }
+    private static let levelIndex = Atomic<Int>(2)
+    private static let levels = Logger.Level.allCases
+
+    /// The current process-wide level.
+    public static var level: Logger.Level { levels[levelIndex.load(ordering: .relaxed)] }
+
+    /// Changes the level of every logger at once (start-up, SIGHUP reload).
+    public static func setLevel(_ level: Logger.Level) {
+        levelIndex.store(levels.firstIndex(of: level) ?? 2, ordering: .relaxed)
+    }
+
+    /// Installs ``LineLogHandler`` as the swift-log backend.
+    public static func bootstrap(level: Logger.Level, format: LogFormat = .text) {
+        setLevel(level)
+        LoggingSystem.bootstrap { label in LineLogHandler(label: label, format: format) }
     }
 }

@@ -45,6 +45,9 @@ public struct HubSettings: Sendable, Equatable {
     /// How often the hub publishes its checkpoint (also on start and after answering a resync).
     public var checkpointInterval: Duration
     public var logLevel: Logger.Level
+    public var logFormat: LogFormat = .text
+    /// Longest a graceful stop may take before work in flight is abandoned (below systemd's TimeoutStopSec).
+    public var shutdownGrace: Duration = .seconds(20)
 
     public init(province: String, database: String, broker: BrokerSettings, confirmWindow: Int = 1000,
                 batchSize: Int = 500, idlePoll: Duration = .milliseconds(200), checkpointInterval: Duration = .seconds(60),
@@ -76,6 +79,9 @@ public struct AggregatorSettings: Sendable, Equatable {
     /// Least time between two resync requests to one hub.
     public var resyncMinInterval: Duration
     public var logLevel: Logger.Level
+    public var logFormat: LogFormat = .text
+    /// Longest a graceful stop may take before work in flight is abandoned (below systemd's TimeoutStopSec).
+    public var shutdownGrace: Duration = .seconds(20)
 
     public init(database: String, broker: BrokerSettings, prefetch: Int = 1000, batchSize: Int = 500,
                 batchMaxWait: Duration = .milliseconds(50), maxBodyBytes: Int = InnovationLimits.defaultMaxBodyBytes,
@@ -111,6 +117,13 @@ public enum SettingsLoader {
                               environment: [String: String] = ProcessInfo.processInfo.environment) async throws
         -> ConfigReader
     {
+        var overrides = overrides
+        // systemd's LoadCredential=broker-password: the password stays out of the config file and the unit.
+        if overrides["broker.password_file"] == nil, let dir = environment["CREDENTIALS_DIRECTORY"],
+           FileManager.default.fileExists(atPath: dir + "/broker-password")
+        {
+            overrides["broker.password_file"] = .string(dir + "/broker-password")
+        }
         var providers: [any ConfigProvider] = []
         let values = Dictionary(uniqueKeysWithValues: overrides.map { (AbsoluteConfigKey(ConfigKey($0.key)), ConfigValue($0.value, isSecret: false)) })
         providers.append(InMemoryProvider(name: "command line", values: values))
@@ -132,6 +145,28 @@ public enum SettingsLoader {
     }
 
     public static func hub(_ config: ConfigReader) throws(ConfigError) -> HubSettings {
+        var settings = try hubCore(config)
+        try common(Reader(config), &settings.logFormat, &settings.shutdownGrace)
+        return settings
+    }
+
+    public static func aggregator(_ config: ConfigReader) throws(ConfigError) -> AggregatorSettings {
+        var settings = try aggregatorCore(config)
+        try common(Reader(config), &settings.logFormat, &settings.shutdownGrace)
+        return settings
+    }
+
+    private static func common(_ r: Reader, _ format: inout LogFormat, _ grace: inout Duration) throws(ConfigError) {
+        if let text = r.string("log.format") {
+            guard let parsed = LogFormat(rawValue: text.lowercased()) else {
+                throw ConfigError(key: "log.format", problem: "'\(text)' is not text or json")
+            }
+            format = parsed
+        }
+        grace = .seconds(try r.int("shutdown.grace_s", default: 20, in: 1...3600))
+    }
+
+    private static func hubCore(_ config: ConfigReader) throws(ConfigError) -> HubSettings {
         let r = Reader(config)
         guard let province = r.string("province") else {
             throw ConfigError(key: "province", problem: "required: the hub's two-digit province code, for example 35")
@@ -150,7 +185,7 @@ public enum SettingsLoader {
             logLevel: try r.logLevel())
     }
 
-    public static func aggregator(_ config: ConfigReader) throws(ConfigError) -> AggregatorSettings {
+    private static func aggregatorCore(_ config: ConfigReader) throws(ConfigError) -> AggregatorSettings {
         let r = Reader(config)
         return AggregatorSettings(
             database: r.string("database") ?? "/var/lib/jippnas/catalogue.sqlite",
@@ -170,10 +205,20 @@ public enum SettingsLoader {
             ?? r.string("broker.urls").map { $0.split(separator: ",").map(String.init) }
             ?? ["amqp://guest:guest@localhost:5672/"]
         guard !texts.isEmpty else { throw ConfigError(key: "broker.urls", problem: "needs at least one URL") }
+        var password: String?
+        if let file = r.string("broker.password_file") {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw ConfigError(key: "broker.password_file", problem: "cannot read \(file)")
+            }
+            let trimmed = text.trimmingWhitespace()
+            if !trimmed.isEmpty { password = trimmed }
+        }
         var urls: [BrokerURL] = []
         for text in texts {
             do {
-                urls.append(try BrokerURL(parsing: text.trimmingWhitespace()))
+                var url = try BrokerURL(parsing: text.trimmingWhitespace())
+                if let password { url.password = password }
+                urls.append(url)
             } catch {
                 throw ConfigError(key: "broker.urls", problem: error.description)
             }

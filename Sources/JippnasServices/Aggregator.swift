@@ -35,12 +35,14 @@ public final class Aggregator: Sendable {
     public let store: CatalogueStore
     public let settings: AggregatorSettings
     private let logger: Logger
+    private let observer: LoopObserver
     private let counters = Mutex(AggregatorCounters())
 
-    public init(store: CatalogueStore, settings: AggregatorSettings, logger: Logger) {
+    public init(store: CatalogueStore, settings: AggregatorSettings, logger: Logger, observer: LoopObserver = .none) {
         self.store = store
         self.settings = settings
         self.logger = logger
+        self.observer = observer
     }
 
     public var snapshot: AggregatorCounters { counters.withLock { $0 } }
@@ -61,7 +63,8 @@ public final class Aggregator: Sendable {
         }
 
         var generation = 0
-        BrokerLoop(broker: settings.broker, connectionName: "jippnas-aggregator", logger: logger).run(
+        var announcedReady = false
+        BrokerLoop(broker: settings.broker, connectionName: "jippnas-aggregator", logger: logger, observer: observer).run(
             until: stop,
             setUp: { connection in
                 try Topology.declareNationalSide(connection)
@@ -76,6 +79,11 @@ public final class Aggregator: Sendable {
             },
             session: { connection in
                 generation += 1
+                if !announcedReady {
+                    // The catalogue is open and the first connection is up.
+                    observer.ready()
+                    announcedReady = true
+                }
                 logger.info("consuming", metadata: [
                     "queue": "\(WireNames.nationalQueue)", "prefetch": "\(settings.prefetch)",
                     "batch_size": "\(settings.batchSize)",
@@ -95,6 +103,7 @@ public final class Aggregator: Sendable {
     {
         var batch = CommitBatch(generation: generation)
         var lastSummary = ContinuousClock.now
+        var lastStatus = ContinuousClock.now - .seconds(60)
         var summaryBase = snapshot
 
         func settle() throws {
@@ -123,6 +132,12 @@ public final class Aggregator: Sendable {
 
         do {
             while !stop.isStopped {
+                observer.tick()
+                if ContinuousClock.now - lastStatus >= .seconds(5) {
+                    lastStatus = ContinuousClock.now
+                    let c = snapshot
+                    observer.status("connected to \(connection.url); consumed \(c.consumed); applied \(c.applied); dead-lettered \(c.deadLettered)")
+                }
                 try settle()
                 let waited = ContinuousClock.now - batch.startedAt
                 let timeout = batch.count == 0 ? Duration.milliseconds(50) : max(.zero, min(settings.batchMaxWait - waited, .milliseconds(50)))

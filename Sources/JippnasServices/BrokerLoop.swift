@@ -20,6 +20,7 @@ struct BrokerLoop {
     let broker: BrokerSettings
     let connectionName: String
     let logger: Logger
+    let observer: LoopObserver
 
     /// Runs until a session returns ``SessionEnd/stopped`` or `stop` is signalled.
     ///
@@ -50,7 +51,8 @@ struct BrokerLoop {
                     "broker": "\(url)", "reason": "\(error)", "attempt": "\(planner.failures)",
                     "retry_in_ms": "\(delay.milliseconds)",
                 ])
-                stop.sleep(delay)
+                observer.status("cannot reach \(url) (attempt \(planner.failures)); retrying in \(delay.milliseconds) ms")
+                stop.sleep(delay, tick: observer.tick)
                 continue
             }
             planner.connected(at: .now)
@@ -70,7 +72,8 @@ struct BrokerLoop {
                 logger.warning("broker connection lost", metadata: [
                     "broker": "\(url)", "reason": "\(error)", "retry_in_ms": "\(delay.milliseconds)",
                 ])
-                stop.sleep(delay)
+                observer.status("connection to \(url) lost; reconnecting in \(delay.milliseconds) ms")
+                stop.sleep(delay, tick: observer.tick)
             case .retryLater(let reason):
                 connectedChanged(false, true)
                 connection.close()
@@ -78,7 +81,8 @@ struct BrokerLoop {
                 logger.warning("publishing paused", metadata: [
                     "broker": "\(url)", "reason": "\(reason)", "retry_in_ms": "\(delay.milliseconds)",
                 ])
-                stop.sleep(delay)
+                observer.status("publishing paused: \(reason); retrying in \(delay.milliseconds) ms")
+                stop.sleep(delay, tick: observer.tick)
             }
         }
     }

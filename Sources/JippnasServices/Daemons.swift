@@ -5,7 +5,7 @@ import ServiceLifecycle
 /// Runs a blocking work loop (``HubRelay`` or ``Aggregator``) as a swift-service-lifecycle service:
 /// graceful shutdown (SIGTERM/SIGINT through the ServiceGroup) or cancellation asks the loop to stop,
 /// and the service returns once the loop has settled its in-flight work.
-public struct BlockingLoopService: Service {
+public struct BlockingLoopService: Service, CustomStringConvertible {
     private let name: String
     private let loop: @Sendable (StopSignal) -> Void
 
@@ -13,6 +13,8 @@ public struct BlockingLoopService: Service {
         self.name = name
         self.loop = loop
     }
+
+    public var description: String { name }
 
     public func run() async throws {
         let stop = StopSignal()

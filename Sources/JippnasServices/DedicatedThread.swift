@@ -13,11 +13,13 @@ public final class StopSignal: Sendable {
     /// Whether stop was requested.
     public var isStopped: Bool { flag.load(ordering: .acquiring) }
 
-    /// Sleeps up to `duration`, waking early when stop is requested. Returns false if stopped.
+    /// Sleeps up to `duration`, waking early when stop is requested, calling `tick` every 50 ms so a
+    /// watchdog sees a waiting loop as alive. Returns false if stopped.
     @discardableResult
-    public func sleep(_ duration: Duration) -> Bool {
+    public func sleep(_ duration: Duration, tick: () -> Void = {}) -> Bool {
         let deadline = ContinuousClock.now + duration
         while !isStopped {
+            tick()
             let left = deadline - ContinuousClock.now
             if left <= .zero { return true }
             Thread.sleep(forTimeInterval: min(left, .milliseconds(50)).seconds)

@@ -29,14 +29,16 @@ public final class HubRelay: Sendable {
     public let store: HubStore
     public let settings: HubSettings
     private let logger: Logger
+    private let observer: LoopObserver
     private let counters = Mutex(RelayCounters())
 
     /// Tracker key of messages that are not outbox rows (checkpoints): their confirms mark nothing.
     private static let untracked: Int64 = 0
 
-    public init(store: HubStore, settings: HubSettings, logger: Logger) {
+    public init(store: HubStore, settings: HubSettings, logger: Logger, observer: LoopObserver = .none) {
         self.store = store
         self.settings = settings
+        self.observer = observer
         var logger = logger
         logger[metadataKey: "hub"] = .string(settings.province)
         self.logger = logger
@@ -48,7 +50,10 @@ public final class HubRelay: Sendable {
     /// Relays until `stop` is signalled. Blocking: call it on a dedicated thread.
     public func run(until stop: StopSignal) {
         let province = settings.province
-        BrokerLoop(broker: settings.broker, connectionName: "jippnas-hub-\(province)", logger: logger).run(
+        // The outbox is on disk and the relay is running: changes are safe whether or not a broker is up.
+        observer.ready()
+        BrokerLoop(broker: settings.broker, connectionName: "jippnas-hub-\(province)", logger: logger,
+                   observer: observer).run(
             until: stop,
             setUp: { connection in
                 try Topology.declareHubSide(connection)
@@ -77,6 +82,9 @@ public final class HubRelay: Sendable {
         var failure: String?
         var checkpointDue = true  // on every (re)connect
         var lastCheckpoint = ContinuousClock.now
+        var lastStatus = ContinuousClock.now - .seconds(60)
+        var lastSummary = ContinuousClock.now
+        var summaryBase = snapshot
         let appID = WireNames.hubAppID(version: JippnasVersion.current)
 
         func flushConfirmed() throws {
@@ -111,8 +119,31 @@ public final class HubRelay: Sendable {
             }
         }
 
+        func report() throws {
+            observer.tick()
+            let now = ContinuousClock.now
+            if now - lastStatus >= .seconds(5) {
+                lastStatus = now
+                let outbox = try store.outboxStats()
+                let c = snapshot
+                observer.status("connected to \(connection.url); outbox \(outbox.pending); published \(c.confirmed)")
+            }
+            if now - lastSummary >= .seconds(60) {
+                let c = snapshot
+                let outbox = try store.outboxStats()
+                logger.info("summary", metadata: [
+                    "published": "\(c.published - summaryBase.published)", "confirmed": "\(c.confirmed - summaryBase.confirmed)",
+                    "nacked": "\(c.nacked - summaryBase.nacked)", "returned": "\(c.returned - summaryBase.returned)",
+                    "checkpoints": "\(c.checkpoints - summaryBase.checkpoints)", "outbox": "\(outbox.pending)", "window_s": "60",
+                ])
+                summaryBase = c
+                lastSummary = now
+            }
+        }
+
         do {
             while true {
+                try report()
                 if stop.isStopped || failure != nil {
                     // Stop taking new rows; settle what is in flight so confirmed rows are marked.
                     let deadline = ContinuousClock.now + .seconds(5)

@@ -38,7 +38,7 @@ struct AggregatorCommand: AsyncParsableCommand {
 
         func run() async throws {
             let settings = try await loadSettings(role: "aggregator", options: common, SettingsLoader.aggregator)
-            Logs.bootstrap(level: settings.logLevel)
+            Logs.bootstrap(level: settings.logLevel, format: settings.logFormat)
             var logger = Logger(label: "jippnas.aggregator")
             logger[metadataKey: "role"] = "aggregator"
             let store = try AggregatorCommand.openStore(settings)
@@ -52,11 +52,19 @@ struct AggregatorCommand: AsyncParsableCommand {
             defer { withExtendedLifetime(lock) {} }
             logger.info("starting", metadata: [
                 "version": "\(JippnasVersion.current)", "database": "\(settings.database)",
+                "config": "\(common.config ?? SettingsLoader.defaultFile(role: "aggregator"))",
                 "brokers": "\(settings.broker.urls.map(\.description).joined(separator: ","))",
                 "prefetch": "\(settings.prefetch)", "batch_size": "\(settings.batchSize)",
             ])
-            let aggregator = Aggregator(store: store, settings: settings, logger: logger)
-            try await runService(aggregator.service, logger: logger)
+            let notifier = SystemdNotifier()
+            let aggregator = Aggregator(store: store, settings: settings, logger: logger, observer: .systemd(notifier))
+            let options = common
+            let reloadLogger = logger
+            try await runDaemon(aggregator.service, grace: settings.shutdownGrace, notifier: notifier, logger: logger) {
+                let fresh = try await loadSettings(role: "aggregator", options: options, exitOnError: false,
+                                                   SettingsLoader.aggregator)
+                applyReload(level: fresh.logLevel, logger: reloadLogger)
+            }
         }
     }
 }

@@ -17,9 +17,9 @@ struct HubCommand: AsyncParsableCommand {
         @Option(name: .long, help: "The hub's two-digit province code (overrides 'province').")
         var province: String?
 
-        func settings() async throws -> HubSettings {
-            try await loadSettings(role: "hub", options: common,
-                                   extra: province.map { ["province": .string($0)] } ?? [:], SettingsLoader.hub)
+        func settings(exitOnError: Bool = true) async throws -> HubSettings {
+            try await loadSettings(role: "hub", options: common, extra: province.map { ["province": .string($0)] } ?? [:],
+                                   exitOnError: exitOnError, SettingsLoader.hub)
         }
     }
 
@@ -124,7 +124,7 @@ struct HubCommand: AsyncParsableCommand {
 
         func run() async throws {
             let settings = try await hub.settings()
-            Logs.bootstrap(level: settings.logLevel)
+            Logs.bootstrap(level: settings.logLevel, format: settings.logFormat)
             var logger = Logger(label: "jippnas.hub")
             logger[metadataKey: "role"] = "hub"
             let store = try openStore(settings)
@@ -137,12 +137,20 @@ struct HubCommand: AsyncParsableCommand {
             }
             defer { withExtendedLifetime(lock) {} }
             logger.info("starting", metadata: [
-                "version": "\(JippnasVersion.current)", "hub": "\(settings.province)", "database": "\(settings.database)",
+                "version": "\(JippnasVersion.current)", "hub": "\(settings.province)",
+                "config": "\(hub.common.config ?? SettingsLoader.defaultFile(role: "hub"))", "database": "\(settings.database)",
                 "brokers": "\(settings.broker.urls.map(\.description).joined(separator: ","))",
-                "confirm_window": "\(settings.confirmWindow)", "checkpoint_interval_s": "\(settings.checkpointInterval.components.seconds)",
+                "confirm_window": "\(settings.confirmWindow)",
+                "checkpoint_interval_s": "\(settings.checkpointInterval.components.seconds)",
             ])
-            let relay = HubRelay(store: store, settings: settings, logger: logger)
-            try await runService(relay.service, logger: logger)
+            let notifier = SystemdNotifier()
+            let relay = HubRelay(store: store, settings: settings, logger: logger, observer: .systemd(notifier))
+            let options = hub
+            let reloadLogger = logger
+            try await runDaemon(relay.service, grace: settings.shutdownGrace, notifier: notifier, logger: logger) {
+                let fresh = try await options.settings(exitOnError: false)
+                applyReload(level: fresh.logLevel, logger: reloadLogger)
+            }
         }
     }
 

@@ -43,40 +43,46 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .long, help: "trace, debug, info, notice, warning, error (overrides 'log.level').")
     var logLevel: String?
 
+    @Option(name: .long, help: "text or json (overrides 'log.format').")
+    var logFormat: String?
+
     func overrides(extra: [String: ConfigContent] = [:]) -> [String: ConfigContent] {
         var values = extra
         if let database { values["database"] = .string(database) }
         if !broker.isEmpty { values["broker.urls"] = .stringArray(broker) }
         if let logLevel { values["log.level"] = .string(logLevel) }
+        if let logFormat { values["log.format"] = .string(logFormat) }
         return values
     }
 }
 
-/// Loads settings or exits 64 with the problem on stderr.
-func loadSettings<T>(role: String, options: ConfigOptions, extra: [String: ConfigContent] = [:],
+/// Loads settings, or exits 64 with the problem on stderr (with `exitOnError` false, throws it instead:
+/// a reload keeps the running settings).
+func loadSettings<T>(role: String, options: ConfigOptions, extra: [String: ConfigContent] = [:], exitOnError: Bool = true,
                      _ parse: (ConfigReader) throws(ConfigError) -> T) async throws -> T
 {
     do {
         let reader = try await SettingsLoader.reader(role: role, file: options.config, overrides: options.overrides(extra: extra))
         return try parse(reader)
     } catch {
+        guard exitOnError else { throw error }
         printError("\(error)")
         throw ExitCodes.usage
     }
+}
+
+/// Applies what a reload may change while running. The log level takes effect at once; settings that
+/// shape connections and stores (broker URLs, database, batch sizes) apply at the next start.
+func applyReload(level: Logger.Level, logger: Logger) {
+    let old = Logs.level
+    Logs.setLevel(level)
+    logger.notice("configuration reloaded", metadata: ["log_level": "\(old.rawValue)->\(level.rawValue)"])
 }
 
 func printError(_ message: String) {
     FileHandle.standardError.write(Data(("jippnas: " + message + "\n").utf8))
 }
 
-/// Runs one long-lived service under a ServiceGroup that turns SIGTERM/SIGINT into a graceful stop.
-func runService(_ service: BlockingLoopService, logger: Logger) async throws {
-    let group = ServiceGroup(configuration: .init(
-        services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
-        gracefulShutdownSignals: [.sigterm, .sigint],
-        logger: logger))
-    try await group.run()
-}
 
 /// Prints rows as an aligned text table.
 func printTable(_ header: [String], _ rows: [[String]]) {

@@ -1,0 +1,95 @@
+import Foundation
+import JippnasAMQP
+import JippnasCore
+import JippnasServices
+import JippnasStore
+import JippnasTestSupport
+import Testing
+
+/// The real `jippnas` daemons as systemd runs them: notifications, journal log lines, reload and stop.
+@Suite("Daemons under a service manager", .serialized, .enabled(if: BrokerFixture.shouldRun, "needs the broker from scripts/test"))
+struct SystemdTests {
+    @Test("READY, STATUS, WATCHDOG, journal priorities, SIGHUP reload (good and bad) and STOPPING")
+    func aggregatorSpeaksToSystemd() async throws {
+        let url = try BrokerFixture.isolatedURL("notify")
+        let dir = TempDir("notify")
+        let listener = try NotifyListener(path: dir.file("notify"))
+        let config = dir.file("aggregator.yaml")
+        try "log:\n  level: info\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let output = dir.file("stderr")
+        close(open(output, O_WRONLY | O_CREAT, 0o644))
+        var st = stat()
+        stat(output, &st)
+        let daemon = try ChildProcess(
+            [try ChildProcess.jippnasBinary(), "aggregator", "run", "--config", config, "--database", dir.file("c.sqlite")],
+            environment: ["NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": "1000000",
+                          "JOURNAL_STREAM": "\(st.st_dev):\(st.st_ino)", "JIPPNAS_BROKER_URLS": "\(urlText(url))"],
+            outputPath: output)
+        #expect(await eventually { listener.messages().contains("READY=1") })
+        #expect(await eventually { listener.messages().contains { $0.hasPrefix("STATUS=connected to amqp://guest:****@") } })
+        #expect(await eventually { listener.messages().filter { $0 == "WATCHDOG=1" }.count >= 2 })
+        #expect(daemon.output.contains("<6>starting "))
+        #expect(!daemon.output.contains("guest:guest"))
+
+        try "log:\n  level: debug\n".write(toFile: config, atomically: true, encoding: .utf8)
+        daemon.signal(SIGHUP)
+        #expect(await eventually { daemon.output.contains("<5>configuration reloaded log_level=info->debug") })
+        try "log:\n  level: loud\n".write(toFile: config, atomically: true, encoding: .utf8)
+        daemon.signal(SIGHUP)
+        #expect(await eventually { daemon.output.contains("<3>reload refused; keeping the running settings") })
+        #expect(daemon.output.contains("log.level: 'loud' is not one of"))
+        #expect(listener.messages().filter { $0 == "RELOADING=1" }.count == 2)
+
+        daemon.signal(SIGTERM)
+        let code = await daemon.wait(timeout: .seconds(15))
+        #expect(code == 0)
+        #expect(listener.messages().contains("STOPPING=1"))
+        #expect(listener.messages().last == "STOPPING=1" || listener.messages().contains("STOPPING=1"))
+    }
+
+    @Test("SIGTERM in the middle of a 5,000-message drain loses nothing and exits 0 within the grace period")
+    func sigtermDuringDrainLosesNothing() async throws {
+        let url = try BrokerFixture.isolatedURL("drain")
+        let f = Federation(urls: [url])
+        let setup = try AMQPConnection(url: url, heartbeat: 0)
+        try Topology.declareNationalSide(setup)
+        setup.close()
+        // Fill the national queue with 5,000 changes while no aggregator runs.
+        let store = try f.hubStore("35")
+        _ = try store.importContents(SampleData.contents(province: "35", count: 5000))
+        let hub = try f.startHub("35")
+        #expect(try await eventually(timeout: .seconds(60)) { try store.outboxStats().pending == 0 })
+        await hub.stop()
+
+        let output = f.dir.file("aggregator.err")
+        let daemon = try ChildProcess(
+            [try ChildProcess.jippnasBinary(), "aggregator", "run", "--database", f.aggregatorSettings.database],
+            environment: ["JIPPNAS_BROKER_URLS": urlText(url), "JIPPNAS_CONSUMER_BATCH_SIZE": "50",
+                          "JIPPNAS_CONSUMER_PREFETCH": "100", "JIPPNAS_SHUTDOWN_GRACE_S": "10"],
+            outputPath: output)
+        #expect(try await eventually(timeout: .seconds(30), poll: .milliseconds(10)) {
+            (try? f.catalogue().stats().innovations).map { $0 > 0 } ?? false
+        })
+        let stoppedAt = ContinuousClock.now
+        daemon.signal(SIGTERM)
+        let code = await daemon.wait(timeout: .seconds(12))
+        let stopSeconds = ContinuousClock.now - stoppedAt
+        #expect(code == 0, "\(daemon.output.suffix(2000))")
+        #expect(stopSeconds < .seconds(10))
+        let committed = try f.catalogue().stats().innovations
+        #expect(committed > 0 && committed < 5000, "SIGTERM came after the drain finished (\(committed))")
+        // Every message is either committed or still queued for the next start: nothing lost.
+        let queued = try f.queueDepth("jippnas.national")
+        #expect(Int(queued) + committed >= 5000)
+        let (_, loop) = try await f.startAggregatorLoop()
+        let all = try await eventually(timeout: .seconds(60)) { try f.catalogue().stats().innovations == 5000 }
+        await loop.stop()
+        #expect(all)
+        #expect(try f.catalogue().duplicatedHistoryRows() == 0)
+        #expect(try f.catalogueTruth() == f.hubTruth(["35"]))
+    }
+
+    func urlText(_ url: BrokerURL) -> String {
+        "amqp://\(url.user):\(url.password)@\(url.host):\(url.port)/\(url.vhost)"
+    }
+}

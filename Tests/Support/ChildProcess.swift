@@ -1,0 +1,107 @@
+import Foundation
+
+/// A built executable run as a real child process, its stderr (and stdout) going to a file.
+public final class ChildProcess: @unchecked Sendable {
+    public let pid: pid_t
+    public let outputPath: String
+    private var exitStatus: Int32?
+
+    /// The `jippnas` binary that `swift build` made, or a failure explaining how to make it.
+    public static func jippnasBinary() throws -> String {
+        let path = repositoryRoot + "/.build/debug/jippnas"
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw BrokerFixture.Unavailable(description: "\(path) is missing: run `swift build` (scripts/test does)")
+        }
+        return path
+    }
+
+    /// Starts `arguments` with `environment` added to this process's; output goes to `outputPath`.
+    public init(_ arguments: [String], environment: [String: String] = [:], outputPath: String) throws {
+        self.outputPath = outputPath
+        // Keep an existing file (and its inode: a test may have named it in JOURNAL_STREAM).
+        close(open(outputPath, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644))
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_APPEND, 0)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, arguments[0], &actions, nil, argv, envp)
+        guard rc == 0 else { throw BrokerFixture.Unavailable(description: "cannot start \(arguments[0]): errno \(rc)") }
+        self.pid = pid
+    }
+
+    /// Sends a signal.
+    public func signal(_ signal: Int32) { kill(pid, signal) }
+
+    /// Waits up to `timeout` for the process to exit; its exit code, or nil if it is still running.
+    public func wait(timeout: Duration) async -> Int32? {
+        if let exitStatus { return exitStatus }
+        let deadline = ContinuousClock.now + timeout
+        repeat {
+            var status: Int32 = 0
+            if waitpid(pid, &status, WNOHANG) == pid {
+                exitStatus = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+                return exitStatus
+            }
+            try? await Task.sleep(for: .milliseconds(20))
+        } while ContinuousClock.now < deadline
+        return nil
+    }
+
+    /// What the process wrote so far.
+    public var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
+
+    deinit {
+        if exitStatus == nil {
+            kill(pid, SIGKILL)
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+        }
+    }
+}
+
+/// A stand-in for systemd's notification socket: a datagram socket that records what a daemon sends.
+public final class NotifyListener: @unchecked Sendable {
+    public let path: String
+    private let fd: Int32
+    private var received: [String] = []
+
+    public init(path: String) throws {
+        self.path = path
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in raw.copyBytes(from: Array(path.utf8)) }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard fd >= 0, bound == 0 else { throw BrokerFixture.Unavailable(description: "cannot bind \(path)") }
+        _ = fcntl(fd, F_SETFL, O_NONBLOCK)
+    }
+
+    /// Every message received so far, in order.
+    public func messages() -> [String] {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n <= 0 { break }
+            received.append(String(decoding: buffer[0..<n], as: UTF8.self))
+        }
+        return received
+    }
+
+    deinit {
+        close(fd)
+        unlink(path)
+    }
+}
