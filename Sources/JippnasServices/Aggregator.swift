@@ -7,7 +7,7 @@ import Logging
 import Synchronization
 
 /// Counters the aggregator keeps; read by summaries, status and benchmarks.
-public struct AggregatorCounters: Sendable, Equatable {
+public struct AggregatorCounters: Sendable, Equatable, Codable {
     public var consumed = 0
     public var applied = 0
     public var duplicates = 0
@@ -20,6 +20,10 @@ public struct AggregatorCounters: Sendable, Equatable {
     public var commitRetries = 0
     public var reconnects = 0
     public var connected = false
+    /// The broker of the current (or last) connection, redacted.
+    public var broker: String?
+    /// When the last batch was confirmed by the broker (hub) or committed (aggregator).
+    public var lastProgressAt: String?
 }
 
 /// The national daemon's work: consumes `jippnas.national`, validates, applies in batched transactions,
@@ -71,9 +75,10 @@ public final class Aggregator: Sendable {
                 try connection.setPrefetch(UInt16(settings.prefetch))
                 try connection.startConsumer(queue: WireNames.nationalQueue, consumerTag: "jippnas-aggregator")
             },
-            connectedChanged: { connected, lost in
+            connectedChanged: { connected, lost, broker in
                 counters.withLock {
                     $0.connected = connected
+                    $0.broker = broker
                     if lost { $0.reconnects += 1 }
                 }
             },
@@ -303,6 +308,7 @@ public final class Aggregator: Sendable {
                     $0.hubMessages += batch.hubMessages
                     $0.checkpoints += batch.checkpoints.count
                     $0.batches += 1
+                    $0.lastProgressAt = Timestamp.now()
                 }
                 queue.post(CommitResult(generation: batch.generation, rejectTags: batch.rejectTags,
                                         ackUpTo: batch.goodTags.max() ?? 0))

@@ -29,7 +29,7 @@ struct BrokerLoop {
     ///   - connectedChanged: told when a connection comes up (true) or goes (false, with whether it was lost).
     ///   - session: the work on one connection.
     func run(until stop: StopSignal, setUp: (AMQPConnection) throws -> Void,
-             connectedChanged: (_ connected: Bool, _ lost: Bool) -> Void,
+             connectedChanged: (_ connected: Bool, _ lost: Bool, _ broker: String) -> Void,
              session: (AMQPConnection) -> SessionEnd)
     {
         var planner = ReconnectPlanner<ContinuousClock.Instant>(urls: broker.urls)
@@ -56,17 +56,17 @@ struct BrokerLoop {
                 continue
             }
             planner.connected(at: .now)
-            connectedChanged(true, false)
+            connectedChanged(true, false, url.description)
             logger.info("connected to broker", metadata: ["broker": "\(url)", "heartbeat_s": "\(connection.heartbeat)"])
             let end = session(connection)
             switch end {
             case .stopped:
-                connectedChanged(false, false)
+                connectedChanged(false, false, url.description)
                 connection.close()
                 logger.info("disconnected from broker", metadata: ["broker": "\(url)", "reason": "stopping"])
                 return
             case .lost(let error):
-                connectedChanged(false, true)
+                connectedChanged(false, true, url.description)
                 if let amqp = error as? AMQPError, !amqp.connectionLost { connection.close() } else { connection.abandon() }
                 let delay = planner.disconnected(at: .now, random: .random(in: 0...1))
                 logger.warning("broker connection lost", metadata: [
@@ -75,7 +75,7 @@ struct BrokerLoop {
                 observer.status("connection to \(url) lost; reconnecting in \(delay.milliseconds) ms")
                 stop.sleep(delay, tick: observer.tick)
             case .retryLater(let reason):
-                connectedChanged(false, true)
+                connectedChanged(false, true, url.description)
                 connection.close()
                 let delay = planner.disconnected(at: .now, random: .random(in: 0...1))
                 logger.warning("publishing paused", metadata: [

@@ -7,7 +7,7 @@ import Logging
 import Synchronization
 
 /// Counters the relay keeps; read by status, summaries and benchmarks.
-public struct RelayCounters: Sendable, Equatable {
+public struct RelayCounters: Sendable, Equatable, Codable {
     public var published = 0
     public var confirmed = 0
     public var nacked = 0
@@ -16,6 +16,10 @@ public struct RelayCounters: Sendable, Equatable {
     public var checkpoints = 0
     public var resyncsAnswered = 0
     public var connected = false
+    /// The broker of the current (or last) connection, redacted.
+    public var broker: String?
+    /// When the last batch was confirmed by the broker (hub) or committed (aggregator).
+    public var lastProgressAt: String?
 }
 
 /// The hub daemon's work: relays the outbox to the broker with publisher confirms, publishes
@@ -62,9 +66,10 @@ public final class HubRelay: Sendable {
                 try connection.startConsumer(queue: WireNames.hubControlQueue(province: province),
                                              consumerTag: "jippnas-hub-\(province)")
             },
-            connectedChanged: { connected, lost in
+            connectedChanged: { connected, lost, broker in
                 counters.withLock {
                     $0.connected = connected
+                    $0.broker = broker
                     if lost { $0.reconnects += 1 }
                 }
             },
@@ -91,7 +96,11 @@ public final class HubRelay: Sendable {
             guard !confirmed.isEmpty else { return }
             try store.markPublished(confirmed)
             let n = confirmed.count
-            counters.withLock { $0.confirmed += n }
+            let now = Timestamp.now()
+            counters.withLock {
+                $0.confirmed += n
+                $0.lastProgressAt = now
+            }
             confirmed.removeAll(keepingCapacity: true)
         }
 

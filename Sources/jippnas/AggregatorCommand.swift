@@ -57,10 +57,13 @@ struct AggregatorCommand: AsyncParsableCommand {
                 "prefetch": "\(settings.prefetch)", "batch_size": "\(settings.batchSize)",
             ])
             let notifier = SystemdNotifier()
-            let aggregator = Aggregator(store: store, settings: settings, logger: logger, observer: .systemd(notifier))
+            let board = StatusBoard(notifier: notifier)
+            let aggregator = Aggregator(store: store, settings: settings, logger: logger, observer: board.observer)
             let options = common
             let reloadLogger = logger
-            try await runDaemon(aggregator.service, grace: settings.shutdownGrace, notifier: notifier, logger: logger) {
+            let reporter = StateReporter(role: "aggregator", database: settings.database, board: board,
+                                         counters: { aggregator.snapshot }, logger: logger)
+            try await runDaemon(aggregator.service, reporter: reporter, grace: settings.shutdownGrace, notifier: notifier, logger: logger) {
                 let fresh = try await loadSettings(role: "aggregator", options: options, exitOnError: false,
                                                    SettingsLoader.aggregator)
                 applyReload(level: fresh.logLevel, logger: reloadLogger)

@@ -10,12 +10,13 @@ import UnixSignals
 ///
 /// - Parameter reload: loads the settings again and applies what can change while running; it throws
 ///   (with what is wrong) to keep the running settings.
-func runDaemon(_ service: BlockingLoopService, grace: Duration, notifier: SystemdNotifier, logger: Logger,
-               reload: @escaping @Sendable () async throws -> Void) async throws
+func runDaemon(_ service: BlockingLoopService, reporter: some Service, grace: Duration, notifier: SystemdNotifier,
+               logger: Logger, reload: @escaping @Sendable () async throws -> Void) async throws
 {
     var configuration = ServiceGroupConfiguration(
         services: [
             .init(service: service, successTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: reporter),
             .init(service: StoppingNotice(notifier: notifier, logger: logger)),
             .init(service: ReloadOnHangup(notifier: notifier, logger: logger, reload: reload)),
         ],
@@ -56,5 +57,30 @@ private struct ReloadOnHangup: Service, CustomStringConvertible {
             }
             notifier.notify("READY=1")
         }
+    }
+}
+
+/// Writes the daemon's state file every two seconds while it runs.
+struct StateReporter<Counters: Codable & Sendable>: Service, CustomStringConvertible {
+    var description: String { "StateReporter" }
+    let role: String
+    let database: String
+    let board: StatusBoard
+    let counters: @Sendable () -> Counters
+    let logger: Logger
+
+    func run() async throws {
+        var warned = false
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                try DaemonState(role: role, status: board.current, counters: counters()).write(database: database)
+            } catch {
+                if !warned { logger.warning("cannot write the state file", metadata: ["reason": "\(error)"]) }
+                warned = true
+            }
+            try? await Task.sleep(for: .seconds(2))
+        }
+        // Leave a last word: `jippnas status` then reports the daemon as stopped, not as stuck.
+        try? DaemonState(role: role, status: "stopped", counters: counters()).write(database: database)
     }
 }

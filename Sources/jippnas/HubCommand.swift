@@ -144,10 +144,13 @@ struct HubCommand: AsyncParsableCommand {
                 "checkpoint_interval_s": "\(settings.checkpointInterval.components.seconds)",
             ])
             let notifier = SystemdNotifier()
-            let relay = HubRelay(store: store, settings: settings, logger: logger, observer: .systemd(notifier))
+            let board = StatusBoard(notifier: notifier)
+            let relay = HubRelay(store: store, settings: settings, logger: logger, observer: board.observer)
             let options = hub
             let reloadLogger = logger
-            try await runDaemon(relay.service, grace: settings.shutdownGrace, notifier: notifier, logger: logger) {
+            let reporter = StateReporter(role: "hub", database: settings.database, board: board,
+                                         counters: { relay.snapshot }, logger: logger)
+            try await runDaemon(relay.service, reporter: reporter, grace: settings.shutdownGrace, notifier: notifier, logger: logger) {
                 let fresh = try await options.settings(exitOnError: false)
                 applyReload(level: fresh.logLevel, logger: reloadLogger)
             }

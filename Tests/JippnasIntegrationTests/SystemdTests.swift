@@ -40,11 +40,26 @@ struct SystemdTests {
         #expect(daemon.output.contains("log.level: 'loud' is not one of"))
         #expect(listener.messages().filter { $0 == "RELOADING=1" }.count == 2)
 
+        // Monitoring's view: healthy while it runs, unhealthy (exit 2) once it is gone.
+        try "log:\n  level: info\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let statusArguments = [try ChildProcess.jippnasBinary(), "status", "--role", "aggregator", "--config", config,
+                               "--database", dir.file("c.sqlite")]
+        let environment = ["JIPPNAS_BROKER_URLS": urlText(url)]
+        #expect(await eventually {  // the state file is rewritten every 2 s
+            ((try? String(contentsOfFile: DaemonStatePath.of(dir.file("c.sqlite")), encoding: .utf8)) ?? "")
+                .contains("\"connected\" : true")
+        })
+        let healthy = try ChildProcess(statusArguments, environment: environment, outputPath: dir.file("status-1"))
+        #expect(await healthy.wait(timeout: .seconds(15)) == 0, "\(healthy.output)")
+        #expect(healthy.output.contains("aggregator: healthy") && healthy.output.contains("queue_depth: 0"))
+
         daemon.signal(SIGTERM)
         let code = await daemon.wait(timeout: .seconds(15))
         #expect(code == 0)
         #expect(listener.messages().contains("STOPPING=1"))
-        #expect(listener.messages().last == "STOPPING=1" || listener.messages().contains("STOPPING=1"))
+        let stopped = try ChildProcess(statusArguments, environment: environment, outputPath: dir.file("status-2"))
+        #expect(await stopped.wait(timeout: .seconds(15)) == 2, "\(stopped.output)")
+        #expect(stopped.output.contains("is not running"))
     }
 
     @Test("SIGTERM in the middle of a 5,000-message drain loses nothing and exits 0 within the grace period")
@@ -87,6 +102,10 @@ struct SystemdTests {
         #expect(all)
         #expect(try f.catalogue().duplicatedHistoryRows() == 0)
         #expect(try f.catalogueTruth() == f.hubTruth(["35"]))
+    }
+
+    enum DaemonStatePath {
+        static func of(_ database: String) -> String { database + ".state" }
     }
 
     func urlText(_ url: BrokerURL) -> String {

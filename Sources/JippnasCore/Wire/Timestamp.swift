@@ -15,6 +15,13 @@ public enum Timestamp {
             + pad(ss, 2) + "." + pad(millis, 3) + "Z"
     }
 
+    /// The instant an RFC 3339 timestamp names, or nil when it is not one.
+    public static func parse(_ value: String) -> Date? {
+        guard isValidRFC3339(value) else { return nil }
+        return (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(value))
+            ?? (try? Date.ISO8601FormatStyle().parse(value))
+    }
+
     /// The current time as RFC 3339 UTC.
     public static func now() -> String { rfc3339(Date()) }
 
