@@ -16,6 +16,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "YAML"]),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // rabbitmq-c, reached through a shim of static inline wrappers only.
@@ -48,11 +51,23 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The optional HTTP listener: Prometheus /metrics and /healthz.
+        .target(
+            name: "JippnasHTTP",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The hub relay and the national aggregator as long-running services.
         .target(
             name: "JippnasServices",
             dependencies: [
                 "JippnasCore", "JippnasAMQP", "JippnasStore", "JippnasOps",
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -60,7 +75,7 @@ let package = Package(
         .executableTarget(
             name: "jippnas",
             dependencies: [
-                "JippnasCore", "JippnasAMQP", "JippnasStore", "JippnasServices", "JippnasOps",
+                "JippnasCore", "JippnasAMQP", "JippnasStore", "JippnasServices", "JippnasOps", "JippnasHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

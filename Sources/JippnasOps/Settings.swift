@@ -48,6 +48,8 @@ public struct HubSettings: Sendable, Equatable {
     public var logFormat: LogFormat = .text
     /// Longest a graceful stop may take before work in flight is abandoned (below systemd's TimeoutStopSec).
     public var shutdownGrace: Duration = .seconds(20)
+    /// `host:port` of the optional `/metrics` and `/healthz` listener; nil keeps it off.
+    public var httpListen: String?
 
     public init(province: String, database: String, broker: BrokerSettings, confirmWindow: Int = 1000,
                 batchSize: Int = 500, idlePoll: Duration = .milliseconds(200), checkpointInterval: Duration = .seconds(60),
@@ -82,6 +84,8 @@ public struct AggregatorSettings: Sendable, Equatable {
     public var logFormat: LogFormat = .text
     /// Longest a graceful stop may take before work in flight is abandoned (below systemd's TimeoutStopSec).
     public var shutdownGrace: Duration = .seconds(20)
+    /// `host:port` of the optional `/metrics` and `/healthz` listener; nil keeps it off.
+    public var httpListen: String?
 
     public init(database: String, broker: BrokerSettings, prefetch: Int = 1000, batchSize: Int = 500,
                 batchMaxWait: Duration = .milliseconds(50), maxBodyBytes: Int = InnovationLimits.defaultMaxBodyBytes,
@@ -147,12 +151,14 @@ public enum SettingsLoader {
     public static func hub(_ config: ConfigReader) throws(ConfigError) -> HubSettings {
         var settings = try hubCore(config)
         try common(Reader(config), &settings.logFormat, &settings.shutdownGrace)
+        settings.httpListen = Reader(config).string("http.listen")
         return settings
     }
 
     public static func aggregator(_ config: ConfigReader) throws(ConfigError) -> AggregatorSettings {
         var settings = try aggregatorCore(config)
         try common(Reader(config), &settings.logFormat, &settings.shutdownGrace)
+        settings.httpListen = Reader(config).string("http.listen")
         return settings
     }
 

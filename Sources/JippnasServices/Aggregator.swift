@@ -4,6 +4,7 @@ import JippnasCore
 import JippnasOps
 import JippnasStore
 import Logging
+import Metrics
 import Synchronization
 
 /// Counters the aggregator keeps; read by summaries, status and benchmarks.
@@ -41,6 +42,7 @@ public final class Aggregator: Sendable {
     private let logger: Logger
     private let observer: LoopObserver
     private let counters = Mutex(AggregatorCounters())
+    private let metrics = AggregatorMetrics()
 
     public init(store: CatalogueStore, settings: AggregatorSettings, logger: Logger, observer: LoopObserver = .none) {
         self.store = store
@@ -81,6 +83,7 @@ public final class Aggregator: Sendable {
                     $0.broker = broker
                     if lost { $0.reconnects += 1 }
                 }
+                if lost { metrics.reconnects.increment() }
             },
             session: { connection in
                 generation += 1
@@ -245,6 +248,7 @@ public final class Aggregator: Sendable {
             }
             queue.requestControl(request)
             counters.withLock { $0.resyncRequests += 1 }
+            metrics.resyncRequests.increment()
             logger.notice("resync requested", metadata: detail.merging([
                 "hub": "\(hub)", "reason": "\(reason.rawValue)", "from_seq": "\(fromSeq.map(String.init) ?? "all")",
                 "request_id": "\(request.requestID)",
@@ -310,6 +314,11 @@ public final class Aggregator: Sendable {
                     $0.batches += 1
                     $0.lastProgressAt = Timestamp.now()
                 }
+                metrics.consumed.increment(by: batch.count)
+                metrics.applied.increment(by: outcome.applied)
+                metrics.duplicates.increment(by: outcome.duplicates)
+                metrics.stale.increment(by: outcome.stale)
+                metrics.deadLettered.increment(by: batch.deadLetters.count)
                 queue.post(CommitResult(generation: batch.generation, rejectTags: batch.rejectTags,
                                         ackUpTo: batch.goodTags.max() ?? 0))
             }
@@ -339,13 +348,17 @@ public final class Aggregator: Sendable {
         var backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(10))
         while true {
             do {
+                let started = ContinuousClock.now
                 let outcome = try store.apply(changes, deadLetters: deadLetters)
+                let (seconds, atto) = (ContinuousClock.now - started).components
+                metrics.batchCommit.recordNanoseconds(seconds * 1_000_000_000 + atto / 1_000_000_000)
                 if backoff.attempt > 0 {
                     logger.notice("commit recovered", metadata: ["attempts": "\(backoff.attempt + 1)", "messages": "\(messages)"])
                 }
                 return outcome
             } catch {
                 counters.withLock { $0.commitRetries += 1 }
+                metrics.commitRetries.increment()
                 let delay = backoff.nextDelay()
                 logger.warning("commit failed; nothing acknowledged, will retry", metadata: [
                     "reason": "\(error)", "messages": "\(messages)", "retry_in_ms": "\(delay.milliseconds)",

@@ -4,6 +4,7 @@ import JippnasCore
 import JippnasOps
 import JippnasStore
 import Logging
+import Metrics
 import Synchronization
 
 /// Counters the relay keeps; read by status, summaries and benchmarks.
@@ -35,6 +36,7 @@ public final class HubRelay: Sendable {
     private let logger: Logger
     private let observer: LoopObserver
     private let counters = Mutex(RelayCounters())
+    private let metrics: RelayMetrics
 
     /// Tracker key of messages that are not outbox rows (checkpoints): their confirms mark nothing.
     private static let untracked: Int64 = 0
@@ -43,6 +45,7 @@ public final class HubRelay: Sendable {
         self.store = store
         self.settings = settings
         self.observer = observer
+        self.metrics = RelayMetrics(hub: settings.province)
         var logger = logger
         logger[metadataKey: "hub"] = .string(settings.province)
         self.logger = logger
@@ -72,6 +75,7 @@ public final class HubRelay: Sendable {
                     $0.broker = broker
                     if lost { $0.reconnects += 1 }
                 }
+                if lost { metrics.reconnects.increment() }
             },
             session: { relay(on: $0, until: stop) })
     }
@@ -101,6 +105,7 @@ public final class HubRelay: Sendable {
                 $0.confirmed += n
                 $0.lastProgressAt = now
             }
+            metrics.confirmed.increment(by: n)
             confirmed.removeAll(keepingCapacity: true)
         }
 
@@ -115,10 +120,12 @@ public final class HubRelay: Sendable {
             case .nack(let tag, let multiple):
                 let settled = tracker.nack(tag: tag, multiple: multiple)
                 counters.withLock { $0.nacked += settled.failed.count }
+                metrics.nacked.increment(by: settled.failed.count)
                 failure = "broker nacked \(settled.failed.count) message(s)"
             case .returned(let messageID, let replyCode, let routingKey):
                 if let messageID { tracker.returned(messageID: messageID) }
                 counters.withLock { $0.returned += 1 }
+                metrics.returned.increment()
                 logger.debug("message returned", metadata: [
                     "message_id": "\(messageID ?? "-")", "routing_key": "\(routingKey)", "reply_code": "\(replyCode)",
                 ])
@@ -134,6 +141,7 @@ public final class HubRelay: Sendable {
             if now - lastStatus >= .seconds(5) {
                 lastStatus = now
                 let outbox = try store.outboxStats()
+                metrics.outboxDepth.record(outbox.pending)
                 let c = snapshot
                 observer.status("connected to \(connection.url); outbox \(outbox.pending); published \(c.confirmed)")
             }
@@ -183,7 +191,10 @@ public final class HubRelay: Sendable {
                     cursor = entry.seq
                     sent += 1
                 }
-                if sent > 0 { counters.withLock { $0.published += sent } }
+                if sent > 0 {
+                    counters.withLock { $0.published += sent }
+                    metrics.published.increment(by: sent)
+                }
                 let idle = tracker.outstanding == 0 && next == buffer.count
                 if idle && (checkpointDue || ContinuousClock.now - lastCheckpoint >= settings.checkpointInterval) {
                     // Only when nothing is in flight does the store's highest seq describe what the broker has.
@@ -223,6 +234,7 @@ public final class HubRelay: Sendable {
         }
         tracker.published(seq: Self.untracked, messageID: messageID)
         counters.withLock { $0.checkpoints += 1 }
+        metrics.checkpoints.increment()
         logger.debug("checkpoint published", metadata: [
             "seq": "\(checkpoint.seq)", "live": "\(checkpoint.live)", "withdrawn": "\(checkpoint.withdrawn)",
             "digest": "\(checkpoint.digest)",

@@ -58,12 +58,18 @@ struct AggregatorCommand: AsyncParsableCommand {
             ])
             let notifier = SystemdNotifier()
             let board = StatusBoard(notifier: notifier)
+            let slot = LoopSlot<Aggregator>()
+            let http = try httpListener(listen: settings.httpListen, logger: logger) {
+                guard let loop = slot.loop else { return "starting" }
+                return loop.snapshot.connected ? nil : "not connected to the broker (\(board.current))"
+            }
             let aggregator = Aggregator(store: store, settings: settings, logger: logger, observer: board.observer)
+            slot.set(aggregator)
             let options = common
             let reloadLogger = logger
             let reporter = StateReporter(role: "aggregator", database: settings.database, board: board,
                                          counters: { aggregator.snapshot }, logger: logger)
-            try await runDaemon(aggregator.service, reporter: reporter, grace: settings.shutdownGrace, notifier: notifier, logger: logger) {
+            try await runDaemon(aggregator.service, reporter: reporter, http: http, grace: settings.shutdownGrace, notifier: notifier, logger: logger) {
                 let fresh = try await loadSettings(role: "aggregator", options: options, exitOnError: false,
                                                    SettingsLoader.aggregator)
                 applyReload(level: fresh.logLevel, logger: reloadLogger)

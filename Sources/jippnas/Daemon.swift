@@ -1,8 +1,10 @@
 import Foundation
+import JippnasHTTP
 import JippnasOps
 import JippnasServices
 import Logging
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 /// Runs a daemon's work loop under a ServiceGroup: SIGTERM/SIGINT stop it gracefully (STOPPING=1 to
@@ -10,16 +12,18 @@ import UnixSignals
 ///
 /// - Parameter reload: loads the settings again and applies what can change while running; it throws
 ///   (with what is wrong) to keep the running settings.
-func runDaemon(_ service: BlockingLoopService, reporter: some Service, grace: Duration, notifier: SystemdNotifier,
-               logger: Logger, reload: @escaping @Sendable () async throws -> Void) async throws
+func runDaemon(_ service: BlockingLoopService, reporter: some Service, http: (any Service)?, grace: Duration,
+               notifier: SystemdNotifier, logger: Logger, reload: @escaping @Sendable () async throws -> Void) async throws
 {
+    var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+        .init(service: service, successTerminationBehavior: .gracefullyShutdownGroup),
+        .init(service: reporter),
+        .init(service: StoppingNotice(notifier: notifier, logger: logger)),
+        .init(service: ReloadOnHangup(notifier: notifier, logger: logger, reload: reload)),
+    ]
+    if let http { services.append(.init(service: http)) }
     var configuration = ServiceGroupConfiguration(
-        services: [
-            .init(service: service, successTerminationBehavior: .gracefullyShutdownGroup),
-            .init(service: reporter),
-            .init(service: StoppingNotice(notifier: notifier, logger: logger)),
-            .init(service: ReloadOnHangup(notifier: notifier, logger: logger, reload: reload)),
-        ],
+        services: services,
         gracefulShutdownSignals: [.sigterm, .sigint],
         logger: logger)
     // Past the grace period the group cancels the loop: unacknowledged work is then redelivered later.
@@ -83,4 +87,24 @@ struct StateReporter<Counters: Codable & Sendable>: Service, CustomStringConvert
         // Leave a last word: `jippnas status` then reports the daemon as stopped, not as stuck.
         try? DaemonState(role: role, status: "stopped", counters: counters()).write(database: database)
     }
+}
+
+/// The HTTP listener when `http.listen` is set: bootstraps Prometheus as the metrics backend (so call it
+/// before the work loop creates its metrics) and serves `/metrics` and `/healthz`.
+func httpListener(listen: String?, logger: Logger, problem: @escaping @Sendable () -> String?) throws -> (any Service)? {
+    guard let listen else { return nil }
+    let registry = HealthServer.bootstrapMetrics()
+    do {
+        return try HealthServer.application(listen: listen, registry: registry, logger: logger, problem: problem)
+    } catch {
+        printError("\(error)")
+        throw ExitCodes.usage
+    }
+}
+
+/// Holds the work loop once it exists, for the health check that is built before it.
+final class LoopSlot<Loop: Sendable>: Sendable {
+    private let slot = Mutex<Loop?>(nil)
+    func set(_ loop: Loop) { slot.withLock { $0 = loop } }
+    var loop: Loop? { slot.withLock { $0 } }
 }

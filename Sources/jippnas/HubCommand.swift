@@ -145,12 +145,18 @@ struct HubCommand: AsyncParsableCommand {
             ])
             let notifier = SystemdNotifier()
             let board = StatusBoard(notifier: notifier)
+            let slot = LoopSlot<HubRelay>()
+            let http = try httpListener(listen: settings.httpListen, logger: logger) {
+                guard let loop = slot.loop else { return "starting" }
+                return loop.snapshot.connected ? nil : "not connected to the broker (\(board.current))"
+            }
             let relay = HubRelay(store: store, settings: settings, logger: logger, observer: board.observer)
+            slot.set(relay)
             let options = hub
             let reloadLogger = logger
             let reporter = StateReporter(role: "hub", database: settings.database, board: board,
                                          counters: { relay.snapshot }, logger: logger)
-            try await runDaemon(relay.service, reporter: reporter, grace: settings.shutdownGrace, notifier: notifier, logger: logger) {
+            try await runDaemon(relay.service, reporter: reporter, http: http, grace: settings.shutdownGrace, notifier: notifier, logger: logger) {
                 let fresh = try await options.settings(exitOnError: false)
                 applyReload(level: fresh.logLevel, logger: reloadLogger)
             }

@@ -20,15 +20,23 @@ struct SystemdTests {
         close(open(output, O_WRONLY | O_CREAT, 0o644))
         var st = stat()
         stat(output, &st)
+        let httpPort = try freePort()
         let daemon = try ChildProcess(
             [try ChildProcess.jippnasBinary(), "aggregator", "run", "--config", config, "--database", dir.file("c.sqlite")],
             environment: ["NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": "1000000",
-                          "JOURNAL_STREAM": "\(st.st_dev):\(st.st_ino)", "JIPPNAS_BROKER_URLS": "\(urlText(url))"],
+                          "JOURNAL_STREAM": "\(st.st_dev):\(st.st_ino)", "JIPPNAS_BROKER_URLS": "\(urlText(url))",
+                          "JIPPNAS_HTTP_LISTEN": "127.0.0.1:\(httpPort)"],
             outputPath: output)
         #expect(await eventually { listener.messages().contains("READY=1") })
         #expect(await eventually { listener.messages().contains { $0.hasPrefix("STATUS=connected to amqp://guest:****@") } })
         #expect(await eventually { listener.messages().filter { $0 == "WATCHDOG=1" }.count >= 2 })
         #expect(daemon.output.contains("<6>starting "))
+        let health = try httpGet(port: httpPort, path: "/healthz")
+        #expect(health.status == 200 && health.body == "ok\n")
+        let metrics = try httpGet(port: httpPort, path: "/metrics")
+        #expect(metrics.status == 200)
+        #expect(metrics.body.contains("jippnas_aggregator_consumed_total"))
+        #expect(metrics.body.contains("jippnas_aggregator_batch_commit_seconds_bucket"))
         #expect(!daemon.output.contains("guest:guest"))
 
         try "log:\n  level: debug\n".write(toFile: config, atomically: true, encoding: .utf8)
