@@ -43,12 +43,30 @@ public final class Aggregator: Sendable {
     private let observer: LoopObserver
     private let counters = Mutex(AggregatorCounters())
     private let metrics = AggregatorMetrics()
+    private let tunables: Mutex<Tunables>
+
+    /// Settings a reload (SIGHUP) may change while the aggregator runs.
+    public struct Tunables: Sendable, Equatable {
+        public var batchSize: Int
+        public var batchMaxWait: Duration
+        public init(batchSize: Int, batchMaxWait: Duration) {
+            self.batchSize = batchSize
+            self.batchMaxWait = batchMaxWait
+        }
+    }
+
+    /// Applies reloaded settings from the next batch on.
+    public func reload(_ new: Tunables) { tunables.withLock { $0 = new } }
+
+    /// The settings in force.
+    public var current: Tunables { tunables.withLock { $0 } }
 
     public init(store: CatalogueStore, settings: AggregatorSettings, logger: Logger, observer: LoopObserver = .none) {
         self.store = store
         self.settings = settings
         self.logger = logger
         self.observer = observer
+        self.tunables = Mutex(Tunables(batchSize: settings.batchSize, batchMaxWait: settings.batchMaxWait))
     }
 
     public var snapshot: AggregatorCounters { counters.withLock { $0 } }
@@ -147,13 +165,14 @@ public final class Aggregator: Sendable {
                     observer.status("connected to \(connection.url); consumed \(c.consumed); applied \(c.applied); dead-lettered \(c.deadLettered)")
                 }
                 try settle()
+                let tuned = current
                 let waited = ContinuousClock.now - batch.startedAt
-                let timeout = batch.count == 0 ? Duration.milliseconds(50) : max(.zero, min(settings.batchMaxWait - waited, .milliseconds(50)))
+                let timeout = batch.count == 0 ? Duration.milliseconds(50) : max(.zero, min(tuned.batchMaxWait - waited, .milliseconds(50)))
                 if let delivery = try connection.nextDelivery(timeout: timeout) {
                     if batch.count == 0 { batch.startedAt = ContinuousClock.now }
                     classify(delivery, into: &batch)
-                    if batch.count >= settings.batchSize { handOff() }
-                } else if batch.count > 0 && ContinuousClock.now - batch.startedAt >= settings.batchMaxWait {
+                    if batch.count >= tuned.batchSize { handOff() }
+                } else if batch.count > 0 && ContinuousClock.now - batch.startedAt >= tuned.batchMaxWait {
                     handOff()
                 }
                 if ContinuousClock.now - lastSummary >= .seconds(60) {

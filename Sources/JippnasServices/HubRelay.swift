@@ -37,6 +37,23 @@ public final class HubRelay: Sendable {
     private let observer: LoopObserver
     private let counters = Mutex(RelayCounters())
     private let metrics: RelayMetrics
+    private let tunables: Mutex<Tunables>
+
+    /// Settings a reload (SIGHUP) may change while the relay runs.
+    public struct Tunables: Sendable, Equatable {
+        public var batchSize: Int
+        public var checkpointInterval: Duration
+        public init(batchSize: Int, checkpointInterval: Duration) {
+            self.batchSize = batchSize
+            self.checkpointInterval = checkpointInterval
+        }
+    }
+
+    /// Applies reloaded settings from the next turn of the loop on.
+    public func reload(_ new: Tunables) { tunables.withLock { $0 = new } }
+
+    /// The settings in force.
+    public var current: Tunables { tunables.withLock { $0 } }
 
     /// Tracker key of messages that are not outbox rows (checkpoints): their confirms mark nothing.
     private static let untracked: Int64 = 0
@@ -46,6 +63,7 @@ public final class HubRelay: Sendable {
         self.settings = settings
         self.observer = observer
         self.metrics = RelayMetrics(hub: settings.province)
+        self.tunables = Mutex(Tunables(batchSize: settings.batchSize, checkpointInterval: settings.checkpointInterval))
         var logger = logger
         logger[metadataKey: "hub"] = .string(settings.province)
         self.logger = logger
@@ -172,8 +190,9 @@ public final class HubRelay: Sendable {
                     if let failure { return .retryLater(failure) }
                     return .stopped
                 }
+                let tuned = current
                 if next == buffer.count && tracker.hasRoom {
-                    buffer = try store.pendingOutbox(after: cursor, limit: settings.batchSize)
+                    buffer = try store.pendingOutbox(after: cursor, limit: tuned.batchSize)
                     next = 0
                 }
                 var sent = 0
@@ -196,7 +215,7 @@ public final class HubRelay: Sendable {
                     metrics.published.increment(by: sent)
                 }
                 let idle = tracker.outstanding == 0 && next == buffer.count
-                if idle && (checkpointDue || ContinuousClock.now - lastCheckpoint >= settings.checkpointInterval) {
+                if idle && (checkpointDue || ContinuousClock.now - lastCheckpoint >= tuned.checkpointInterval) {
                     // Only when nothing is in flight does the store's highest seq describe what the broker has.
                     if try publishCheckpoint(on: connection, tracker: &tracker, appID: appID) {
                         checkpointDue = false
@@ -211,7 +230,7 @@ public final class HubRelay: Sendable {
                     try handle(e)
                     event = try connection.nextConfirmEvent(timeout: .zero)
                 }
-                if confirmed.count >= settings.batchSize || tracker.outstanding == 0 { try flushConfirmed() }
+                if confirmed.count >= tuned.batchSize || tracker.outstanding == 0 { try flushConfirmed() }
             }
         } catch {
             // A broker or store failure: nothing unconfirmed was marked, so those rows are published again.

@@ -72,7 +72,13 @@ struct AggregatorCommand: AsyncParsableCommand {
             try await runDaemon(aggregator.service, reporter: reporter, http: http, grace: settings.shutdownGrace, notifier: notifier, logger: logger) {
                 let fresh = try await loadSettings(role: "aggregator", options: options, exitOnError: false,
                                                    SettingsLoader.aggregator)
-                applyReload(level: fresh.logLevel, logger: reloadLogger)
+                let old = aggregator.current
+                let new = Aggregator.Tunables(batchSize: fresh.batchSize, batchMaxWait: fresh.batchMaxWait)
+                aggregator.reload(new)
+                applyReload(level: fresh.logLevel, changes: [
+                    "batch_size": "\(old.batchSize)->\(new.batchSize)",
+                    "batch_max_wait_ms": "\(old.batchMaxWait.components.seconds * 1000 + old.batchMaxWait.components.attoseconds / 1_000_000_000_000_000)->\(new.batchMaxWait.components.seconds * 1000 + new.batchMaxWait.components.attoseconds / 1_000_000_000_000_000)",
+                ], logger: reloadLogger)
             }
         }
     }

@@ -158,7 +158,13 @@ struct HubCommand: AsyncParsableCommand {
                                          counters: { relay.snapshot }, logger: logger)
             try await runDaemon(relay.service, reporter: reporter, http: http, grace: settings.shutdownGrace, notifier: notifier, logger: logger) {
                 let fresh = try await options.settings(exitOnError: false)
-                applyReload(level: fresh.logLevel, logger: reloadLogger)
+                let old = relay.current
+                let new = HubRelay.Tunables(batchSize: fresh.batchSize, checkpointInterval: fresh.checkpointInterval)
+                relay.reload(new)
+                applyReload(level: fresh.logLevel, changes: [
+                    "batch_size": "\(old.batchSize)->\(new.batchSize)",
+                    "checkpoint_interval_s": "\(old.checkpointInterval.components.seconds)->\(new.checkpointInterval.components.seconds)",
+                ], logger: reloadLogger)
             }
         }
     }

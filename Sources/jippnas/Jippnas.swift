@@ -71,12 +71,15 @@ func loadSettings<T>(role: String, options: ConfigOptions, extra: [String: Confi
     }
 }
 
-/// Applies what a reload may change while running. The log level takes effect at once; settings that
-/// shape connections and stores (broker URLs, database, batch sizes) apply at the next start.
-func applyReload(level: Logger.Level, logger: Logger) {
+/// Applies what a reload may change while running: the log level at once, `changes` (batch sizes,
+/// checkpoint interval) from the loop's next turn. Broker URLs, the database and the HTTP listener apply at
+/// the next start.
+func applyReload(level: Logger.Level, changes: Logger.Metadata, logger: Logger) {
     let old = Logs.level
     Logs.setLevel(level)
-    logger.notice("configuration reloaded", metadata: ["log_level": "\(old.rawValue)->\(level.rawValue)"])
+    var metadata = changes
+    metadata["log_level"] = "\(old.rawValue)->\(level.rawValue)"
+    logger.notice("configuration reloaded", metadata: metadata)
 }
 
 func printError(_ message: String) {

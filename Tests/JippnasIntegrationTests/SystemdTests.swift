@@ -39,9 +39,11 @@ struct SystemdTests {
         #expect(metrics.body.contains("jippnas_aggregator_batch_commit_seconds_bucket"))
         #expect(!daemon.output.contains("guest:guest"))
 
-        try "log:\n  level: debug\n".write(toFile: config, atomically: true, encoding: .utf8)
+        try "log:\n  level: debug\nconsumer:\n  batch_size: 64\n".write(toFile: config, atomically: true, encoding: .utf8)
         daemon.signal(SIGHUP)
-        #expect(await eventually { daemon.output.contains("<5>configuration reloaded log_level=info->debug") })
+        #expect(await eventually {
+            daemon.output.contains("<5>configuration reloaded batch_max_wait_ms=50->50 batch_size=500->64 log_level=info->debug")
+        })
         try "log:\n  level: loud\n".write(toFile: config, atomically: true, encoding: .utf8)
         daemon.signal(SIGHUP)
         #expect(await eventually { daemon.output.contains("<3>reload refused; keeping the running settings") })
