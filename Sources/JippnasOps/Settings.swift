@@ -111,6 +111,13 @@ public enum SettingsLoader {
     /// Default config file of each role, used when `--config` is not given and the file exists.
     public static func defaultFile(role: String) -> String { "/etc/jippnas/\(role).yaml" }
 
+    /// The config file actually read: the given one, else the role's default when it exists, else "none".
+    public static func effectiveFile(role: String, file: String?) -> String {
+        if let file { return file }
+        let fallback = defaultFile(role: role)
+        return FileManager.default.fileExists(atPath: fallback) ? fallback : "none"
+    }
+
     /// Builds the layered reader.
     ///
     /// - Parameters:

@@ -44,6 +44,21 @@ public final class Aggregator: Sendable {
     private let counters = Mutex(AggregatorCounters())
     private let metrics = AggregatorMetrics()
     private let tunables: Mutex<Tunables>
+    /// When the last summary line was written and the counters then: kept across reconnects, so the
+    /// summary comes once a minute whatever the connection does.
+    private let summary = Mutex<(at: ContinuousClock.Instant, counters: AggregatorCounters)>((ContinuousClock.now, AggregatorCounters()))
+
+    /// Writes the minute's summary line when it is due.
+    private func summarizeIfDue(_ extra: Logger.Metadata = [:]) {
+        let now = ContinuousClock.now
+        let current = snapshot
+        guard let base = summary.withLock({ state -> AggregatorCounters? in
+            guard now - state.at >= .seconds(60) else { return nil }
+            defer { state = (now, current) }
+            return state.counters
+        }) else { return }
+        logger.info("summary", metadata: summaryMetadata(current, since: base).merging(extra) { $1 })
+    }
 
     /// Settings a reload (SIGHUP) may change while the aggregator runs.
     public struct Tunables: Sendable, Equatable {
@@ -128,9 +143,7 @@ public final class Aggregator: Sendable {
         -> (any Error)?
     {
         var batch = CommitBatch(generation: generation)
-        var lastSummary = ContinuousClock.now
         var lastStatus = ContinuousClock.now - .seconds(60)
-        var summaryBase = snapshot
 
         func settle() throws {
             for result in queue.takeResults(generation: generation) {
@@ -175,17 +188,7 @@ public final class Aggregator: Sendable {
                 } else if batch.count > 0 && ContinuousClock.now - batch.startedAt >= tuned.batchMaxWait {
                     handOff()
                 }
-                if ContinuousClock.now - lastSummary >= .seconds(60) {
-                    let now = snapshot
-                    logger.info("summary", metadata: [
-                        "consumed": "\(now.consumed - summaryBase.consumed)", "applied": "\(now.applied - summaryBase.applied)",
-                        "duplicates": "\(now.duplicates - summaryBase.duplicates)", "stale": "\(now.stale - summaryBase.stale)",
-                        "dead_lettered": "\(now.deadLettered - summaryBase.deadLettered)",
-                        "checkpoints": "\(now.checkpoints - summaryBase.checkpoints)", "window_s": "60",
-                    ])
-                    summaryBase = now
-                    lastSummary = ContinuousClock.now
-                }
+                summarizeIfDue()
             }
             // Stopping: commit what is in hand and acknowledge it before closing.
             handOff()
@@ -200,6 +203,16 @@ public final class Aggregator: Sendable {
             // Nothing of an uncommitted batch was acknowledged; the broker redelivers it.
             return error
         }
+    }
+
+    private func summaryMetadata(_ c: AggregatorCounters, since base: AggregatorCounters) -> Logger.Metadata {
+        [
+            "consumed": "\(c.consumed - base.consumed)", "applied": "\(c.applied - base.applied)",
+            "duplicates": "\(c.duplicates - base.duplicates)", "stale": "\(c.stale - base.stale)",
+            "dead_lettered": "\(c.deadLettered - base.deadLettered)", "checkpoints": "\(c.checkpoints - base.checkpoints)",
+            "commit_retries": "\(c.commitRetries - base.commitRetries)", "reconnects": "\(c.reconnects - base.reconnects)",
+            "window_s": "60",
+        ]
     }
 
     private func classify(_ delivery: AMQPDelivery, into batch: inout CommitBatch) {

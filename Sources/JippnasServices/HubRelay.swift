@@ -38,6 +38,21 @@ public final class HubRelay: Sendable {
     private let counters = Mutex(RelayCounters())
     private let metrics: RelayMetrics
     private let tunables: Mutex<Tunables>
+    /// When the last summary line was written and the counters then: kept across reconnects, so the
+    /// summary comes once a minute whatever the connection does.
+    private let summary = Mutex<(at: ContinuousClock.Instant, counters: RelayCounters)>((ContinuousClock.now, RelayCounters()))
+
+    /// Writes the minute's summary line when it is due.
+    private func summarizeIfDue(_ extra: Logger.Metadata = [:]) {
+        let now = ContinuousClock.now
+        let current = snapshot
+        guard let base = summary.withLock({ state -> RelayCounters? in
+            guard now - state.at >= .seconds(60) else { return nil }
+            defer { state = (now, current) }
+            return state.counters
+        }) else { return }
+        logger.info("summary", metadata: summaryMetadata(current, since: base).merging(extra) { $1 })
+    }
 
     /// Settings a reload (SIGHUP) may change while the relay runs.
     public struct Tunables: Sendable, Equatable {
@@ -110,8 +125,6 @@ public final class HubRelay: Sendable {
         var checkpointDue = true  // on every (re)connect
         var lastCheckpoint = ContinuousClock.now
         var lastStatus = ContinuousClock.now - .seconds(60)
-        var lastSummary = ContinuousClock.now
-        var summaryBase = snapshot
         let appID = WireNames.hubAppID(version: JippnasVersion.current)
 
         func flushConfirmed() throws {
@@ -163,17 +176,7 @@ public final class HubRelay: Sendable {
                 let c = snapshot
                 observer.status("connected to \(connection.url); outbox \(outbox.pending); published \(c.confirmed)")
             }
-            if now - lastSummary >= .seconds(60) {
-                let c = snapshot
-                let outbox = try store.outboxStats()
-                logger.info("summary", metadata: [
-                    "published": "\(c.published - summaryBase.published)", "confirmed": "\(c.confirmed - summaryBase.confirmed)",
-                    "nacked": "\(c.nacked - summaryBase.nacked)", "returned": "\(c.returned - summaryBase.returned)",
-                    "checkpoints": "\(c.checkpoints - summaryBase.checkpoints)", "outbox": "\(outbox.pending)", "window_s": "60",
-                ])
-                summaryBase = c
-                lastSummary = now
-            }
+            summarizeIfDue()
         }
 
         do {
@@ -238,6 +241,15 @@ public final class HubRelay: Sendable {
             _ = tracker.reset()
             return .lost(error)
         }
+    }
+
+    private func summaryMetadata(_ c: RelayCounters, since base: RelayCounters) -> Logger.Metadata {
+        [
+            "published": "\(c.published - base.published)", "confirmed": "\(c.confirmed - base.confirmed)",
+            "nacked": "\(c.nacked - base.nacked)", "returned": "\(c.returned - base.returned)",
+            "checkpoints": "\(c.checkpoints - base.checkpoints)", "reconnects": "\(c.reconnects - base.reconnects)",
+            "outbox": "\((try? store.outboxStats().pending).map(String.init) ?? "?")", "window_s": "60",
+        ]
     }
 
     /// Publishes the hub's checkpoint if the outbox is empty; returns whether it did.

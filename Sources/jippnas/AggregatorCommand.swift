@@ -52,7 +52,7 @@ struct AggregatorCommand: AsyncParsableCommand {
             defer { withExtendedLifetime(lock) {} }
             logger.info("starting", metadata: [
                 "version": "\(JippnasVersion.current)", "database": "\(settings.database)",
-                "config": "\(common.config ?? SettingsLoader.defaultFile(role: "aggregator"))",
+                "config": "\(SettingsLoader.effectiveFile(role: "aggregator", file: common.config))",
                 "brokers": "\(settings.broker.urls.map(\.description).joined(separator: ","))",
                 "prefetch": "\(settings.prefetch)", "batch_size": "\(settings.batchSize)",
             ])

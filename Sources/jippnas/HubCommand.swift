@@ -138,7 +138,7 @@ struct HubCommand: AsyncParsableCommand {
             defer { withExtendedLifetime(lock) {} }
             logger.info("starting", metadata: [
                 "version": "\(JippnasVersion.current)", "hub": "\(settings.province)",
-                "config": "\(hub.common.config ?? SettingsLoader.defaultFile(role: "hub"))", "database": "\(settings.database)",
+                "config": "\(SettingsLoader.effectiveFile(role: "hub", file: hub.common.config))", "database": "\(settings.database)",
                 "brokers": "\(settings.broker.urls.map(\.description).joined(separator: ","))",
                 "confirm_window": "\(settings.confirmWindow)",
                 "checkpoint_interval_s": "\(settings.checkpointInterval.components.seconds)",
