@@ -1,4 +1,5 @@
 import Metrics
+import Synchronization
 
 /// The hub relay's metrics (swift-metrics; exported by the HTTP listener when it is on). Created with the
 /// relay, after the metrics backend is bootstrapped; updated per batch, never per message.
@@ -34,4 +35,24 @@ struct AggregatorMetrics: Sendable {
     let commitRetries = Counter(label: "jippnas_aggregator_commit_retries_total")
     let resyncRequests = Counter(label: "jippnas_aggregator_resync_requests_total")
     let batchCommit = Timer(label: "jippnas_aggregator_batch_commit_seconds", preferredDisplayUnit: .seconds)
+}
+
+/// The once-a-minute window of a daemon's summary line: kept by the loop object, not the connection,
+/// so reconnects do not reset it.
+final class MinuteSummary<Counters: Sendable>: Sendable {
+    private let state: Mutex<(at: ContinuousClock.Instant, counters: Counters)>
+
+    init(_ initial: Counters) {
+        state = Mutex((ContinuousClock.now, initial))
+    }
+
+    /// When a minute has passed: the counters at the previous summary, and a new window starts at `now`.
+    func due(_ current: Counters) -> Counters? {
+        let now = ContinuousClock.now
+        return state.withLock { window -> Counters? in
+            guard now - window.at >= .seconds(60) else { return nil }
+            defer { window = (now, current) }
+            return window.counters
+        }
+    }
 }

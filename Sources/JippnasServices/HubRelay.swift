@@ -38,20 +38,14 @@ public final class HubRelay: Sendable {
     private let counters = Mutex(RelayCounters())
     private let metrics: RelayMetrics
     private let tunables: Mutex<Tunables>
-    /// When the last summary line was written and the counters then: kept across reconnects, so the
-    /// summary comes once a minute whatever the connection does.
-    private let summary = Mutex<(at: ContinuousClock.Instant, counters: RelayCounters)>((ContinuousClock.now, RelayCounters()))
+    private let summary = MinuteSummary(RelayCounters())
 
-    /// Writes the minute's summary line when it is due.
-    private func summarizeIfDue(_ extra: Logger.Metadata = [:]) {
-        let now = ContinuousClock.now
+    /// Writes the minute's summary line when it is due (kept across reconnects).
+    private func summarizeIfDue() {
         let current = snapshot
-        guard let base = summary.withLock({ state -> RelayCounters? in
-            guard now - state.at >= .seconds(60) else { return nil }
-            defer { state = (now, current) }
-            return state.counters
-        }) else { return }
-        logger.info("summary", metadata: summaryMetadata(current, since: base).merging(extra) { $1 })
+        if let base = summary.due(current) {
+            logger.info("summary", metadata: summaryMetadata(current, since: base))
+        }
     }
 
     /// Settings a reload (SIGHUP) may change while the relay runs.
