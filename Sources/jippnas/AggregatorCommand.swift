@@ -42,44 +42,29 @@ struct AggregatorCommand: AsyncParsableCommand {
             var logger = Logger(label: "jippnas.aggregator")
             logger[metadataKey: "role"] = "aggregator"
             let store = try AggregatorCommand.openStore(settings)
-            let lock: DatabaseLock
-            do {
-                lock = try DatabaseLock(database: settings.database, owner: "jippnas aggregator run")
-            } catch {
-                printError("\(error)")
-                throw ExitCodes.failure
-            }
-            defer { withExtendedLifetime(lock) {} }
             logger.info("starting", metadata: [
                 "version": "\(JippnasVersion.current)", "database": "\(settings.database)",
                 "config": "\(SettingsLoader.effectiveFile(role: "aggregator", file: common.config))",
                 "brokers": "\(settings.broker.urls.map(\.description).joined(separator: ","))",
                 "prefetch": "\(settings.prefetch)", "batch_size": "\(settings.batchSize)",
             ])
-            let notifier = SystemdNotifier()
-            let board = StatusBoard(notifier: notifier)
-            let slot = LoopSlot<Aggregator>()
-            let http = try httpListener(listen: settings.httpListen, logger: logger) {
-                guard let loop = slot.loop else { return "starting" }
-                return loop.snapshot.connected ? nil : "not connected to the broker (\(board.current))"
-            }
-            let aggregator = Aggregator(store: store, settings: settings, logger: logger, observer: board.observer)
-            slot.set(aggregator)
             let options = common
-            let reloadLogger = logger
-            let reporter = StateReporter(role: "aggregator", database: settings.database, board: board,
-                                         counters: { aggregator.snapshot }, logger: logger)
-            try await runDaemon(aggregator.service, reporter: reporter, http: http, grace: settings.shutdownGrace, notifier: notifier, logger: logger) {
-                let fresh = try await loadSettings(role: "aggregator", options: options, exitOnError: false,
-                                                   SettingsLoader.aggregator)
-                let old = aggregator.current
-                let new = Aggregator.Tunables(batchSize: fresh.batchSize, batchMaxWait: fresh.batchMaxWait)
-                aggregator.reload(new)
-                applyReload(level: fresh.logLevel, changes: [
-                    "batch_size": "\(old.batchSize)->\(new.batchSize)",
-                    "batch_max_wait_ms": "\(old.batchMaxWait.components.seconds * 1000 + old.batchMaxWait.components.attoseconds / 1_000_000_000_000_000)->\(new.batchMaxWait.components.seconds * 1000 + new.batchMaxWait.components.attoseconds / 1_000_000_000_000_000)",
-                ], logger: reloadLogger)
-            }
+            try await serveDaemon(
+                role: "aggregator", owner: "jippnas aggregator run", database: settings.database,
+                httpListen: settings.httpListen, grace: settings.shutdownGrace, logger: logger,
+                makeLoop: { Aggregator(store: store, settings: settings, logger: logger, observer: $0) },
+                service: \.service, counters: { $0.snapshot }, connected: { $0.snapshot.connected },
+                reload: { aggregator, logger in
+                    let fresh = try await loadSettings(role: "aggregator", options: options, exitOnError: false,
+                                                       SettingsLoader.aggregator)
+                    let old = aggregator.current
+                    let new = Aggregator.Tunables(batchSize: fresh.batchSize, batchMaxWait: fresh.batchMaxWait)
+                    aggregator.reload(new)
+                    applyReload(level: fresh.logLevel, changes: [
+                        "batch_size": "\(old.batchSize)->\(new.batchSize)",
+                        "batch_max_wait_ms": "\(milliseconds(old.batchMaxWait))->\(milliseconds(new.batchMaxWait))",
+                    ], logger: logger)
+                })
         }
     }
 }
@@ -267,4 +252,8 @@ struct CatalogueCommand: AsyncParsableCommand {
             print("\(letters.count) dead letter(s)")
         }
     }
+}
+
+private func milliseconds(_ d: Duration) -> Int64 {
+    d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
 }

@@ -2,9 +2,9 @@ import Foundation
 import JippnasHTTP
 import JippnasOps
 import JippnasServices
+import JippnasStore
 import Logging
 import ServiceLifecycle
-import Synchronization
 import UnixSignals
 
 /// Runs a daemon's work loop under a ServiceGroup: SIGTERM/SIGINT stop it gracefully (STOPPING=1 to
@@ -89,22 +89,45 @@ struct StateReporter<Counters: Codable & Sendable>: Service, CustomStringConvert
     }
 }
 
-/// The HTTP listener when `http.listen` is set: bootstraps Prometheus as the metrics backend (so call it
-/// before the work loop creates its metrics) and serves `/metrics` and `/healthz`.
-func httpListener(listen: String?, logger: Logger, problem: @escaping @Sendable () -> String?) throws -> (any Service)? {
-    guard let listen else { return nil }
-    let registry = HealthServer.bootstrapMetrics()
+/// Runs a daemon's work loop with everything around it: the database lock, sd_notify (through the
+/// status board), the state file for `jippnas status`, the optional `/metrics` and `/healthz` listener,
+/// and the signals (``runDaemon``).
+///
+/// - Parameters:
+///   - makeLoop: builds the work loop with the observer to report to. It is called after the metrics
+///     backend is bootstrapped, so the loop's metrics go to Prometheus.
+///   - reload: applies reloaded settings to the running loop (SIGHUP).
+func serveDaemon<Loop: Sendable, Counters: Codable & Sendable>(
+    role: String, owner: String, database: String, httpListen: String?, grace: Duration, logger: Logger,
+    makeLoop: (LoopObserver) -> Loop, service: (Loop) -> BlockingLoopService,
+    counters: @escaping @Sendable (Loop) -> Counters, connected: @escaping @Sendable (Loop) -> Bool,
+    reload: @escaping @Sendable (Loop, Logger) async throws -> Void
+) async throws {
+    let lock: DatabaseLock
     do {
-        return try HealthServer.application(listen: listen, registry: registry, logger: logger, problem: problem)
+        lock = try DatabaseLock(database: database, owner: owner)
     } catch {
         printError("\(error)")
-        throw ExitCodes.usage
+        throw ExitCodes.failure
     }
-}
-
-/// Holds the work loop once it exists, for the health check that is built before it.
-final class LoopSlot<Loop: Sendable>: Sendable {
-    private let slot = Mutex<Loop?>(nil)
-    func set(_ loop: Loop) { slot.withLock { $0 = loop } }
-    var loop: Loop? { slot.withLock { $0 } }
+    defer { withExtendedLifetime(lock) {} }
+    let registry = httpListen.map { _ in HealthServer.bootstrapMetrics() }
+    let notifier = SystemdNotifier()
+    let board = StatusBoard(notifier: notifier)
+    let loop = makeLoop(board.observer)
+    var http: (any Service)?
+    if let httpListen, let registry {
+        do {
+            http = try HealthServer.application(listen: httpListen, registry: registry, logger: logger) {
+                connected(loop) ? nil : "not connected to the broker (\(board.current))"
+            }
+        } catch {
+            printError("\(error)")
+            throw ExitCodes.usage
+        }
+    }
+    let reporter = StateReporter(role: role, database: database, board: board, counters: { counters(loop) }, logger: logger)
+    try await runDaemon(service(loop), reporter: reporter, http: http, grace: grace, notifier: notifier, logger: logger) {
+        try await reload(loop, logger)
+    }
 }

@@ -128,14 +128,6 @@ struct HubCommand: AsyncParsableCommand {
             var logger = Logger(label: "jippnas.hub")
             logger[metadataKey: "role"] = "hub"
             let store = try openStore(settings)
-            let lock: DatabaseLock
-            do {
-                lock = try DatabaseLock(database: settings.database, owner: "jippnas hub run (hub \(settings.province))")
-            } catch {
-                printError("\(error)")
-                throw ExitCodes.failure
-            }
-            defer { withExtendedLifetime(lock) {} }
             logger.info("starting", metadata: [
                 "version": "\(JippnasVersion.current)", "hub": "\(settings.province)",
                 "config": "\(SettingsLoader.effectiveFile(role: "hub", file: hub.common.config))", "database": "\(settings.database)",
@@ -143,29 +135,22 @@ struct HubCommand: AsyncParsableCommand {
                 "confirm_window": "\(settings.confirmWindow)",
                 "checkpoint_interval_s": "\(settings.checkpointInterval.components.seconds)",
             ])
-            let notifier = SystemdNotifier()
-            let board = StatusBoard(notifier: notifier)
-            let slot = LoopSlot<HubRelay>()
-            let http = try httpListener(listen: settings.httpListen, logger: logger) {
-                guard let loop = slot.loop else { return "starting" }
-                return loop.snapshot.connected ? nil : "not connected to the broker (\(board.current))"
-            }
-            let relay = HubRelay(store: store, settings: settings, logger: logger, observer: board.observer)
-            slot.set(relay)
             let options = hub
-            let reloadLogger = logger
-            let reporter = StateReporter(role: "hub", database: settings.database, board: board,
-                                         counters: { relay.snapshot }, logger: logger)
-            try await runDaemon(relay.service, reporter: reporter, http: http, grace: settings.shutdownGrace, notifier: notifier, logger: logger) {
-                let fresh = try await options.settings(exitOnError: false)
-                let old = relay.current
-                let new = HubRelay.Tunables(batchSize: fresh.batchSize, checkpointInterval: fresh.checkpointInterval)
-                relay.reload(new)
-                applyReload(level: fresh.logLevel, changes: [
-                    "batch_size": "\(old.batchSize)->\(new.batchSize)",
-                    "checkpoint_interval_s": "\(old.checkpointInterval.components.seconds)->\(new.checkpointInterval.components.seconds)",
-                ], logger: reloadLogger)
-            }
+            try await serveDaemon(
+                role: "hub", owner: "jippnas hub run (hub \(settings.province))", database: settings.database,
+                httpListen: settings.httpListen, grace: settings.shutdownGrace, logger: logger,
+                makeLoop: { HubRelay(store: store, settings: settings, logger: logger, observer: $0) },
+                service: \.service, counters: { $0.snapshot }, connected: { $0.snapshot.connected },
+                reload: { relay, logger in
+                    let fresh = try await options.settings(exitOnError: false)
+                    let old = relay.current
+                    let new = HubRelay.Tunables(batchSize: fresh.batchSize, checkpointInterval: fresh.checkpointInterval)
+                    relay.reload(new)
+                    applyReload(level: fresh.logLevel, changes: [
+                        "batch_size": "\(old.batchSize)->\(new.batchSize)",
+                        "checkpoint_interval_s": "\(old.checkpointInterval.components.seconds)->\(new.checkpointInterval.components.seconds)",
+                    ], logger: logger)
+                })
         }
     }
 
