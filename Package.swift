@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // rabbitmq-c, reached through a shim of static inline wrappers only.
@@ -41,6 +42,11 @@ let package = Package(
         .target(
             name: "JippnasStore",
             dependencies: ["JippnasCore", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        // Provenance: hub signing keys, the aggregator's trust store and the cross-checks (swift-crypto Ed25519).
+        .target(
+            name: "JippnasTrust",
+            dependencies: ["JippnasCore", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // Config, logging: everything operational that is not a daemon's logic.
         .target(
@@ -66,7 +72,7 @@ let package = Package(
         .target(
             name: "JippnasServices",
             dependencies: [
-                "JippnasCore", "JippnasAMQP", "JippnasStore", "JippnasOps",
+                "JippnasCore", "JippnasAMQP", "JippnasStore", "JippnasOps", "JippnasTrust",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -76,6 +82,7 @@ let package = Package(
             name: "jippnas",
             dependencies: [
                 "JippnasCore", "JippnasAMQP", "JippnasStore", "JippnasServices", "JippnasOps", "JippnasHTTP",
+                "JippnasTrust",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -93,15 +100,16 @@ let package = Package(
         ),
         .target(
             name: "JippnasTestSupport",
-            dependencies: ["JippnasCore", "JippnasAMQP", "JippnasStore", "JippnasServices", "JippnasOps",
+            dependencies: ["JippnasCore", "JippnasAMQP", "JippnasStore", "JippnasServices", "JippnasOps", "JippnasTrust",
                            .product(name: "Logging", package: "swift-log")],
             path: "Tests/Support"
         ),
-        .testTarget(name: "JippnasCoreTests", dependencies: ["JippnasCore"]),
+        .testTarget(name: "JippnasCoreTests", dependencies: ["JippnasCore", "JippnasTrust"]),
         .testTarget(name: "JippnasStoreTests", dependencies: ["JippnasStore", "JippnasTestSupport"]),
         .testTarget(
             name: "JippnasIntegrationTests",
             dependencies: ["JippnasCore", "JippnasAMQP", "JippnasStore", "JippnasServices", "JippnasTestSupport",
+                           "JippnasTrust", "JippnasOps",
                            .product(name: "Logging", package: "swift-log")]
         ),
     ],

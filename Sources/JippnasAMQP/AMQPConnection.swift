@@ -20,6 +20,8 @@ public struct AMQPDelivery: Sendable, Equatable {
     public var userID: String?
     public var appID: String?
     public var timestamp: UInt64?
+    /// String-valued headers named `x-jippnas-*` (signature and key id); other headers are not read.
+    public var headers: [String: String] = [:]
     public var body: Data
 }
 
@@ -39,14 +41,20 @@ public struct PublishProperties: Sendable {
     public var type: String
     public var appID: String
     public var timestamp: UInt64
+    /// The AMQP user-id: RabbitMQ refuses a publish whose user-id is not the connection's login user.
     public var userID: String?
+    /// String headers (the signature and its key id).
+    public var headers: [(name: String, value: String)]
 
-    public init(messageID: String, type: String, appID: String, timestamp: UInt64, userID: String? = nil) {
+    public init(messageID: String, type: String, appID: String, timestamp: UInt64, userID: String? = nil,
+                headers: [(name: String, value: String)] = [])
+    {
         self.messageID = messageID
         self.type = type
         self.appID = appID
         self.timestamp = timestamp
         self.userID = userID
+        self.headers = headers
     }
 }
 
@@ -72,8 +80,8 @@ public final class AMQPConnection {
     /// - Parameters:
     ///   - heartbeat: requested heartbeat in seconds; the broker may lower it.
     ///   - timeout: limit for the TCP connect, the handshake and every later RPC.
-    public init(url: BrokerURL, heartbeat: Int = 30, timeout: Duration = .seconds(10), connectionName: String = "jippnas")
-        throws(AMQPError)
+    public init(url: BrokerURL, tls: BrokerTLS = BrokerTLS(), heartbeat: Int = 30, timeout: Duration = .seconds(10),
+                connectionName: String = "jippnas") throws(AMQPError)
     {
         self.url = url
         self.brokerName = url.description
@@ -81,15 +89,19 @@ public final class AMQPConnection {
             throw AMQPError(operation: "connect", kind: .unexpected("out of memory"), broker: url.description)
         }
         self.state = state
-        guard let socket = amqp_tcp_socket_new(state) else {
+        let socket: OpaquePointer
+        do {
+            socket = try url.tls ? Self.tlsSocket(state, tls, broker: url.description) : Self.tcpSocket(state, broker: url.description)
+        } catch {
             amqp_destroy_connection(state)
-            throw AMQPError(operation: "connect", kind: .unexpected("cannot create socket"), broker: url.description)
+            throw error
         }
         var tv = timeval(duration: timeout)
         let rc = amqp_socket_open_noblock(socket, url.host, Int32(url.port), &tv)
         if rc != AMQP_STATUS_OK.rawValue {
             amqp_destroy_connection(state)
-            throw AMQPError(operation: "connect", kind: .library(code: rc, message: Self.statusText(rc)),
+            throw AMQPError(operation: url.tls ? "TLS connect" : "connect",
+                            kind: .library(code: rc, message: Self.statusText(rc) + Self.tlsHint(rc, tls)),
                             broker: url.description)
         }
         _ = amqp_set_handshake_timeout(state, &tv)
@@ -119,6 +131,59 @@ public final class AMQPConnection {
         close()
     }
 
+    private static func tcpSocket(_ state: amqp_connection_state_t, broker: String) throws(AMQPError) -> OpaquePointer {
+        guard let socket = amqp_tcp_socket_new(state) else {
+            throw AMQPError(operation: "connect", kind: .unexpected("cannot create socket"), broker: broker)
+        }
+        return socket
+    }
+
+    /// rabbitmq-c's OpenSSL socket, with peer and hostname verification as configured (on by default).
+    private static func tlsSocket(_ state: amqp_connection_state_t, _ tls: BrokerTLS, broker: String) throws(AMQPError)
+        -> OpaquePointer
+    {
+        guard let socket = amqp_ssl_socket_new(state) else {
+            throw AMQPError(operation: "TLS setup", kind: .unexpected("cannot create TLS socket"), broker: broker)
+        }
+        amqp_ssl_socket_set_verify_peer(socket, tls.verifyPeer ? 1 : 0)
+        amqp_ssl_socket_set_verify_hostname(socket, tls.verifyHostname ? 1 : 0)
+        let ca = tls.caFile ?? BrokerTLS.systemBundle
+        if tls.verifyPeer || tls.caFile != nil {
+            let rc = amqp_ssl_socket_set_cacert(socket, ca)
+            if rc != AMQP_STATUS_OK.rawValue {
+                throw AMQPError(operation: "TLS setup", kind: .library(code: rc, message: "cannot load CA file \(ca)"),
+                                broker: broker)
+            }
+        }
+        if let cert = tls.certFile {
+            guard let key = tls.keyFile else {
+                throw AMQPError(operation: "TLS setup", kind: .unexpected("a client certificate needs its key file"), broker: broker)
+            }
+            let rc = amqp_ssl_socket_set_key(socket, cert, key)
+            if rc != AMQP_STATUS_OK.rawValue {
+                throw AMQPError(operation: "TLS setup",
+                                kind: .library(code: rc, message: "cannot load client certificate \(cert) with key \(key)"),
+                                broker: broker)
+            }
+        }
+        return socket
+    }
+
+    /// What a TLS failure most likely means, for an operator reading the log.
+    private static func tlsHint(_ rc: Int32, _ tls: BrokerTLS) -> String {
+        let ca = tls.caFile ?? BrokerTLS.systemBundle
+        switch rc {
+        case AMQP_STATUS_SSL_PEER_VERIFY_FAILED.rawValue:
+            return " (the broker's certificate does not chain to the CA in \(ca))"
+        case AMQP_STATUS_SSL_HOSTNAME_VERIFY_FAILED.rawValue:
+            return " (the broker's certificate does not name the host in the URL)"
+        case AMQP_STATUS_SSL_CONNECTION_FAILED.rawValue, AMQP_STATUS_SSL_ERROR.rawValue:
+            return " (TLS handshake failed: is this a TLS port, and does the certificate chain to \(ca)?)"
+        default:
+            return ""
+        }
+    }
+
     /// Closes channel and connection politely when possible, and frees the connection.
     public func close() {
         guard isOpen else { return }
@@ -137,14 +202,18 @@ public final class AMQPConnection {
 
     // MARK: Topology
 
-    /// Declares a durable exchange of `type` (idempotent on the broker).
-    public func declareExchange(_ name: String, type: String = "topic", durable: Bool = true) throws(AMQPError) {
+    /// Declares a durable exchange of `type` (idempotent on the broker). With `passive` it only checks that
+    /// the exchange exists, which needs no configure permission (provisioned brokers).
+    public func declareExchange(_ name: String, type: String = "topic", durable: Bool = true, passive: Bool = false)
+        throws(AMQPError)
+    {
         withBytes(name) { nameBytes in
             withBytes(type) { typeBytes in
-                _ = amqp_exchange_declare(state, channel, nameBytes, typeBytes, 0, durable ? 1 : 0, 0, 0, amqp_empty_table)
+                _ = amqp_exchange_declare(state, channel, nameBytes, typeBytes, passive ? 1 : 0, durable ? 1 : 0, 0, 0,
+                                          amqp_empty_table)
             }
         }
-        try check(amqp_get_rpc_reply(state), "exchange.declare \(name)")
+        try check(amqp_get_rpc_reply(state), "exchange.declare\(passive ? "(passive)" : "") \(name)")
     }
 
     /// Declares a durable queue with `arguments` and returns its message count.
@@ -153,7 +222,7 @@ public final class AMQPConnection {
         throws(AMQPError) -> UInt32
     {
         var count: UInt32 = 0
-        withTable(arguments) { table in
+        withTable(arguments.sorted { $0.key < $1.key }) { table in
             withBytes(name) { nameBytes in
                 if let ok = amqp_queue_declare(state, channel, nameBytes, 0, durable ? 1 : 0, 0, 0, table) {
                     count = ok.pointee.message_count
@@ -205,7 +274,8 @@ public final class AMQPConnection {
         props.delivery_mode = 2
         props.timestamp = properties.timestamp
         let bodyBytes = amqp_bytes_t(len: body.count, bytes: UnsafeMutableRawPointer(mutating: body.baseAddress))
-        let rc: Int32 = withBytes(EnvelopeCodec.contentType) { contentType in
+        let rc: Int32 = withTable(properties.headers.map { ($0.name, AMQPArgument.string($0.value)) }) { headers in
+         withBytes(EnvelopeCodec.contentType) { contentType in
             withBytes(properties.messageID) { messageID in
                 withBytes(properties.type) { type in
                     withBytes(properties.appID) { appID in
@@ -220,6 +290,10 @@ public final class AMQPConnection {
                                         props._flags |= jippnas_flag_user_id
                                         props.user_id = userID
                                     }
+                                    if headers.num_entries > 0 {
+                                        props._flags |= jippnas_flag_headers
+                                        props.headers = headers
+                                    }
                                     return amqp_basic_publish(state, channel, ex, rk, mandatory ? 1 : 0, 0, &props, bodyBytes)
                                 }
                             }
@@ -227,6 +301,7 @@ public final class AMQPConnection {
                     }
                 }
             }
+         }
         }
         if rc != AMQP_STATUS_OK.rawValue { throw libraryError(rc, "publish \(routingKey)") }
     }
@@ -332,7 +407,24 @@ public final class AMQPConnection {
             userID: flags & jippnas_flag_user_id != 0 ? string(p.user_id) : nil,
             appID: flags & jippnas_flag_app_id != 0 ? string(p.app_id) : nil,
             timestamp: flags & jippnas_flag_timestamp != 0 ? p.timestamp : nil,
+            headers: flags & jippnas_flag_headers != 0 ? jippnasHeaders(p.headers) : [:],
             body: body.len > 0 ? Data(bytes: body.bytes, count: body.len) : Data())
+    }
+
+    /// The `x-jippnas-*` string headers of a table.
+    private static func jippnasHeaders(_ table: amqp_table_t) -> [String: String] {
+        guard table.num_entries > 0, let entries = table.entries else { return [:] }
+        var out: [String: String] = [:]
+        for i in 0..<Int(table.num_entries) {
+            let entry = entries[i]
+            let key = string(entry.key)
+            guard key.hasPrefix("x-jippnas-") else { continue }
+            let kind = entry.value.kind
+            if kind == UInt8(AMQP_FIELD_KIND_UTF8.rawValue) || kind == UInt8(AMQP_FIELD_KIND_BYTES.rawValue) {
+                out[key] = string(entry.value.value.bytes)
+            }
+        }
+        return out
     }
 
     /// Acknowledges `tag`, and with `multiple` every earlier unacknowledged delivery.
@@ -405,7 +497,8 @@ private func withBytes<R>(_ s: String, _ body: (amqp_bytes_t) -> R) -> R {
 }
 
 /// Builds an `amqp_table_t` whose strings live for the duration of `body`.
-private func withTable(_ arguments: [String: AMQPArgument], _ body: (amqp_table_t) -> Void) {
+private func withTable<R>(_ arguments: [(String, AMQPArgument)], _ body: (amqp_table_t) -> R) -> R {
+    guard !arguments.isEmpty else { return body(amqp_empty_table) }
     var storage: [UnsafeMutablePointer<CChar>] = []
     defer { storage.forEach { free($0) } }
     func bytes(_ s: String) -> amqp_bytes_t {
@@ -413,7 +506,7 @@ private func withTable(_ arguments: [String: AMQPArgument], _ body: (amqp_table_
         storage.append(p)
         return amqp_bytes_t(len: strlen(p), bytes: UnsafeMutableRawPointer(p))
     }
-    var entries: [amqp_table_entry_t] = arguments.sorted { $0.key < $1.key }.map { key, value in
+    var entries: [amqp_table_entry_t] = arguments.map { key, value in
         var entry = amqp_table_entry_t()
         entry.key = bytes(key)
         switch value {
@@ -426,7 +519,7 @@ private func withTable(_ arguments: [String: AMQPArgument], _ body: (amqp_table_
         }
         return entry
     }
-    entries.withUnsafeMutableBufferPointer { buf in
+    return entries.withUnsafeMutableBufferPointer { buf in
         body(amqp_table_t(num_entries: Int32(buf.count), entries: buf.baseAddress))
     }
 }

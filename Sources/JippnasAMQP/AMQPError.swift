@@ -38,6 +38,15 @@ public struct AMQPError: Error, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The broker refused the login or an operation (403 ACCESS_REFUSED): retrying cannot help until an
+    /// operator fixes credentials, permissions or configuration.
+    public var accessRefused: Bool {
+        switch kind {
+        case .channelClosed(403, _), .connectionClosed(403, _), .authentication: true
+        default: false
+        }
+    }
+
     public var description: String {
         let detail: String
         switch kind {

@@ -86,12 +86,37 @@ public struct LineLogHandler: LogHandler {
         return s.count >= 8 ? s : s + String(repeating: " ", count: 8 - s.count)
     }
 
-    /// Values with spaces, quotes or `=` are quoted so a line stays machine-splittable.
+    /// Values with spaces, quotes, `=` or control characters are quoted and escaped, so a line stays
+    /// machine-splittable and a hostile value (a message id with a CR LF, say) cannot forge a log line.
     static func quote(_ value: String) -> String {
         if value.isEmpty { return "\"\"" }
-        guard value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" || $0 == "\n" }) else { return value }
-        return "\"" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-            .replacingOccurrences(of: "\n", with: "\\n") + "\""
+        let needsQuotes = value.unicodeScalars.contains { s in
+            s == " " || s == "\"" || s == "=" || s.value < 0x20 || s.value == 0x7F
+        }
+        guard needsQuotes else { return value }
+        var out = "\""
+        for s in value.unicodeScalars {
+            switch s {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if s.value < 0x20 || s.value == 0x7F {
+                    out += "\\x" + String(s.value, radix: 16).leftPadded(to: 2)
+                } else {
+                    out.unicodeScalars.append(s)
+                }
+            }
+        }
+        return out + "\""
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }
 

@@ -23,12 +23,23 @@ public struct BrokerSettings: Sendable, Equatable {
     public var heartbeat: Int
     /// Limit for connect, handshake and each RPC.
     public var timeout: Duration
+    /// How `amqps://` URLs verify the broker.
+    public var tls: BrokerTLS
+    /// Declare exchanges and queues on connect (false on a provisioned broker, whose users may not).
+    public var declareTopology: Bool
 
-    public init(urls: [BrokerURL], heartbeat: Int = 30, timeout: Duration = .seconds(10)) {
+    public init(urls: [BrokerURL], heartbeat: Int = 30, timeout: Duration = .seconds(10), tls: BrokerTLS = BrokerTLS(),
+                declareTopology: Bool = true)
+    {
         self.urls = urls
         self.heartbeat = heartbeat
         self.timeout = timeout
+        self.tls = tls
+        self.declareTopology = declareTopology
     }
+
+    /// URLs whose traffic crosses a network unencrypted, for the start-up warning.
+    public var plainRemoteURLs: [BrokerURL] { urls.filter { !$0.tls && !$0.isLoopback } }
 }
 
 /// Everything the hub daemon and the hub CLI commands read from config.
@@ -50,6 +61,8 @@ public struct HubSettings: Sendable, Equatable {
     public var shutdownGrace: Duration = .seconds(20)
     /// `host:port` of the optional `/metrics` and `/healthz` listener; nil keeps it off.
     public var httpListen: String?
+    /// The hub's Ed25519 private key file (`jippnas keys generate`); nil publishes unsigned.
+    public var signingKeyFile: String?
 
     public init(province: String, database: String, broker: BrokerSettings, confirmWindow: Int = 1000,
                 batchSize: Int = 500, idlePoll: Duration = .milliseconds(200), checkpointInterval: Duration = .seconds(60),
@@ -86,6 +99,12 @@ public struct AggregatorSettings: Sendable, Equatable {
     public var shutdownGrace: Duration = .seconds(20)
     /// `host:port` of the optional `/metrics` and `/healthz` listener; nil keeps it off.
     public var httpListen: String?
+    /// Directory of trusted hub public keys (`*.pub`); nil verifies no signatures.
+    public var trustDir: String?
+    /// Dead-letter messages without a signature (needs ``trustDir``).
+    public var requireSignatures = false
+    /// Dead-letter messages whose AMQP user-id is absent or not `hub-<province>`.
+    public var requireUserID = false
 
     public init(database: String, broker: BrokerSettings, prefetch: Int = 1000, batchSize: Int = 500,
                 batchMaxWait: Duration = .milliseconds(50), maxBodyBytes: Int = InnovationLimits.defaultMaxBodyBytes,
@@ -129,11 +148,12 @@ public enum SettingsLoader {
         -> ConfigReader
     {
         var overrides = overrides
-        // systemd's LoadCredential=broker-password: the password stays out of the config file and the unit.
-        if overrides["broker.password_file"] == nil, let dir = environment["CREDENTIALS_DIRECTORY"],
-           FileManager.default.fileExists(atPath: dir + "/broker-password")
-        {
-            overrides["broker.password_file"] = .string(dir + "/broker-password")
+        // systemd's LoadCredential=: secrets stay out of the config file and the unit.
+        if let dir = environment["CREDENTIALS_DIRECTORY"] {
+            for (key, credential) in [("broker.password_file", "broker-password"), ("signing.key_file", "signing-key")]
+            where overrides[key] == nil && FileManager.default.fileExists(atPath: dir + "/" + credential) {
+                overrides[key] = .string(dir + "/" + credential)
+            }
         }
         var providers: [any ConfigProvider] = []
         let values = Dictionary(uniqueKeysWithValues: overrides.map { (AbsoluteConfigKey(ConfigKey($0.key)), ConfigValue($0.value, isSecret: false)) })
@@ -146,27 +166,59 @@ public enum SettingsLoader {
             guard FileManager.default.isReadableFile(atPath: path) else {
                 throw ConfigError(key: "--config", problem: "cannot read \(path)")
             }
+            let fileProvider: FileProvider<YAMLSnapshot>
             do {
-                providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(path)))
+                fileProvider = try await FileProvider<YAMLSnapshot>(filePath: FilePath(path))
             } catch {
                 throw ConfigError(key: "--config", problem: "\(path) is not valid YAML: \(error)")
             }
+            if holdsSecret(ConfigReader(provider: fileProvider)) { try checkSecretFile(path, key: "--config") }
+            providers.append(fileProvider)
         }
         return ConfigReader(providers: providers)
     }
 
     public static func hub(_ config: ConfigReader) throws(ConfigError) -> HubSettings {
         var settings = try hubCore(config)
-        try common(Reader(config), &settings.logFormat, &settings.shutdownGrace)
-        settings.httpListen = Reader(config).string("http.listen")
+        let r = Reader(config)
+        try common(r, &settings.logFormat, &settings.shutdownGrace)
+        settings.httpListen = r.string("http.listen")
+        settings.signingKeyFile = try r.readableFile("signing.key_file")
         return settings
     }
 
     public static func aggregator(_ config: ConfigReader) throws(ConfigError) -> AggregatorSettings {
         var settings = try aggregatorCore(config)
-        try common(Reader(config), &settings.logFormat, &settings.shutdownGrace)
-        settings.httpListen = Reader(config).string("http.listen")
+        let r = Reader(config)
+        try common(r, &settings.logFormat, &settings.shutdownGrace)
+        settings.httpListen = r.string("http.listen")
+        settings.trustDir = r.string("trust.keys_dir")
+        settings.requireSignatures = try r.bool("trust.require_signatures", default: false)
+        settings.requireUserID = try r.bool("trust.require_user_id", default: false)
+        if settings.requireSignatures && settings.trustDir == nil {
+            throw ConfigError(key: "trust.require_signatures", problem: "needs trust.keys_dir: the public keys to verify with")
+        }
         return settings
+    }
+
+    /// Whether a config file's text holds a broker password worth protecting. The well-known `guest:guest`
+    /// (which RabbitMQ accepts from loopback only) is not one.
+    static func holdsSecret(_ file: ConfigReader) -> Bool {
+        let texts = file.stringArray(forKey: "broker.urls", isSecret: true)
+            ?? file.string(forKey: "broker.urls", isSecret: true).map { $0.split(separator: ",").map(String.init) } ?? []
+        return texts.contains { text in
+            guard let url = try? BrokerURL(parsing: text.trimmingWhitespace()) else { return text.contains("@") }
+            return !(url.user == "guest" && url.password == "guest") && !url.password.isEmpty
+        }
+    }
+
+    /// Refuses a file holding a secret that every local user can read.
+    static func checkSecretFile(_ path: String, key: String) throws(ConfigError) {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+              let mode = attributes[.posixPermissions] as? Int, mode & 0o004 != 0 else { return }
+        throw ConfigError(key: key, problem: String(
+            format: "%@ holds a broker password and is readable by every user (mode %03o); chmod o-r it (640 or 600), or keep the password in broker.password_file or systemd's LoadCredential",
+            path, mode))
     }
 
     private static func common(_ r: Reader, _ format: inout LogFormat, _ grace: inout Duration) throws(ConfigError) {
@@ -220,6 +272,7 @@ public enum SettingsLoader {
         guard !texts.isEmpty else { throw ConfigError(key: "broker.urls", problem: "needs at least one URL") }
         var password: String?
         if let file = r.string("broker.password_file") {
+            try checkSecretFile(file, key: "broker.password_file")
             guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
                 throw ConfigError(key: "broker.password_file", problem: "cannot read \(file)")
             }
@@ -236,9 +289,18 @@ public enum SettingsLoader {
                 throw ConfigError(key: "broker.urls", problem: error.description)
             }
         }
+        let tls = BrokerTLS(
+            caFile: try r.readableFile("broker.tls.ca_file"), certFile: try r.readableFile("broker.tls.cert_file"),
+            keyFile: try r.readableFile("broker.tls.key_file"),
+            verifyPeer: try r.bool("broker.tls.verify_peer", default: true),
+            verifyHostname: try r.bool("broker.tls.verify_hostname", default: true))
+        if tls.certFile != nil && tls.keyFile == nil {
+            throw ConfigError(key: "broker.tls.key_file", problem: "required with broker.tls.cert_file")
+        }
         return BrokerSettings(
             urls: urls, heartbeat: try r.int("broker.heartbeat", default: 30, in: 0...3600),
-            timeout: .seconds(try r.int("broker.timeout_s", default: 10, in: 1...300)))
+            timeout: .seconds(try r.int("broker.timeout_s", default: 10, in: 1...300)), tls: tls,
+            declareTopology: try r.bool("broker.declare_topology", default: true))
     }
 
     /// Typed reads that refuse a present but malformed value instead of silently using the default.
@@ -264,6 +326,25 @@ public enum SettingsLoader {
                 throw ConfigError(key: key, problem: "\(parsed) is outside \(range.lowerBound)...\(range.upperBound)")
             }
             return parsed
+        }
+
+        func bool(_ key: String, default value: Bool) throws(ConfigError) -> Bool {
+            if let v = config.bool(forKey: ConfigKey(key)) { return v }
+            guard let text = string(key) else { return value }
+            switch text.lowercased() {
+            case "true", "yes", "on", "1": return true
+            case "false", "no", "off", "0": return false
+            default: throw ConfigError(key: key, problem: "'\(text)' is not true or false")
+            }
+        }
+
+        /// A path that must name a readable file when given.
+        func readableFile(_ key: String) throws(ConfigError) -> String? {
+            guard let path = string(key) else { return nil }
+            guard FileManager.default.isReadableFile(atPath: path) else {
+                throw ConfigError(key: key, problem: "cannot read \(path)")
+            }
+            return path
         }
 
         func logLevel() throws(ConfigError) -> Logger.Level {

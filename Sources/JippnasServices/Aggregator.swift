@@ -3,6 +3,7 @@ import JippnasAMQP
 import JippnasCore
 import JippnasOps
 import JippnasStore
+import JippnasTrust
 import Logging
 import Metrics
 import Synchronization
@@ -45,6 +46,13 @@ public final class Aggregator: Sendable {
     private let metrics = AggregatorMetrics()
     private let tunables: Mutex<Tunables>
     private let summary = MinuteSummary(AggregatorCounters())
+    private let provenance: Mutex<ProvenancePolicy>
+
+    /// Replaces the trust store and provenance requirements (SIGHUP) from the next delivery on.
+    public func reload(_ policy: ProvenancePolicy) { provenance.withLock { $0 = policy } }
+
+    /// The provenance policy in force.
+    public var provenancePolicy: ProvenancePolicy { provenance.withLock { $0 } }
 
     /// Writes the minute's summary line when it is due (kept across reconnects).
     private func summarizeIfDue() {
@@ -70,7 +78,10 @@ public final class Aggregator: Sendable {
     /// The settings in force.
     public var current: Tunables { tunables.withLock { $0 } }
 
-    public init(store: CatalogueStore, settings: AggregatorSettings, logger: Logger, observer: LoopObserver = .none) {
+    public init(store: CatalogueStore, settings: AggregatorSettings, logger: Logger, observer: LoopObserver = .none,
+                provenance: ProvenancePolicy = .open)
+    {
+        self.provenance = Mutex(provenance)
         self.store = store
         self.settings = settings
         self.logger = logger
@@ -100,7 +111,7 @@ public final class Aggregator: Sendable {
         BrokerLoop(broker: settings.broker, connectionName: "jippnas-aggregator", logger: logger, observer: observer).run(
             until: stop,
             setUp: { connection in
-                try Topology.declareNationalSide(connection)
+                try Topology.declareNationalSide(connection, declare: settings.broker.declareTopology)
                 try connection.setPrefetch(UInt16(settings.prefetch))
                 try connection.startConsumer(queue: WireNames.nationalQueue, consumerTag: "jippnas-aggregator")
             },
@@ -137,6 +148,7 @@ public final class Aggregator: Sendable {
         -> (any Error)?
     {
         var batch = CommitBatch(generation: generation)
+        var policy = provenancePolicy
         var lastStatus = ContinuousClock.now - .seconds(60)
 
         func settle() throws {
@@ -173,11 +185,12 @@ public final class Aggregator: Sendable {
                 }
                 try settle()
                 let tuned = current
+                policy = provenancePolicy
                 let waited = ContinuousClock.now - batch.startedAt
                 let timeout = batch.count == 0 ? Duration.milliseconds(50) : max(.zero, min(tuned.batchMaxWait - waited, .milliseconds(50)))
                 if let delivery = try connection.nextDelivery(timeout: timeout) {
                     if batch.count == 0 { batch.startedAt = ContinuousClock.now }
-                    classify(delivery, into: &batch)
+                    classify(delivery, into: &batch, policy: policy)
                     if batch.count >= tuned.batchSize { handOff() }
                 } else if batch.count > 0 && ContinuousClock.now - batch.startedAt >= tuned.batchMaxWait {
                     handOff()
@@ -209,7 +222,7 @@ public final class Aggregator: Sendable {
         ]
     }
 
-    private func classify(_ delivery: AMQPDelivery, into batch: inout CommitBatch) {
+    private func classify(_ delivery: AMQPDelivery, into batch: inout CommitBatch, policy: ProvenancePolicy) {
         counters.withLock { $0.consumed += 1 }
         func refuse(_ reason: ValidationReason, hub: String?) {
             batch.rejectTags.append(delivery.deliveryTag)
@@ -220,10 +233,18 @@ public final class Aggregator: Sendable {
                 "message_id": "\(delivery.messageID ?? "-")", "hub": "\(hub ?? "-")",
             ])
         }
+        /// Size first (so nothing large is hashed), then who sent it, then what it says.
+        func provenanceProblem(_ province: String) -> ValidationReason? {
+            if delivery.body.count > settings.maxBodyBytes { return .bodyTooLarge }
+            return Provenance.check(province: province, userID: delivery.userID,
+                                    signature: delivery.headers[SignatureHeaders.signature],
+                                    keyID: delivery.headers[SignatureHeaders.keyID], body: delivery.body, policy: policy)
+        }
         switch RoutingKey.parse(delivery.routingKey) {
         case nil:
             refuse(.invalidRoutingKey, hub: nil)
         case .hub(let province, let kind)?:
+            if let reason = provenanceProblem(province) { return refuse(reason, hub: province) }
             guard kind == Checkpoint.kind else {
                 batch.goodTags.append(delivery.deliveryTag)
                 batch.hubMessages += 1
@@ -236,9 +257,13 @@ public final class Aggregator: Sendable {
                 batch.checkpoints.append((checkpoint, batch.changes.count))
             }
         case .innovation(let province, _)?:
-            guard let messageID = delivery.messageID, !messageID.isEmpty, messageID.utf8.count <= 128 else {
+            guard let messageID = delivery.messageID, !messageID.isEmpty else {
                 return refuse(.missingField("message_id"), hub: province)
             }
+            guard messageID.utf8.count <= 128, messageID.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+                return refuse(.invalidField("message_id"), hub: province)
+            }
+            if let reason = provenanceProblem(province) { return refuse(reason, hub: province) }
             switch EnvelopeCodec.decode(delivery.body, routingKey: delivery.routingKey, contentType: delivery.contentType,
                                         maxBodyBytes: settings.maxBodyBytes) {
             case .failure(let reason):

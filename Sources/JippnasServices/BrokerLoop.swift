@@ -22,6 +22,16 @@ struct BrokerLoop {
     let logger: Logger
     let observer: LoopObserver
 
+    /// Refusals need an operator; outages heal by themselves.
+    static func severity(_ error: any Error) -> Logger.Level {
+        (error as? AMQPError)?.accessRefused == true ? .error : .warning
+    }
+
+    static func hint(_ error: any Error) -> Logger.Metadata {
+        guard let amqp = error as? AMQPError, amqp.accessRefused else { return [:] }
+        return ["hint": "the broker refused this user: check the credentials in broker.urls, the user's permissions (jippnas broker provision) and that the configured province is the user's own; unpublished changes stay in the outbox"]
+    }
+
     /// Runs until a session returns ``SessionEnd/stopped`` or `stop` is signalled.
     ///
     /// - Parameters:
@@ -37,7 +47,7 @@ struct BrokerLoop {
             let url = planner.current
             let connection: AMQPConnection
             do {
-                connection = try AMQPConnection(url: url, heartbeat: broker.heartbeat, timeout: broker.timeout,
+                connection = try AMQPConnection(url: url, tls: broker.tls, heartbeat: broker.heartbeat, timeout: broker.timeout,
                                                 connectionName: connectionName)
                 do {
                     try setUp(connection)
@@ -47,10 +57,10 @@ struct BrokerLoop {
                 }
             } catch {
                 let delay = planner.connectFailed(at: .now, random: .random(in: 0...1))
-                logger.warning("broker connect failed", metadata: [
+                logger.log(level: Self.severity(error), "broker connect failed", metadata: [
                     "broker": "\(url)", "reason": "\(error)", "attempt": "\(planner.failures)",
                     "retry_in_ms": "\(delay.milliseconds)",
-                ])
+                ].merging(Self.hint(error)) { $1 })
                 observer.status("cannot reach \(url) (attempt \(planner.failures)); retrying in \(delay.milliseconds) ms")
                 stop.sleep(delay, tick: observer.tick)
                 continue
@@ -69,9 +79,9 @@ struct BrokerLoop {
                 connectedChanged(false, true, url.description)
                 if let amqp = error as? AMQPError, !amqp.connectionLost { connection.close() } else { connection.abandon() }
                 let delay = planner.disconnected(at: .now, random: .random(in: 0...1))
-                logger.warning("broker connection lost", metadata: [
+                logger.log(level: Self.severity(error), "broker connection lost", metadata: [
                     "broker": "\(url)", "reason": "\(error)", "retry_in_ms": "\(delay.milliseconds)",
-                ])
+                ].merging(Self.hint(error)) { $1 })
                 observer.status("connection to \(url) lost; reconnecting in \(delay.milliseconds) ms")
                 stop.sleep(delay, tick: observer.tick)
             case .retryLater(let reason):

@@ -3,6 +3,7 @@ import JippnasAMQP
 import JippnasCore
 import JippnasOps
 import JippnasStore
+import JippnasTrust
 import Logging
 import Metrics
 import Synchronization
@@ -39,6 +40,8 @@ public final class HubRelay: Sendable {
     private let metrics: RelayMetrics
     private let tunables: Mutex<Tunables>
     private let summary = MinuteSummary(RelayCounters())
+    /// Signs every published body when set (`signing.key_file`).
+    private let signer: HubSigningKey?
 
     /// Writes the minute's summary line when it is due (kept across reconnects).
     private func summarizeIfDue() {
@@ -67,7 +70,10 @@ public final class HubRelay: Sendable {
     /// Tracker key of messages that are not outbox rows (checkpoints): their confirms mark nothing.
     private static let untracked: Int64 = 0
 
-    public init(store: HubStore, settings: HubSettings, logger: Logger, observer: LoopObserver = .none) {
+    public init(store: HubStore, settings: HubSettings, logger: Logger, observer: LoopObserver = .none,
+                signer: HubSigningKey? = nil)
+    {
+        self.signer = signer
         self.store = store
         self.settings = settings
         self.observer = observer
@@ -90,8 +96,8 @@ public final class HubRelay: Sendable {
                    observer: observer).run(
             until: stop,
             setUp: { connection in
-                try Topology.declareHubSide(connection)
-                try Topology.declareHubControl(connection, province: province)
+                try Topology.declareHubSide(connection, declare: settings.broker.declareTopology)
+                try Topology.declareHubControl(connection, province: province, declare: settings.broker.declareTopology)
                 try connection.enableConfirms()
                 try connection.startConsumer(queue: WireNames.hubControlQueue(province: province),
                                              consumerTag: "jippnas-hub-\(province)")
@@ -201,7 +207,8 @@ public final class HubRelay: Sendable {
                             exchange: WireNames.innovationExchange, routingKey: entry.routingKey, body: body,
                             properties: PublishProperties(
                                 messageID: entry.messageID, type: entry.event.rawValue, appID: appID,
-                                timestamp: UInt64(Date().timeIntervalSince1970)))
+                                timestamp: UInt64(Date().timeIntervalSince1970), userID: connection.url.user,
+                                headers: signatureHeaders(entry.body)))
                     }
                     tracker.published(seq: entry.seq, messageID: entry.messageID)
                     cursor = entry.seq
@@ -237,6 +244,12 @@ public final class HubRelay: Sendable {
         }
     }
 
+    /// The signature and key id headers of `body`, or none without a signing key.
+    private func signatureHeaders(_ body: Data) -> [(name: String, value: String)] {
+        guard let signer else { return [] }
+        return [(SignatureHeaders.signature, signer.sign(body)), (SignatureHeaders.keyID, signer.keyID)]
+    }
+
     private func summaryMetadata(_ c: RelayCounters, since base: RelayCounters) -> Logger.Metadata {
         [
             "published": "\(c.published - base.published)", "confirmed": "\(c.confirmed - base.confirmed)",
@@ -255,7 +268,8 @@ public final class HubRelay: Sendable {
             try connection.publish(
                 exchange: WireNames.hubExchange, routingKey: RoutingKey.hubMessage(province: settings.province, kind: Checkpoint.kind),
                 body: b, properties: PublishProperties(messageID: messageID, type: Checkpoint.kind, appID: appID,
-                                                       timestamp: UInt64(Date().timeIntervalSince1970)))
+                                                       timestamp: UInt64(Date().timeIntervalSince1970),
+                                                       userID: connection.url.user, headers: signatureHeaders(body)))
         }
         tracker.published(seq: Self.untracked, messageID: messageID)
         counters.withLock { $0.checkpoints += 1 }

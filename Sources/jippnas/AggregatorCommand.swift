@@ -5,6 +5,7 @@ import JippnasCore
 import JippnasOps
 import JippnasServices
 import JippnasStore
+import JippnasTrust
 import Logging
 
 struct AggregatorCommand: AsyncParsableCommand {
@@ -42,27 +43,41 @@ struct AggregatorCommand: AsyncParsableCommand {
             var logger = Logger(label: "jippnas.aggregator")
             logger[metadataKey: "role"] = "aggregator"
             let store = try AggregatorCommand.openStore(settings)
+            let policy: ProvenancePolicy
+            do {
+                policy = try AggregatorCommand.provenancePolicy(settings)
+            } catch {
+                printError("config trust.keys_dir: \(error)")
+                throw ExitCodes.usage
+            }
             logger.info("starting", metadata: [
                 "version": "\(JippnasVersion.current)", "database": "\(settings.database)",
+                "trusted_keys": "\(policy.trust?.summary ?? "none")", "require_signatures": "\(policy.requireSignatures)",
+                "require_user_id": "\(policy.requireUserID)",
                 "config": "\(SettingsLoader.effectiveFile(role: "aggregator", file: common.config))",
                 "brokers": "\(settings.broker.urls.map(\.description).joined(separator: ","))",
                 "prefetch": "\(settings.prefetch)", "batch_size": "\(settings.batchSize)",
             ])
+            warnAboutPlainBrokers(settings.broker, logger: logger)
             let options = common
             try await serveDaemon(
                 role: "aggregator", owner: "jippnas aggregator run", database: settings.database,
                 httpListen: settings.httpListen, grace: settings.shutdownGrace, logger: logger,
-                makeLoop: { Aggregator(store: store, settings: settings, logger: logger, observer: $0) },
+                makeLoop: { Aggregator(store: store, settings: settings, logger: logger, observer: $0, provenance: policy) },
                 service: \.service, counters: { $0.snapshot }, connected: { $0.snapshot.connected },
                 reload: { aggregator, logger in
                     let fresh = try await loadSettings(role: "aggregator", options: options, exitOnError: false,
                                                        SettingsLoader.aggregator)
+                    // The trust store is read in full before anything changes: a bad key file keeps the old one.
+                    let newPolicy = try AggregatorCommand.provenancePolicy(fresh)
                     let old = aggregator.current
                     let new = Aggregator.Tunables(batchSize: fresh.batchSize, batchMaxWait: fresh.batchMaxWait)
                     aggregator.reload(new)
+                    aggregator.reload(newPolicy)
                     applyReload(level: fresh.logLevel, changes: [
                         "batch_size": "\(old.batchSize)->\(new.batchSize)",
                         "batch_max_wait_ms": "\(milliseconds(old.batchMaxWait))->\(milliseconds(new.batchMaxWait))",
+                        "trusted_keys": "\(newPolicy.trust?.summary ?? "none")",
                     ], logger: logger)
                 })
         }
@@ -70,6 +85,12 @@ struct AggregatorCommand: AsyncParsableCommand {
 }
 
 extension AggregatorCommand {
+    /// The trust store and requirements the settings name.
+    static func provenancePolicy(_ settings: AggregatorSettings) throws(TrustError) -> ProvenancePolicy {
+        ProvenancePolicy(trust: try settings.trustDir.map { dir throws(TrustError) in try TrustStore.load(directory: dir) },
+                         requireSignatures: settings.requireSignatures, requireUserID: settings.requireUserID)
+    }
+
     struct Resync: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Ask a hub to publish its records again (all, or those changed from a sequence number).",
@@ -93,9 +114,10 @@ extension AggregatorCommand {
             let request = ResyncRequest(hub: hub, fromSeq: fromSeq, reason: .manual,
                                         requestID: UUID().uuidString.lowercased(), requestedAt: Timestamp.now())
             do {
-                let connection = try AMQPConnection(url: settings.broker.urls[0], heartbeat: 0, timeout: settings.broker.timeout)
+                let connection = try AMQPConnection(url: settings.broker.urls[0], tls: settings.broker.tls, heartbeat: 0,
+                                                    timeout: settings.broker.timeout)
                 defer { connection.close() }
-                try Topology.declareNationalSide(connection)
+                try Topology.declareNationalSide(connection, declare: settings.broker.declareTopology)
                 try connection.enableConfirms()
                 let body = try ControlCodec.encode(request)
                 try body.withUnsafeBytes { b in

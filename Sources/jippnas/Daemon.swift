@@ -131,3 +131,13 @@ func serveDaemon<Loop: Sendable, Counters: Codable & Sendable>(
         try await reload(loop, logger)
     }
 }
+
+/// Plain AMQP to another machine sends the password and every message in clear: say so at start.
+func warnAboutPlainBrokers(_ broker: BrokerSettings, logger: Logger) {
+    for url in broker.plainRemoteURLs {
+        logger.warning("broker connection is not encrypted", metadata: [
+            "broker": "\(url)",
+            "hint": "use amqps:// (with broker.tls.ca_file) for a broker on another machine: plain AMQP carries the password and every message in clear",
+        ])
+    }
+}

@@ -4,6 +4,7 @@ import JippnasCore
 import JippnasOps
 import JippnasServices
 import JippnasStore
+import JippnasTrust
 import Logging
 
 struct HubCommand: AsyncParsableCommand {
@@ -128,18 +129,21 @@ struct HubCommand: AsyncParsableCommand {
             var logger = Logger(label: "jippnas.hub")
             logger[metadataKey: "role"] = "hub"
             let store = try openStore(settings)
+            let signer = try loadSigningKey(settings)
             logger.info("starting", metadata: [
                 "version": "\(JippnasVersion.current)", "hub": "\(settings.province)",
+                "signing_key": "\(signer?.keyID ?? "none")",
                 "config": "\(SettingsLoader.effectiveFile(role: "hub", file: hub.common.config))", "database": "\(settings.database)",
                 "brokers": "\(settings.broker.urls.map(\.description).joined(separator: ","))",
                 "confirm_window": "\(settings.confirmWindow)",
                 "checkpoint_interval_s": "\(settings.checkpointInterval.components.seconds)",
             ])
+            warnAboutPlainBrokers(settings.broker, logger: logger)
             let options = hub
             try await serveDaemon(
                 role: "hub", owner: "jippnas hub run (hub \(settings.province))", database: settings.database,
                 httpListen: settings.httpListen, grace: settings.shutdownGrace, logger: logger,
-                makeLoop: { HubRelay(store: store, settings: settings, logger: logger, observer: $0) },
+                makeLoop: { HubRelay(store: store, settings: settings, logger: logger, observer: $0, signer: signer) },
                 service: \.service, counters: { $0.snapshot }, connected: { $0.snapshot.connected },
                 reload: { relay, logger in
                     let fresh = try await options.settings(exitOnError: false)
@@ -151,6 +155,22 @@ struct HubCommand: AsyncParsableCommand {
                         "checkpoint_interval_s": "\(old.checkpointInterval.components.seconds)->\(new.checkpointInterval.components.seconds)",
                     ], logger: logger)
                 })
+        }
+    }
+
+    /// The configured signing key, checked against the hub's province; exits 64 when it is unusable.
+    static func loadSigningKey(_ settings: HubSettings) throws -> HubSigningKey? {
+        guard let path = settings.signingKeyFile else { return nil }
+        do {
+            let key = try HubSigningKey.load(path: path)
+            guard key.province == settings.province else {
+                printError("config signing.key_file: \(path) is a key of province \(key.province), not \(settings.province)")
+                throw ExitCodes.usage
+            }
+            return key
+        } catch let error as TrustError {
+            printError("config signing.key_file: \(error)")
+            throw ExitCodes.usage
         }
     }
 

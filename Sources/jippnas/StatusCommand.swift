@@ -119,7 +119,8 @@ struct StatusCommand: AsyncParsableCommand {
             facts["last_commit"] = state.counters.lastProgressAt ?? "-"
         }
         do {
-            let connection = try AMQPConnection(url: settings.broker.urls[0], heartbeat: 0, timeout: settings.broker.timeout)
+            let connection = try AMQPConnection(url: settings.broker.urls[0], tls: settings.broker.tls, heartbeat: 0,
+                                                timeout: settings.broker.timeout)
             defer { connection.close() }
             let depth = try connection.queueDepth(WireNames.nationalQueue)
             facts["queue_depth"] = "\(depth)"

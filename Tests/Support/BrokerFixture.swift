@@ -1,6 +1,7 @@
 import Foundation
 import JippnasAMQP
 import JippnasCore
+import JippnasOps
 
 /// The real RabbitMQ the test script started (`scripts/test`), and isolation per test through vhosts.
 ///
@@ -50,32 +51,12 @@ public enum BrokerFixture {
     }
 
     /// Runs a command and throws with its output when it fails.
-    ///
-    /// Uses posix_spawn and waitpid rather than Foundation's Process, whose waitUntilExit was seen to hang
-    /// here when the command leaves a daemon (the broker) running in its own session.
     @discardableResult
     public static func run(_ arguments: [String]) throws -> String {
-        let output = FileManager.default.temporaryDirectory.path + "/jippnas-cmd-\(UUID().uuidString).out"
-        defer { try? FileManager.default.removeItem(atPath: output) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let argv = (["/usr/bin/env"] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, "/usr/bin/env", &actions, nil, argv, environ)
-        guard rc == 0 else { throw Unavailable(description: "cannot start \(arguments[0]): errno \(rc)") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
-        let exited = status & 0x7f == 0
-        let code = (status >> 8) & 0xff
-        guard exited && code == 0 else {
-            throw Unavailable(description: "\(arguments.joined(separator: " ")) failed (status \(status)): \(text)")
+        let outcome = Subprocess.run(arguments)
+        guard outcome.status == 0 else {
+            throw Unavailable(description: "\(arguments.joined(separator: " ")) failed (status \(outcome.status)): \(outcome.output)")
         }
-        return text
+        return outcome.output
     }
 }

@@ -1,7 +1,9 @@
-/// A broker address `amqp://user:pass@host:port/vhost`, parsed once at start-up.
+/// A broker address `amqp://user:pass@host:port/vhost` or `amqps://...` (TLS), parsed once at start-up.
 ///
 /// ``description`` never shows the password, so a URL can be logged or put in an error as it is.
 public struct BrokerURL: Sendable, Hashable, CustomStringConvertible {
+    /// `amqps://`: the connection is TLS, verified as ``BrokerTLS`` says.
+    public var tls: Bool = false
     public var host: String
     public var port: Int
     public var user: String
@@ -23,13 +25,14 @@ public struct BrokerURL: Sendable, Hashable, CustomStringConvertible {
         public var description: String { "invalid broker URL \(BrokerURL.redact(url)): \(problem)" }
     }
 
-    /// Parses `amqp://[user[:password]@]host[:port][/vhost]`; the vhost is percent-decoded
-    /// (`%2F` is `/`), and an empty path means the default vhost `/`.
+    /// Parses `amqp[s]://[user[:password]@]host[:port][/vhost]`; the vhost is percent-decoded
+    /// (`%2F` is `/`), an empty path means the default vhost `/`, and the port defaults to 5672 (5671 for amqps).
     public init(parsing text: String) throws(ParseError) {
-        guard text.hasPrefix("amqp://") else {
-            throw ParseError(url: text, problem: "scheme must be amqp:// (amqps:// comes with TLS support)")
+        let tls = text.hasPrefix("amqps://")
+        guard tls || text.hasPrefix("amqp://") else {
+            throw ParseError(url: text, problem: "scheme must be amqp:// or amqps://")
         }
-        var rest = Substring(text.dropFirst("amqp://".count))
+        var rest = Substring(text.dropFirst(tls ? "amqps://".count : "amqp://".count))
         var path: Substring = ""
         if let slash = rest.firstIndex(of: "/") {
             path = rest[rest.index(after: slash)...]
@@ -46,7 +49,7 @@ public struct BrokerURL: Sendable, Hashable, CustomStringConvertible {
                 user = Self.percentDecode(credentials)
             }
         }
-        var host = String(rest), port = 5672
+        var host = String(rest), port = tls ? 5671 : 5672
         if let colon = rest.lastIndex(of: ":"), !rest.hasPrefix("[") || rest[..<colon].hasSuffix("]") {
             host = String(rest[..<colon])
             guard let p = Int(rest[rest.index(after: colon)...]), (1...65535).contains(p) else {
@@ -58,13 +61,19 @@ public struct BrokerURL: Sendable, Hashable, CustomStringConvertible {
         guard !host.isEmpty else { throw ParseError(url: text, problem: "host is missing") }
         self.init(host: host, port: port, user: user, password: password,
                   vhost: path.isEmpty ? "/" : Self.percentDecode(path))
+        self.tls = tls
+    }
+
+    /// Whether the host is this machine (plain AMQP there crosses no network).
+    public var isLoopback: Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 
     /// The URL with the password shown as `****`.
     public var description: String {
         let vhostPart = vhost == "/" ? "" : "/" + vhost.replacingSlashes()
         let hostPart = host.contains(":") ? "[\(host)]" : host
-        return "amqp://\(user):****@\(hostPart):\(port)\(vhostPart)"
+        return "\(tls ? "amqps" : "amqp")://\(user):****@\(hostPart):\(port)\(vhostPart)"
     }
 
     /// Replaces the password in any `scheme://user:password@` text with `****`.
@@ -97,6 +106,32 @@ public struct BrokerURL: Sendable, Hashable, CustomStringConvertible {
         }
         return String(decoding: bytes, as: UTF8.self)
     }
+}
+
+/// How an `amqps://` connection verifies the broker and identifies itself.
+public struct BrokerTLS: Sendable, Hashable {
+    /// PEM file of the CA(s) that signed the broker's certificate; nil uses the system's bundle.
+    public var caFile: String?
+    /// PEM client certificate and key, for brokers that require peer certificates.
+    public var certFile: String?
+    public var keyFile: String?
+    /// Check the broker's certificate chain against the CA (on unless explicitly turned off).
+    public var verifyPeer: Bool
+    /// Check that the certificate names the host in the URL (on unless explicitly turned off).
+    public var verifyHostname: Bool
+
+    public init(caFile: String? = nil, certFile: String? = nil, keyFile: String? = nil, verifyPeer: Bool = true,
+                verifyHostname: Bool = true)
+    {
+        self.caFile = caFile
+        self.certFile = certFile
+        self.keyFile = keyFile
+        self.verifyPeer = verifyPeer
+        self.verifyHostname = verifyHostname
+    }
+
+    /// Debian's system CA bundle, used when no CA file is configured.
+    public static let systemBundle = "/etc/ssl/certs/ca-certificates.crt"
 }
 
 extension String {

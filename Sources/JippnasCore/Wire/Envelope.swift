@@ -78,7 +78,7 @@ public enum EnvelopeCodec {
         guard case .innovation(let keyProvince, let keyEvent)? = RoutingKey.parse(routingKey) else {
             return .failure(.invalidRoutingKey)
         }
-        guard String(validating: body, as: UTF8.self) != nil else { return .failure(.invalidUTF8) }
+        if let reason = structuralProblem(body) { return .failure(reason) }
         let wire: WireIn
         do {
             wire = try JSONDecoder().decode(WireIn.self, from: body)
@@ -90,6 +90,18 @@ public enum EnvelopeCodec {
             return .failure(.malformedJSON)
         }
         return wire.validated(keyProvince: keyProvince, keyEvent: keyEvent)
+    }
+
+    /// Strict UTF-8 and ``StrictJSON``'s checks, shared by every JSON body the federation reads.
+    public static func structuralProblem(_ body: Data) -> ValidationReason? {
+        guard String(validating: body, as: UTF8.self) != nil else { return .invalidUTF8 }
+        let problem = body.withUnsafeBytes { StrictJSON.check($0) }
+        switch problem {
+        case nil: return nil
+        case .duplicateKey(let key)?: return .duplicateKey(key)
+        case .tooDeep?: return .tooDeep
+        case .malformed?: return .malformedJSON
+        }
     }
 
     private static func fieldFailure(_ context: DecodingError.Context) -> ValidationReason {

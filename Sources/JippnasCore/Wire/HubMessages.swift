@@ -117,6 +117,7 @@ public enum ControlCodec {
             return .failure(.invalidRoutingKey)
         }
         guard body.count <= 4096 else { return .failure(.bodyTooLarge) }
+        if let reason = EnvelopeCodec.structuralProblem(body) { return .failure(reason) }
         let checkpoint: Checkpoint
         do {
             checkpoint = try JSONDecoder().decode(Checkpoint.self, from: body)
@@ -140,6 +141,8 @@ public enum ControlCodec {
 
     /// Decodes a resync request addressed to `province`.
     public static func decodeResync(_ body: Data, province: String) -> Result<ResyncRequest, ValidationReason> {
+        guard body.count <= 4096 else { return .failure(.bodyTooLarge) }
+        if let reason = EnvelopeCodec.structuralProblem(body) { return .failure(reason) }
         let request: ResyncRequest
         do {
             request = try JSONDecoder().decode(ResyncRequest.self, from: body)

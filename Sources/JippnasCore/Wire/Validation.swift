@@ -14,6 +14,22 @@ public enum ValidationReason: Error, Sendable, Hashable, CustomStringConvertible
     case provinceMismatch
     case eventMismatch
     case regionOutsideProvince
+    /// The same key twice in one JSON object.
+    case duplicateKey(String)
+    /// JSON nested deeper than ``StrictJSON/defaultMaxDepth``.
+    case tooDeep
+    /// Signatures are required and the message carries none.
+    case missingSignature
+    /// The signature names a key id the trust store does not hold.
+    case unknownSigningKey
+    /// The signing key is trusted, but for another province than the one the message speaks for.
+    case signingKeyProvinceMismatch
+    /// The signature does not verify over the body (tampered, or signed with another key).
+    case badSignature
+    /// The broker-validated AMQP user-id is required and absent.
+    case missingUserID
+    /// The AMQP user-id names another province's hub (or, when required, no hub at all).
+    case userIDMismatch
 
     /// The code as stored and documented, for example `missing_field:title`.
     public var code: String {
@@ -29,6 +45,14 @@ public enum ValidationReason: Error, Sendable, Hashable, CustomStringConvertible
         case .provinceMismatch: "province_mismatch"
         case .eventMismatch: "event_mismatch"
         case .regionOutsideProvince: "region_outside_province"
+        case .duplicateKey(let name): "duplicate_key:\(name)"
+        case .tooDeep: "too_deep"
+        case .missingSignature: "missing_signature"
+        case .unknownSigningKey: "unknown_signing_key"
+        case .signingKeyProvinceMismatch: "signing_key_province_mismatch"
+        case .badSignature: "bad_signature"
+        case .missingUserID: "missing_user_id"
+        case .userIDMismatch: "user_id_mismatch"
         }
     }
 
@@ -106,11 +130,13 @@ public enum InnovationValidator {
         return nil
     }
 
-    /// C0 controls and DEL are refused in text; long text may keep newlines and tabs.
+    /// C0 and C1 controls, DEL and the bidirectional overrides (which can make a title read differently
+    /// from what it holds) are refused in text; long text may keep newlines and tabs.
     static func hasControlCharacters(_ value: String, allowNewlines: Bool = false) -> Bool {
         value.unicodeScalars.contains { s in
             if allowNewlines, s == "\n" || s == "\t" || s == "\r" { return false }
-            return s.value < 0x20 || s.value == 0x7F
+            let v = s.value
+            return v < 0x20 || (0x7F...0x9F).contains(v) || (0x202A...0x202E).contains(v) || (0x2066...0x2069).contains(v)
         }
     }
 }

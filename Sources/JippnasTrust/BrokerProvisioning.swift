@@ -1,0 +1,107 @@
+import Crypto
+import Foundation
+import JippnasCore
+
+/// RabbitMQ definitions that give every hub a user that can speak only for its own province.
+///
+/// Per hub `hub-<province>`: no configure permission; write on the two hub-facing exchanges only, with
+/// topic permissions that admit only routing keys beginning `<province>.`; read on its own control queue
+/// only. The aggregator user `aggregator` reads the national queues and writes only to `jippnas.control`.
+/// The topology itself (exchanges, queues, bindings, as ``WireNames`` has it) is part of the definitions,
+/// so daemons run with `broker.declare_topology: false` and need no configure permission at all.
+public struct BrokerProvisioning: Sendable {
+    /// The aggregator's broker user.
+    public static let aggregatorUser = "aggregator"
+
+    public var vhost: String
+    /// Province codes of the hubs to create users for.
+    public var hubs: [String]
+    /// Password per user name.
+    public var passwords: [String: String]
+
+    public init(vhost: String, hubs: [String], passwords: [String: String]) {
+        self.vhost = vhost
+        self.hubs = hubs
+        self.passwords = passwords
+    }
+
+    /// Every user these definitions create, aggregator first.
+    public var users: [String] { [Self.aggregatorUser] + hubs.map { Provenance.hubUser(province: $0) } }
+
+    /// A new random password: 24 bytes from the system's CSPRNG, base64url without padding.
+    public static func generatePassword() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<24).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    /// RabbitMQ's `rabbit_password_hashing_sha256`: base64(salt ‖ SHA-256(salt ‖ password)) with a 4-byte salt.
+    public static func passwordHash(_ password: String, salt: [UInt8]? = nil) -> String {
+        var generator = SystemRandomNumberGenerator()
+        let salt = salt ?? (0..<4).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let digest = SHA256.hash(data: Data(salt + Array(password.utf8)))
+        return Data(salt + Array(digest)).base64EncodedString()
+    }
+
+    /// The definitions document (`rabbitmqctl import_definitions`, or `load_definitions` at boot).
+    public func definitions() -> [String: Any] {
+        func escaped(_ name: String) -> String { name.replacingOccurrences(of: ".", with: "\\.") }
+        let hubFacing = [WireNames.innovationExchange, WireNames.hubExchange]
+        var users: [[String: Any]] = []
+        var permissions: [[String: Any]] = []
+        var topicPermissions: [[String: Any]] = []
+        for user in self.users {
+            users.append(["name": user, "password_hash": Self.passwordHash(passwords[user] ?? ""),
+                          "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": [String]()])
+        }
+        permissions.append([
+            "user": Self.aggregatorUser, "vhost": vhost, "configure": "^$",
+            "write": "^\(escaped(WireNames.controlExchange))$",
+            "read": "^(\(escaped(WireNames.nationalQueue))|\(escaped(WireNames.nationalDeadQueue)))$",
+        ])
+        for province in hubs {
+            let user = Provenance.hubUser(province: province)
+            permissions.append([
+                "user": user, "vhost": vhost, "configure": "^$",
+                "write": "^(\(hubFacing.map(escaped).joined(separator: "|")))$",
+                "read": "^\(escaped(WireNames.hubControlQueue(province: province)))$",
+            ])
+            for exchange in hubFacing {
+                topicPermissions.append([
+                    "user": user, "vhost": vhost, "exchange": exchange, "write": "^\(province)\\.", "read": "^\(province)\\.",
+                ])
+            }
+        }
+        let exchanges = [WireNames.innovationExchange, WireNames.hubExchange, WireNames.controlExchange,
+                         WireNames.deadLetterExchange].map { name -> [String: Any] in
+            ["name": name, "vhost": vhost, "type": "topic", "durable": true, "auto_delete": false, "internal": false,
+             "arguments": [String: Any]()]
+        }
+        func queue(_ name: String, _ arguments: [String: Any] = [:]) -> [String: Any] {
+            ["name": name, "vhost": vhost, "durable": true, "auto_delete": false, "arguments": arguments]
+        }
+        func binding(_ exchange: String, _ queue: String, _ key: String) -> [String: Any] {
+            ["source": exchange, "vhost": vhost, "destination": queue, "destination_type": "queue", "routing_key": key,
+             "arguments": [String: Any]()]
+        }
+        var queues = [queue(WireNames.nationalQueue, ["x-dead-letter-exchange": WireNames.deadLetterExchange]),
+                      queue(WireNames.nationalDeadQueue)]
+        var bindings = WireNames.nationalBindings.map { binding($0.exchange, WireNames.nationalQueue, $0.pattern) }
+        bindings.append(binding(WireNames.deadLetterExchange, WireNames.nationalDeadQueue, "#"))
+        for province in hubs {
+            let control = WireNames.hubControlQueue(province: province)
+            queues.append(queue(control))
+            bindings.append(binding(WireNames.controlExchange, control, ResyncRequest.routingKey(province: province)))
+        }
+        return [
+            "rabbit_version": "3.10.8", "vhosts": [["name": vhost]], "users": users, "permissions": permissions,
+            "topic_permissions": topicPermissions, "exchanges": exchanges, "queues": queues, "bindings": bindings,
+        ]
+    }
+
+    /// The definitions as pretty JSON.
+    public func definitionsJSON() throws -> Data {
+        try JSONSerialization.data(withJSONObject: definitions(), options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+    }
+}

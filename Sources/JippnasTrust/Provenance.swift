@@ -1,0 +1,52 @@
+import Foundation
+import JippnasCore
+
+/// What the aggregator demands of a message's origin. Reloaded on SIGHUP with the trust store.
+public struct ProvenancePolicy: Sendable {
+    /// Keys to verify signatures with; nil verifies nothing (signatures are then not required either).
+    public var trust: TrustStore?
+    /// Refuse messages without a signature.
+    public var requireSignatures: Bool
+    /// Refuse messages without a broker-validated AMQP user-id naming the province's hub.
+    public var requireUserID: Bool
+
+    public init(trust: TrustStore? = nil, requireSignatures: Bool = false, requireUserID: Bool = false) {
+        self.trust = trust
+        self.requireSignatures = requireSignatures
+        self.requireUserID = requireUserID
+    }
+
+    /// Accepts everything: no trust store, nothing required.
+    public static let open = ProvenancePolicy()
+}
+
+/// The cross-checks that tie a message to its province: the routing key names a province; the AMQP
+/// user-id (which RabbitMQ validates against the login) must be that province's hub user; the signing
+/// key must be trusted for that province and its signature must verify over the body. The envelope's
+/// `hub` is checked against the routing key by ``EnvelopeCodec``, closing the loop.
+public enum Provenance {
+    /// The broker user of a province's hub, as `jippnas broker provision` creates it.
+    public static func hubUser(province: String) -> String { "hub-" + province }
+
+    /// The first disagreement, or nil when the message may speak for `province`.
+    public static func check(province: String, userID: String?, signature: String?, keyID: String?, body: Data,
+                             policy: ProvenancePolicy) -> ValidationReason?
+    {
+        switch userID {
+        case nil:
+            if policy.requireUserID { return .missingUserID }
+        case let user? where user.hasPrefix("hub-"):
+            if user != hubUser(province: province) { return .userIDMismatch }
+        default:
+            if policy.requireUserID { return .userIDMismatch }
+        }
+        guard let signature, let keyID else {
+            return policy.requireSignatures && policy.trust != nil ? .missingSignature : nil
+        }
+        guard let trust = policy.trust else { return nil }
+        guard let key = trust.keys[keyID] else { return .unknownSigningKey }
+        guard key.province == province else { return .signingKeyProvinceMismatch }
+        guard key.verifies(signature, over: body) else { return .badSignature }
+        return nil
+    }
+}

@@ -1,0 +1,198 @@
+import ArgumentParser
+import Foundation
+import JippnasCore
+import JippnasOps
+import JippnasTrust
+
+struct BrokerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "broker",
+        abstract: "Broker administration: users and permissions so that only a hub can speak for its province.",
+        subcommands: [Provision.self])
+
+    struct Provision: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write RabbitMQ definitions (vhost, topology, per-hub users and permissions); --apply imports them.",
+            discussion: """
+                Creates user hub-<code> for every province marked jipp_hub=yes in the CSV (all of them with \
+                --all-provinces) and the user 'aggregator'. A hub user may write only to jippnas.innovation and \
+                jippnas.hub, only with routing keys beginning with its own code (topic permissions), and read only \
+                its control queue; it configures nothing. Passwords are generated once per user into \
+                <passwords-dir>/<user>.password (mode 0600) and reused on later runs, so adding a hub does not \
+                change the others' passwords; they are printed only with --print-passwords. Run the daemons \
+                against these definitions with broker.declare_topology: false. Exit codes: 0 written (and \
+                applied); 64 bad input; 1 a file could not be written or rabbitmqctl failed.
+                """)
+
+        @Option(name: .long, help: "Provinces CSV (code,...,jipp_hub), for example seeds/provinces.csv.") var hubs: String
+        @Flag(name: .long, help: "Every province in the CSV, not only those marked jipp_hub=yes.") var allProvinces = false
+        @Option(name: .long, help: "The vhost to create.") var vhost = "jippnas"
+        @Option(name: .long, help: "Where to write the definitions (JSON, mode 0600: it holds password hashes).")
+        var out = "jippnas-definitions.json"
+        @Option(name: .long, help: "Directory of per-user password files (created 0700).") var passwordsDir = "jippnas-secrets"
+        @Flag(name: .long, help: "Print 'user password' lines on standard output.") var printPasswords = false
+        @Flag(name: .long, help: "Import the definitions into the running broker with rabbitmqctl import_definitions.")
+        var apply = false
+        @Option(name: .long, help: "The rabbitmqctl command for --apply, split on spaces (for example 'rabbitmqctl -n rabbit@host').")
+        var rabbitmqctl = "rabbitmqctl"
+
+        func run() async throws {
+            let provinces: [String]
+            do {
+                provinces = try ProvinceList.read(hubs, onlyHubs: !allProvinces)
+            } catch {
+                printError("\(error)")
+                throw ExitCodes.usage
+            }
+            guard !provinces.isEmpty else {
+                printError("\(hubs): no province is marked jipp_hub=yes (use --all-provinces for every row)")
+                throw ExitCodes.usage
+            }
+            var provisioning = BrokerProvisioning(vhost: vhost, hubs: provinces, passwords: [:])
+            var created: [String] = []
+            do {
+                try SecretFiles.makePrivateDirectory(passwordsDir)
+                for user in provisioning.users {
+                    let path = passwordsDir + "/" + user + ".password"
+                    if let existing = try SecretFiles.read(path) {
+                        provisioning.passwords[user] = existing
+                    } else {
+                        let password = BrokerProvisioning.generatePassword()
+                        try SecretFiles.write(path, password + "\n")
+                        provisioning.passwords[user] = password
+                        created.append(user)
+                    }
+                }
+                try SecretFiles.write(out, String(decoding: try provisioning.definitionsJSON(), as: UTF8.self) + "\n",
+                                      replace: true)
+            } catch {
+                printError("\(error)")
+                throw ExitCodes.failure
+            }
+            print("definitions written to \(out): vhost \(vhost), \(provinces.count) hub user(s) and 'aggregator'; passwords in \(passwordsDir)/ (\(created.count) new)")
+            if printPasswords {
+                for user in provisioning.users { print("\(user) \(provisioning.passwords[user] ?? "")") }
+            }
+            if apply {
+                let command = rabbitmqctl.split(separator: " ").map(String.init) + ["import_definitions", out]
+                let outcome = Subprocess.run(command)
+                guard outcome.status == 0 else {
+                    printError("\(command.joined(separator: " ")) failed (exit \(outcome.status)): \(outcome.output.trimmingWhitespace())")
+                    throw ExitCodes.failure
+                }
+                print("applied to the broker with \(command.joined(separator: " "))")
+            }
+        }
+    }
+}
+
+struct KeysCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keys",
+        abstract: "Ed25519 signing keys: a hub signs what it publishes; the aggregator trusts its public key.",
+        subcommands: [Generate.self])
+
+    struct Generate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make a key pair for a hub: <code>-<key id>.key (private, 0600) and .pub (public).",
+            discussion: """
+                Give the .key to the hub (signing.key_file, or systemd credential 'signing-key') and copy the .pub \
+                into the aggregator's trust.keys_dir, then reload it (SIGHUP). To rotate, add the new .pub, switch \
+                the hub to the new .key, and remove the old .pub once the hub's outbox has drained: both keys are \
+                valid meanwhile. Exit codes: 0 written; 64 bad province; 1 files could not be written.
+                """)
+        @Option(name: .long, help: "The hub's province code.") var hub: String
+        @Option(name: .long, help: "Directory to write the two files into.") var out = "."
+
+        func validate() throws {
+            guard ProvinceRegistry.isProvinceCode(hub) else { throw ValidationError("\(hub) is not a province code") }
+        }
+
+        func run() async throws {
+            let key = HubSigningKey.generate(province: hub)
+            let base = out + "/" + hub + "-" + key.keyID
+            do {
+                try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+                try SecretFiles.write(base + ".key", key.fileText)
+                try SecretFiles.write(base + ".pub", key.trusted.fileText, mode: 0o644)
+            } catch {
+                printError("\(error)")
+                throw ExitCodes.failure
+            }
+            print("hub \(hub) key \(key.keyID): private \(base).key (0600), public \(base).pub")
+        }
+    }
+}
+
+/// Province codes from the seeds' CSV.
+enum ProvinceList {
+    struct Problem: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static func read(_ path: String, onlyHubs: Bool) throws -> [String] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw Problem(description: "cannot read \(path)")
+        }
+        let lines = text.split(whereSeparator: \.isNewline)
+        guard let header = lines.first?.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }),
+              let codeColumn = header.firstIndex(of: "code") else {
+            throw Problem(description: "\(path): the header needs a 'code' column")
+        }
+        let hubColumn = header.firstIndex(of: "jipp_hub")
+        if onlyHubs && hubColumn == nil {
+            throw Problem(description: "\(path): the header has no 'jipp_hub' column (use --all-provinces)")
+        }
+        var codes: [String] = []
+        for (number, line) in lines.enumerated().dropFirst() {
+            let cells = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard cells.count > max(codeColumn, hubColumn ?? 0) else {
+                throw Problem(description: "\(path):\(number + 1): expected \(header.count) columns")
+            }
+            let code = cells[codeColumn]
+            guard ProvinceRegistry.isProvinceCode(code) else {
+                throw Problem(description: "\(path):\(number + 1): \(code) is not a Kemendagri province code")
+            }
+            if !onlyHubs || cells[hubColumn!] == "yes" { codes.append(code) }
+        }
+        return codes
+    }
+}
+
+/// Files holding secrets: created with restrictive modes from the start, never widened.
+enum SecretFiles {
+    struct Problem: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static func makePrivateDirectory(_ path: String) throws {
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+    }
+
+    /// The trimmed content of an existing secret file, or nil when there is none.
+    static func read(_ path: String) throws -> String? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8), !text.trimmingWhitespace().isEmpty else {
+            throw Problem(description: "\(path) exists but holds no password; remove it to generate a new one")
+        }
+        return text.trimmingWhitespace()
+    }
+
+    /// Writes `text` to a new file created with `mode` (the umask cannot widen it); with `replace`, an
+    /// existing file is replaced atomically.
+    static func write(_ path: String, _ text: String, mode: mode_t = 0o600, replace: Bool = false) throws {
+        let target = replace ? path + ".tmp-\(getpid())" : path
+        let fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw Problem(description: "cannot create \(target): \(String(cString: strerror(errno)))") }
+        let bytes = Array(text.utf8)
+        let written = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
+        fchmod(fd, mode)
+        let synced = fsync(fd)
+        close(fd)
+        guard written == bytes.count, synced == 0 else { throw Problem(description: "cannot write \(target)") }
+        if replace, rename(target, path) != 0 {
+            throw Problem(description: "cannot replace \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+}
