@@ -104,7 +104,7 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log")],
             path: "Tests/Support"
         ),
-        .testTarget(name: "JippnasCoreTests", dependencies: ["JippnasCore", "JippnasTrust"]),
+        .testTarget(name: "JippnasCoreTests", dependencies: ["JippnasCore", "JippnasTrust", "JippnasTestSupport"]),
         .testTarget(name: "JippnasStoreTests", dependencies: ["JippnasStore", "JippnasTestSupport"]),
         .testTarget(
             name: "JippnasIntegrationTests",

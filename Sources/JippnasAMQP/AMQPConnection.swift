@@ -35,9 +35,11 @@ public enum ConfirmEvent: Sendable, Equatable {
     case delivery(AMQPDelivery)
 }
 
-/// Properties of one publish. Content type is always `application/json` and delivery mode persistent.
+/// Properties of one publish. Delivery mode is always persistent.
 public struct PublishProperties: Sendable {
     public var messageID: String
+    /// `application/json` unless a test sends something else; nil leaves the property out.
+    public var contentType: String? = EnvelopeCodec.contentType
     public var type: String
     public var appID: String
     public var timestamp: UInt64
@@ -269,13 +271,14 @@ public final class AMQPConnection {
                         properties: PublishProperties, mandatory: Bool = true) throws(AMQPError)
     {
         var props = amqp_basic_properties_t()
-        props._flags = jippnas_flag_content_type | jippnas_flag_delivery_mode | jippnas_flag_message_id
+        props._flags = jippnas_flag_delivery_mode | jippnas_flag_message_id
             | jippnas_flag_timestamp | jippnas_flag_type | jippnas_flag_app_id
+        if properties.contentType != nil { props._flags |= jippnas_flag_content_type }
         props.delivery_mode = 2
         props.timestamp = properties.timestamp
         let bodyBytes = amqp_bytes_t(len: body.count, bytes: UnsafeMutableRawPointer(mutating: body.baseAddress))
         let rc: Int32 = withTable(properties.headers.map { ($0.name, AMQPArgument.string($0.value)) }) { headers in
-         withBytes(EnvelopeCodec.contentType) { contentType in
+         withBytes(properties.contentType ?? "") { contentType in
             withBytes(properties.messageID) { messageID in
                 withBytes(properties.type) { type in
                     withBytes(properties.appID) { appID in

@@ -207,8 +207,15 @@ public enum SettingsLoader {
         let texts = file.stringArray(forKey: "broker.urls", isSecret: true)
             ?? file.string(forKey: "broker.urls", isSecret: true).map { $0.split(separator: ",").map(String.init) } ?? []
         return texts.contains { text in
-            guard let url = try? BrokerURL(parsing: text.trimmingWhitespace()) else { return text.contains("@") }
-            return !(url.user == "guest" && url.password == "guest") && !url.password.isEmpty
+            // Only a password written into the URL counts (a URL without one gets it from password_file).
+            guard let scheme = text.range(of: "://"), let at = text[scheme.upperBound...].firstIndex(of: "@") else {
+                return false
+            }
+            let credentials = text[scheme.upperBound..<at]
+            guard let colon = credentials.firstIndex(of: ":"), credentials.index(after: colon) < credentials.endIndex else {
+                return false
+            }
+            return credentials != "guest:guest"
         }
     }
 

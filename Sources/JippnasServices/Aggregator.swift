@@ -233,50 +233,27 @@ public final class Aggregator: Sendable {
                 "message_id": "\(delivery.messageID ?? "-")", "hub": "\(hub ?? "-")",
             ])
         }
-        /// Size first (so nothing large is hashed), then who sent it, then what it says.
-        func provenanceProblem(_ province: String) -> ValidationReason? {
-            if delivery.body.count > settings.maxBodyBytes { return .bodyTooLarge }
-            return Provenance.check(province: province, userID: delivery.userID,
-                                    signature: delivery.headers[SignatureHeaders.signature],
-                                    keyID: delivery.headers[SignatureHeaders.keyID], body: delivery.body, policy: policy)
-        }
-        switch RoutingKey.parse(delivery.routingKey) {
-        case nil:
-            refuse(.invalidRoutingKey, hub: nil)
-        case .hub(let province, let kind)?:
-            if let reason = provenanceProblem(province) { return refuse(reason, hub: province) }
-            guard kind == Checkpoint.kind else {
-                batch.goodTags.append(delivery.deliveryTag)
-                batch.hubMessages += 1
-                return
-            }
-            switch ControlCodec.decodeCheckpoint(delivery.body, routingKey: delivery.routingKey) {
-            case .failure(let reason): refuse(reason, hub: province)
-            case .success(let checkpoint):
-                batch.goodTags.append(delivery.deliveryTag)
-                batch.checkpoints.append((checkpoint, batch.changes.count))
-            }
-        case .innovation(let province, _)?:
-            guard let messageID = delivery.messageID, !messageID.isEmpty else {
-                return refuse(.missingField("message_id"), hub: province)
-            }
-            guard messageID.utf8.count <= 128, messageID.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
-                return refuse(.invalidField("message_id"), hub: province)
-            }
-            if let reason = provenanceProblem(province) { return refuse(reason, hub: province) }
-            switch EnvelopeCodec.decode(delivery.body, routingKey: delivery.routingKey, contentType: delivery.contentType,
-                                        maxBodyBytes: settings.maxBodyBytes) {
-            case .failure(let reason):
-                refuse(reason, hub: province)
-            case .success(let envelope):
-                logger.trace("change", metadata: [
-                    "hub": "\(envelope.hub)", "seq": "\(envelope.seq)", "message_id": "\(messageID)",
-                    "routing_key": "\(delivery.routingKey)",
-                ])
-                batch.goodTags.append(delivery.deliveryTag)
-                batch.changes.append(IncomingChange(envelope: envelope, messageID: messageID,
-                                                    routingKey: delivery.routingKey, body: delivery.body))
-            }
+        let verdict = Screening.screen(
+            Screening.Message(routingKey: delivery.routingKey, messageID: delivery.messageID, contentType: delivery.contentType,
+                              userID: delivery.userID, headers: delivery.headers, body: delivery.body),
+            maxBodyBytes: settings.maxBodyBytes, policy: policy)
+        switch verdict {
+        case .refused(let reason, let hub):
+            refuse(reason, hub: hub)
+        case .otherHubMessage:
+            batch.goodTags.append(delivery.deliveryTag)
+            batch.hubMessages += 1
+        case .checkpoint(let checkpoint):
+            batch.goodTags.append(delivery.deliveryTag)
+            batch.checkpoints.append((checkpoint, batch.changes.count))
+        case .change(let envelope, let messageID):
+            logger.trace("change", metadata: [
+                "hub": "\(envelope.hub)", "seq": "\(envelope.seq)", "message_id": "\(messageID)",
+                "routing_key": "\(delivery.routingKey)",
+            ])
+            batch.goodTags.append(delivery.deliveryTag)
+            batch.changes.append(IncomingChange(envelope: envelope, messageID: messageID,
+                                                routingKey: delivery.routingKey, body: delivery.body))
         }
     }
 

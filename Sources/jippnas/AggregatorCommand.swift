@@ -126,7 +126,13 @@ extension AggregatorCommand {
                                                messageID: request.requestID, type: "resync", appID: "jippnas-cli/\(JippnasVersion.current)",
                                                timestamp: UInt64(Date().timeIntervalSince1970)))
                 }
-                guard case .ack? = try connection.nextConfirmEvent(timeout: settings.broker.timeout) else {
+                switch try connection.nextConfirmEvent(timeout: settings.broker.timeout) {
+                case .ack?:
+                    break
+                case .returned?:
+                    printError("no queue takes \(ResyncRequest.routingKey(province: hub)): hub \(hub) has never connected to this broker (its control queue jippnas.control.\(hub) does not exist)")
+                    throw ExitCodes.failure
+                default:
                     printError("the broker did not confirm the resync request")
                     throw ExitCodes.failure
                 }

@@ -39,12 +39,15 @@ struct HubCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Import innovations from JSON arrays, NDJSON or CSV files (English or Indonesian headers).",
             discussion: """
-                Every refused row is reported with its place in the file and a reason code; the good rows of all \
-                files are stored with their outbox entries in one transaction. A record equal to the stored one \
-                makes no new revision. Exit codes: 0 all rows stored; 65 some rows refused (the good ones are \
-                stored); 64 configuration error; 1 a file could not be read or the store failed.
+                Every refused row is reported with its place in the file and a reason code. All files are one \
+                unit: if any row is refused nothing is stored, unless --skip-invalid is given, which stores the \
+                good rows (with their outbox entries, in one transaction) and reports the rest. A record equal \
+                to the stored one makes no new revision. Exit codes: 0 all rows stored; 65 rows refused (nothing \
+                stored, or with --skip-invalid only the good ones); 64 configuration error; 1 a file could not be \
+                read or the store failed.
                 """)
         @OptionGroup var hub: HubOptions
+        @Flag(name: .long, help: "Store the good rows even when some are refused.") var skipInvalid = false
         @Argument(help: "Files to import (.json, .ndjson/.jsonl, .csv).") var files: [String]
 
         func run() async throws {
@@ -67,6 +70,11 @@ struct HubCommand: AsyncParsableCommand {
                 for issue in parsed.issues { printError("\(file): \(issue)") }
                 refused += parsed.issues.count
                 good += parsed.rows.map(\.content)
+            }
+            if refused > 0 && !skipInvalid {
+                printError("\(refused) row(s) refused: nothing imported (fix them, or pass --skip-invalid to store the \(good.count) good row(s))")
+                print("hub=\(settings.province) inserted=0 updated=0 unchanged=0 refused=\(refused) stored=none")
+                throw ExitCodes.dataRefused
             }
             let store = try openStore(settings)
             let summary: ImportSummary

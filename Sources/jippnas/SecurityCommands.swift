@@ -35,6 +35,8 @@ struct BrokerCommand: AsyncParsableCommand {
         var apply = false
         @Option(name: .long, help: "The rabbitmqctl command for --apply, split on spaces (for example 'rabbitmqctl -n rabbit@host').")
         var rabbitmqctl = "rabbitmqctl"
+        @Option(name: .long, help: "The OS account rabbitmqctl runs as (Debian's wrapper drops to it): it must read the definitions.")
+        var brokerAccount = "rabbitmq"
 
         func run() async throws {
             let provinces: [String]
@@ -74,8 +76,16 @@ struct BrokerCommand: AsyncParsableCommand {
                 for user in provisioning.users { print("\(user) \(provisioning.passwords[user] ?? "")") }
             }
             if apply {
-                let command = rabbitmqctl.split(separator: " ").map(String.init) + ["import_definitions", out]
-                let outcome = Subprocess.run(command)
+                let command = rabbitmqctl.split(separator: " ").map(String.init) + ["import_definitions"]
+                let outcome: Subprocess.Outcome
+                do {
+                    outcome = try SecretFiles.withCopy(of: out, readableBy: brokerAccount) { copy in
+                        Subprocess.run(command + [copy])
+                    }
+                } catch {
+                    printError("\(error)")
+                    throw ExitCodes.failure
+                }
                 guard outcome.status == 0 else {
                     printError("\(command.joined(separator: " ")) failed (exit \(outcome.status)): \(outcome.output.trimmingWhitespace())")
                     throw ExitCodes.failure
@@ -177,6 +187,25 @@ enum SecretFiles {
             throw Problem(description: "\(path) exists but holds no password; remove it to generate a new one")
         }
         return text.trimmingWhitespace()
+    }
+
+    /// Runs `body` with a private copy of `path` that OS user `account` can read (Debian's rabbitmqctl
+    /// drops to the rabbitmq user before reading its file argument, and cannot read stdin in 3.10). The copy
+    /// lives in a fresh 0700 directory owned by that user and is removed afterwards.
+    static func withCopy<R>(of path: String, readableBy account: String, _ body: (String) -> R) throws -> R {
+        var template = Array("/tmp/jippnas-definitions.XXXXXX".utf8CString)
+        guard let dir = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }).map({ String(cString: $0) }) else {
+            throw Problem(description: "cannot create a temporary directory")
+        }
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let copy = dir + "/definitions.json"
+        guard let data = FileManager.default.contents(atPath: path) else { throw Problem(description: "cannot read \(path)") }
+        try write(copy, String(decoding: data, as: UTF8.self))
+        if getuid() == 0, let entry = getpwnam(account) {
+            chown(dir, entry.pointee.pw_uid, entry.pointee.pw_gid)
+            chown(copy, entry.pointee.pw_uid, entry.pointee.pw_gid)
+        }
+        return body(copy)
     }
 
     /// Writes `text` to a new file created with `mode` (the umask cannot widen it); with `replace`, an

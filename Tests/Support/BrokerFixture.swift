@@ -30,22 +30,37 @@ public enum BrokerFixture {
         return dir
     }
 
+    /// A value of the node's broker.env (JIPPNAS_BROKER_*), written by `scripts/broker start`.
+    public static func value(_ name: String) throws -> String {
+        let env = try String(contentsOfFile: try brokerDirectory() + "/broker.env", encoding: .utf8)
+        guard let line = env.split(separator: "\n").first(where: { $0.hasPrefix(name + "=") }) else {
+            throw Unavailable(description: "broker.env has no \(name)")
+        }
+        return String(line.dropFirst(name.count + 1))
+    }
+
     /// The base URL (default vhost) of the test broker.
     public static func baseURL() throws -> BrokerURL {
-        let env = try String(contentsOfFile: try brokerDirectory() + "/broker.env", encoding: .utf8)
-        guard let line = env.split(separator: "\n").first(where: { $0.hasPrefix("JIPPNAS_BROKER_URL=") }) else {
-            throw Unavailable(description: "broker.env has no JIPPNAS_BROKER_URL")
-        }
-        return try BrokerURL(parsing: String(line.dropFirst("JIPPNAS_BROKER_URL=".count)))
+        try BrokerURL(parsing: try value("JIPPNAS_BROKER_URL"))
+    }
+
+    /// rabbitmqctl against the test node.
+    @discardableResult
+    public static func ctl(_ arguments: [String]) throws -> String {
+        try run(["\(repositoryRoot)/scripts/broker", "ctl", try brokerDirectory()] + arguments)
+    }
+
+    /// The command line `jippnas broker provision --rabbitmqctl` takes for the test node.
+    public static func rabbitmqctlCommand() throws -> String {
+        "\(repositoryRoot)/scripts/broker ctl \(try brokerDirectory())"
     }
 
     /// A fresh vhost for one test, with full permissions for guest.
     public static func isolatedURL(_ label: String) throws -> BrokerURL {
         var url = try baseURL()
         let vhost = "t-\(label)-\(UUID().uuidString.prefix(8))"
-        let dir = try brokerDirectory()
-        try run(["\(repositoryRoot)/scripts/broker", "ctl", dir, "add_vhost", vhost])
-        try run(["\(repositoryRoot)/scripts/broker", "ctl", dir, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"])
+        try ctl(["add_vhost", vhost])
+        try ctl(["set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"])
         url.vhost = vhost
         return url
     }

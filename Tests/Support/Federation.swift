@@ -129,3 +129,46 @@ public struct RecordKey: Hashable, Sendable, CustomStringConvertible {
     public var withdrawn: Bool
     public var description: String { "\(globalID)@\(revision)\(withdrawn ? "(withdrawn)" : "")" }
 }
+
+/// One message exactly as a test wants it on the wire.
+public struct WireMessage: Sendable {
+    public var routingKey: String
+    public var properties: PublishProperties
+    public var body: Data
+
+    public init(routingKey: String, properties: PublishProperties, body: Data) {
+        self.routingKey = routingKey
+        self.properties = properties
+        self.body = body
+    }
+
+    /// `jippnas.hub` for `<p>.hub.<kind>` keys, `jippnas.innovation` otherwise.
+    public var exchange: String { routingKey.contains(".hub.") ? WireNames.hubExchange : WireNames.innovationExchange }
+}
+
+/// Publishes `messages` in order on one confirm-mode connection and waits until the broker confirmed all.
+public func publishConfirmed(_ messages: [WireMessage], url: BrokerURL, tls: BrokerTLS = BrokerTLS()) throws {
+    let connection = try AMQPConnection(url: url, tls: tls, heartbeat: 0, timeout: .seconds(5))
+    defer { connection.close() }
+    try connection.enableConfirms()
+    for m in messages {
+        try m.body.withUnsafeBytes { body in
+            try connection.publish(exchange: m.exchange, routingKey: m.routingKey, body: body, properties: m.properties)
+        }
+    }
+    var confirmed = Set<UInt64>()
+    let deadline = ContinuousClock.now + .seconds(20)
+    while confirmed.count < messages.count, ContinuousClock.now < deadline {
+        switch try connection.nextConfirmEvent(timeout: .milliseconds(100)) {
+        case .ack(let tag, let multiple)?:
+            if multiple { for t in 1...tag { confirmed.insert(t) } } else { confirmed.insert(tag) }
+        case .nack(let tag, _)?:
+            throw BrokerFixture.Unavailable(description: "broker nacked message \(tag)")
+        default:
+            break
+        }
+    }
+    guard confirmed.count == messages.count else {
+        throw BrokerFixture.Unavailable(description: "only \(confirmed.count) of \(messages.count) messages confirmed")
+    }
+}

@@ -5,7 +5,7 @@ jippnas_root() { cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd; }
 # Installs the Debian packages jippnas builds and tests with, when any is missing.
 jippnas_install_packages() {
     local missing=()
-    for p in rabbitmq-server librabbitmq-dev libsqlite3-dev sqlite3 pkg-config; do
+    for p in rabbitmq-server librabbitmq-dev libsqlite3-dev sqlite3 pkg-config openssl; do
         dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
     done
     [ ${#missing[@]} -eq 0 ] && return 0

@@ -1,0 +1,74 @@
+import Foundation
+import JippnasCore
+
+/// What the aggregator makes of one delivery, decided without I/O so that every hostile input can be
+/// tested without a broker (Tests/Corpus/hostile.ndjson runs through this in unit tests and through a
+/// real aggregator in integration tests).
+public enum Screening {
+    /// The delivery's AMQP facts the decision needs.
+    public struct Message: Sendable {
+        public var routingKey: String
+        public var messageID: String?
+        public var contentType: String?
+        public var userID: String?
+        public var headers: [String: String]
+        public var body: Data
+
+        public init(routingKey: String, messageID: String?, contentType: String?, userID: String?,
+                    headers: [String: String], body: Data)
+        {
+            self.routingKey = routingKey
+            self.messageID = messageID
+            self.contentType = contentType
+            self.userID = userID
+            self.headers = headers
+            self.body = body
+        }
+    }
+
+    public enum Verdict: Sendable, Equatable {
+        /// A valid change of an innovation, with its message id.
+        case change(Envelope, messageID: String)
+        case checkpoint(Checkpoint)
+        /// A hub-level message of a kind this version does not know: acknowledged and ignored.
+        case otherHubMessage
+        /// Dead-lettered with `reason`; `hub` is the routing key's province when it named one.
+        case refused(ValidationReason, hub: String?)
+    }
+
+    /// Checks in a fixed order: the routing key; the message id; the size (so nothing large is hashed);
+    /// who sent it (user-id, signature); and only then what the body says.
+    public static func screen(_ message: Message, maxBodyBytes: Int, policy: ProvenancePolicy) -> Verdict {
+        func provenanceProblem(_ province: String) -> ValidationReason? {
+            if message.body.count > maxBodyBytes { return .bodyTooLarge }
+            return Provenance.check(province: province, userID: message.userID,
+                                    signature: message.headers[SignatureHeaders.signature],
+                                    keyID: message.headers[SignatureHeaders.keyID], body: message.body, policy: policy)
+        }
+        switch RoutingKey.parse(message.routingKey) {
+        case nil:
+            return .refused(.invalidRoutingKey, hub: nil)
+        case .hub(let province, let kind)?:
+            if let reason = provenanceProblem(province) { return .refused(reason, hub: province) }
+            guard kind == Checkpoint.kind else { return .otherHubMessage }
+            switch ControlCodec.decodeCheckpoint(message.body, routingKey: message.routingKey) {
+            case .failure(let reason): return .refused(reason, hub: province)
+            case .success(let checkpoint): return .checkpoint(checkpoint)
+            }
+        case .innovation(let province, _)?:
+            guard let messageID = message.messageID, !messageID.isEmpty else {
+                return .refused(.missingField("message_id"), hub: province)
+            }
+            // Printable ASCII only: the id is logged, stored and used as a key.
+            guard messageID.utf8.count <= 128, messageID.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+                return .refused(.invalidField("message_id"), hub: province)
+            }
+            if let reason = provenanceProblem(province) { return .refused(reason, hub: province) }
+            switch EnvelopeCodec.decode(message.body, routingKey: message.routingKey, contentType: message.contentType,
+                                        maxBodyBytes: maxBodyBytes) {
+            case .failure(let reason): return .refused(reason, hub: province)
+            case .success(let envelope): return .change(envelope, messageID: messageID)
+            }
+        }
+    }
+}

@@ -1,0 +1,275 @@
+import Foundation
+import JippnasAMQP
+import JippnasCore
+import JippnasOps
+import JippnasServices
+import JippnasStore
+import JippnasTestSupport
+import JippnasTrust
+import Testing
+
+/// Issue 5 against the real broker: provisioned permissions, TLS with a CA made by openssl at test time,
+/// signatures and the hostile corpus.
+@Suite("Security against the real broker", .serialized, .enabled(if: BrokerFixture.shouldRun, "needs the broker from scripts/test"))
+struct SecurityTests {
+    /// Provisions a fresh vhost with `jippnas broker provision --apply`; returns each user's password.
+    func provision(_ dir: TempDir, label: String) throws -> (vhost: String, passwords: [String: String]) {
+        let vhost = "sec-\(label)-\(UUID().uuidString.prefix(6))"
+        let output = try BrokerFixture.run([
+            try ChildProcess.jippnasBinary(), "broker", "provision", "--hubs", repositoryRoot + "/seeds/provinces.csv",
+            "--vhost", vhost, "--out", dir.file("definitions.json"), "--passwords-dir", dir.file("secrets"),
+            "--apply", "--rabbitmqctl", try BrokerFixture.rabbitmqctlCommand(),
+        ])
+        #expect(output.contains("applied to the broker"))
+        #expect(!output.contains(try String(contentsOfFile: dir.file("secrets/hub-35.password"), encoding: .utf8).trimmingWhitespace()),
+                "passwords are not printed unless asked")
+        var passwords: [String: String] = [:]
+        for user in ["aggregator", "hub-35", "hub-33"] {
+            let path = dir.file("secrets/\(user).password")
+            let mode = (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) ?? 0
+            #expect(mode == 0o600, "\(path) mode")
+            passwords[user] = try String(contentsOfFile: path, encoding: .utf8).trimmingWhitespace()
+        }
+        return (vhost, passwords)
+    }
+
+    func url(_ user: String, _ password: String, vhost: String, tls: Bool = false) throws -> BrokerURL {
+        var url = try BrokerFixture.baseURL()
+        url.user = user
+        url.password = password
+        url.vhost = vhost
+        if tls {
+            url.tls = true
+            url.host = "localhost"  // the test certificate names localhost
+            url.port = Int(try BrokerFixture.value("JIPPNAS_BROKER_TLS_PORT"))!
+        }
+        return url
+    }
+
+    func change(seq: Int64, id: String, province: String = "35") throws -> Data {
+        var content = SampleData.contents(province: province, count: 1, start: Int(seq))[0]
+        content.id = id
+        let innovation = content.innovation(revision: 1, updatedAt: "2026-11-29T08:00:00Z")
+        return try EnvelopeCodec.encode(Envelope(hub: province, seq: seq, event: .upsert, sentAt: "2026-11-29T08:00:00Z",
+                                                 innovation: innovation))
+    }
+
+    @Test("hub 35's user cannot publish as 33 or claim another user-id; a misconfigured hub logs 403 and keeps its rows")
+    func hubCredentialsAreConfinedToTheirProvince() async throws {
+        let dir = TempDir("perm")
+        let (vhost, passwords) = try provision(dir, label: "perm")
+        let hub35 = try url("hub-35", passwords["hub-35"]!, vhost: vhost)
+
+        // Its own province: confirmed.
+        try publishConfirmed([WireMessage(routingKey: "35.innovation.upsert", properties: PublishProperties(
+            messageID: "own", type: "upsert", appID: "t", timestamp: 0, userID: "hub-35"), body: try change(seq: 1, id: "own"))],
+            url: hub35)
+
+        // Another province's routing key: the broker closes the channel with 403 (topic permission).
+        let connection = try AMQPConnection(url: hub35, heartbeat: 0, timeout: .seconds(5))
+        defer { connection.close() }
+        try connection.enableConfirms()
+        try Data("{}".utf8).withUnsafeBytes { body in
+            try connection.publish(exchange: WireNames.innovationExchange, routingKey: "33.innovation.upsert", body: body,
+                                   properties: PublishProperties(messageID: "x", type: "upsert", appID: "t", timestamp: 0,
+                                                                 userID: "hub-35"))
+        }
+        var refusal: AMQPError?
+        do {
+            _ = try connection.nextConfirmEvent(timeout: .seconds(5))
+        } catch {
+            refusal = error
+        }
+        #expect(refusal?.accessRefused == true)
+        #expect(refusal?.description.contains("403 ACCESS_REFUSED") == true)
+        #expect(refusal?.description.contains("33.innovation.upsert") == true)
+
+        // Claiming another hub's user-id: the broker validates user-id against the login (406).
+        #expect(throws: (any Error).self) {
+            try publishConfirmed([WireMessage(routingKey: "35.innovation.upsert", properties: PublishProperties(
+                messageID: "y", type: "upsert", appID: "t", timestamp: 0, userID: "hub-33"), body: try change(seq: 2, id: "y"))],
+                url: hub35)
+        }
+
+        // The hub daemon configured as 33 with 35's credentials: refused, said clearly, rows kept.
+        let binary = try ChildProcess.jippnasBinary()
+        let database = dir.file("hub-33.sqlite")
+        let imported = Subprocess.run([binary, "hub", "import", "--province", "33", "--database", database,
+                                       repositoryRoot + "/seeds/hubs/33-jawa-tengah.json"])
+        #expect(imported.status == 0, "\(imported.output)")
+        try "broker:\n  declare_topology: false\n  password_file: \(dir.file("secrets/hub-35.password"))\n"
+            .write(toFile: dir.file("hub.yaml"), atomically: true, encoding: .utf8)
+        let environment = ["JIPPNAS_BROKER_URLS": "amqp://hub-35@127.0.0.1:\(hub35.port)/\(vhost)"]
+        let daemon = try ChildProcess([binary, "hub", "run", "--config", dir.file("hub.yaml"), "--province", "33",
+                                       "--database", database], environment: environment, outputPath: dir.file("hub.log"))
+        #expect(await eventually { daemon.output.contains("403 ACCESS_REFUSED") })
+        daemon.signal(SIGTERM)
+        _ = await daemon.wait(timeout: .seconds(20))
+        let log = daemon.output
+        #expect(log.contains("error") && log.contains("hint="), "\(log)")
+        #expect(!log.contains(passwords["hub-35"]!), "the password never reaches the log")
+        let status = Subprocess.run([binary, "hub", "status", "--province", "33", "--database", database])
+        #expect(status.status == 2, "rows stay pending: \(status.output)")
+        #expect(status.output.contains("pending=17"))
+    }
+
+    @Test("least privilege, TLS and signatures end to end: a provisioned hub and aggregator over amqps")
+    func provisionedFederationOverTLS() async throws {
+        let dir = TempDir("tlsfed")
+        let (vhost, passwords) = try provision(dir, label: "tls")
+        let binary = try ChildProcess.jippnasBinary()
+        let generated = Subprocess.run([binary, "keys", "generate", "--hub", "35", "--out", dir.file("keys")])
+        #expect(generated.status == 0, "\(generated.output)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.file("keys"))
+        let privateKey = try #require(files.first { $0.hasSuffix(".key") })
+        let publicKey = try #require(files.first { $0.hasSuffix(".pub") })
+        try FileManager.default.createDirectory(atPath: dir.file("trust"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: dir.file("keys/\(publicKey)"), toPath: dir.file("trust/\(publicKey)"))
+
+        let ca = try BrokerFixture.value("JIPPNAS_BROKER_CA")
+        let hubURL = try url("hub-35", "", vhost: vhost, tls: true)
+        let aggregatorURL = try url("aggregator", "", vhost: vhost, tls: true)
+        try """
+            broker:
+              urls: ["amqps://aggregator@localhost:\(aggregatorURL.port)/\(vhost)"]
+              password_file: \(dir.file("secrets/aggregator.password"))
+              declare_topology: false
+              tls:
+                ca_file: \(ca)
+            trust:
+              keys_dir: \(dir.file("trust"))
+              require_signatures: true
+              require_user_id: true
+            """.write(toFile: dir.file("aggregator.yaml"), atomically: true, encoding: .utf8)
+        try """
+            province: "35"
+            broker:
+              urls: ["amqps://hub-35@localhost:\(hubURL.port)/\(vhost)"]
+              password_file: \(dir.file("secrets/hub-35.password"))
+              declare_topology: false
+              tls:
+                ca_file: \(ca)
+            signing:
+              key_file: \(dir.file("keys/\(privateKey)"))
+            relay:
+              checkpoint_interval_s: 1
+            """.write(toFile: dir.file("hub.yaml"), atomically: true, encoding: .utf8)
+        let hubDatabase = dir.file("hub.sqlite"), catalogue = dir.file("catalogue.sqlite")
+        let imported = Subprocess.run([binary, "hub", "import", "--config", dir.file("hub.yaml"), "--database", hubDatabase,
+                                       repositoryRoot + "/seeds/hubs/35-jawa-timur.csv"])
+        #expect(imported.status == 0, "\(imported.output)")
+        let aggregator = try ChildProcess([binary, "aggregator", "run", "--config", dir.file("aggregator.yaml"),
+                                           "--database", catalogue], outputPath: dir.file("aggregator.log"))
+        let hub = try ChildProcess([binary, "hub", "run", "--config", dir.file("hub.yaml"), "--database", hubDatabase],
+                                   outputPath: dir.file("hub.log"))
+        let arrived = await eventually(timeout: .seconds(40)) {
+            (try? CatalogueStore(path: catalogue).list(hub: "35").count) == 17
+        }
+        let checkpointed = await eventually { (try? CatalogueStore(path: catalogue).stats().hubs.first { $0.hub == "35" }?.lastCheckpointAt) != nil }
+        hub.signal(SIGTERM)
+        aggregator.signal(SIGTERM)
+        _ = await hub.wait(timeout: .seconds(20))
+        _ = await aggregator.wait(timeout: .seconds(20))
+        #expect(arrived, "hub log:\n\(hub.output)\naggregator log:\n\(aggregator.output)")
+        #expect(checkpointed, "signed checkpoints are accepted")
+        #expect(try CatalogueStore(path: catalogue).deadLetters().isEmpty)
+        #expect(hub.output.contains("connected to broker broker=amqps://hub-35:****@localhost"))
+        #expect(!hub.output.contains("broker connection is not encrypted"))
+        for (user, password) in passwords {
+            #expect(!hub.output.contains(password) && !aggregator.output.contains(password), "\(user)'s password in a log")
+        }
+    }
+
+    @Test("TLS verifies the broker: the right CA connects, a wrong CA fails with a clear error")
+    func tlsVerification() throws {
+        var url = try BrokerFixture.baseURL()
+        url.tls = true
+        url.host = "localhost"
+        url.port = Int(try BrokerFixture.value("JIPPNAS_BROKER_TLS_PORT"))!
+        let good = try AMQPConnection(url: url, tls: BrokerTLS(caFile: try BrokerFixture.value("JIPPNAS_BROKER_CA")),
+                                      heartbeat: 0, timeout: .seconds(5))
+        try good.declareExchange(WireNames.innovationExchange)
+        good.close()
+        let otherCA = try BrokerFixture.value("JIPPNAS_BROKER_OTHER_CA")
+        do throws(AMQPError) {
+            _ = try AMQPConnection(url: url, tls: BrokerTLS(caFile: otherCA),
+                                   heartbeat: 0, timeout: .seconds(5))
+            Issue.record("a broker certificate from another CA was accepted")
+        } catch {
+            #expect(error.description.contains("does not chain to the CA"), "\(error)")
+            #expect(error.description.contains("TLS connect"))
+            #expect(!error.description.contains("guest:guest"))
+            #expect(!error.accessRefused)
+        }
+        var byAddress = url
+        byAddress.host = "127.0.0.1"  // the certificate names localhost only as a DNS name
+        #expect(throws: AMQPError.self) {
+            _ = try AMQPConnection(url: byAddress, tls: BrokerTLS(caFile: try BrokerFixture.value("JIPPNAS_BROKER_CA")),
+                                   heartbeat: 0, timeout: .seconds(5))
+        }
+    }
+
+    @Test("the hostile corpus is dead-lettered with its reasons while good messages between them arrive")
+    func hostileCorpusThroughARunningAggregator() async throws {
+        let base = try BrokerFixture.isolatedURL("corpus")
+        // RabbitMQ lets an 'impersonator' set any user-id, so the corpus can carry forged ones.
+        let password = UUID().uuidString
+        try BrokerFixture.ctl(["add_user", "corpus-\(base.vhost)", password])
+        try BrokerFixture.ctl(["set_user_tags", "corpus-\(base.vhost)", "impersonator"])
+        try BrokerFixture.ctl(["set_permissions", "-p", base.vhost, "corpus-\(base.vhost)", ".*", ".*", ".*"])
+        var publisher = base
+        publisher.user = "corpus-\(base.vhost)"
+        publisher.password = password
+
+        let keys = CorpusKeys()
+        let cases = try HostileCorpus.load(keys: keys)
+        let f = Federation(urls: [base])
+        let aggregator = Aggregator(store: try f.catalogue(), settings: f.aggregatorSettings, logger: f.logger,
+                                    provenance: keys.policy)
+        let loop = RunningLoop(name: "aggregator") { aggregator.run(until: $0) }
+        #expect(await eventually { aggregator.snapshot.connected })
+
+        var messages: [WireMessage] = []
+        for (i, c) in cases.enumerated() {
+            let good = try change(seq: Int64(i + 1), id: "good-\(i + 1)")
+            messages.append(WireMessage(routingKey: "35.innovation.upsert", properties: PublishProperties(
+                messageID: "good-\(i + 1)", type: "upsert", appID: "t", timestamp: 0, userID: "hub-35",
+                headers: [(SignatureHeaders.signature, keys.primary35.sign(good)), (SignatureHeaders.keyID, keys.primary35.keyID)]),
+                body: good))
+            var properties = PublishProperties(messageID: c.messageID ?? "", type: "upsert", appID: "t", timestamp: 0,
+                                               userID: c.userID, headers: c.headers.map { ($0.key, $0.value) })
+            properties.contentType = c.contentType
+            messages.append(WireMessage(routingKey: c.routingKey, properties: properties, body: c.body))
+        }
+        try publishConfirmed(messages, url: publisher)
+
+        let hostile = cases.filter { !$0.isAccepted }
+        let store = try f.catalogue()
+        let settled = await eventually(timeout: .seconds(40)) {
+            (try? store.deadLetters(limit: 1000).count) == hostile.count
+                && (try? store.list(hub: "35").count) == cases.count + cases.filter(\.isAccepted).count
+        }
+        let stillRunning = aggregator.snapshot.connected
+        await loop.stop()
+        #expect(settled)
+        #expect(stillRunning, "the aggregator kept running")
+        let deadLetters = try store.deadLetters(limit: 1000)
+        #expect(deadLetters.map(\.reason).sorted() == hostile.map(\.expect).sorted())
+        let byID = Dictionary(deadLetters.compactMap { d in d.messageID.map { ($0, d.reason) } }, uniquingKeysWith: { a, _ in a })
+        for c in hostile {
+            if let id = c.messageID, !id.isEmpty { #expect(byID[id] == c.expect, "case \(c.number) '\(c.name)'") }
+        }
+        for i in 1...cases.count {
+            #expect(try store.entry(globalID: "35:good-\(i)") != nil, "good message \(i) arrived")
+        }
+        for c in cases where c.isAccepted {
+            let entry = try #require(try store.entry(globalID: c.globalID), "case \(c.number) '\(c.name)' stored")
+            let sent = try JSONSerialization.jsonObject(with: c.body) as! [String: Any]
+            let innovation = sent["innovation"] as! [String: Any]
+            #expect(entry.innovation.title == innovation["title"] as? String, "stored verbatim: case \(c.number)")
+            #expect(entry.innovation.summary == innovation["summary"] as? String)
+            #expect(entry.innovation.contact == innovation["contact"] as? String)
+        }
+        #expect(try f.queueDepth(WireNames.nationalDeadQueue) == UInt32(hostile.count), "the broker holds every refused message")
+    }
+}
