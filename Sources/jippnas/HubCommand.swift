@@ -136,8 +136,8 @@ struct HubCommand: AsyncParsableCommand {
             Logs.bootstrap(level: settings.logLevel, format: settings.logFormat)
             var logger = Logger(label: "jippnas.hub")
             logger[metadataKey: "role"] = "hub"
-            let store = try openStore(settings)
             let signer = try loadSigningKey(settings)
+            let store = try openStore(settings)
             logger.info("starting", metadata: [
                 "version": "\(JippnasVersion.current)", "hub": "\(settings.province)",
                 "signing_key": "\(signer?.keyID ?? "none")",

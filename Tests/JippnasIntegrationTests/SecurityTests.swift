@@ -272,4 +272,44 @@ struct SecurityTests {
         }
         #expect(try f.queueDepth(WireNames.nationalDeadQueue) == UInt32(hostile.count), "the broker holds every refused message")
     }
+
+    @Test("the trust store is reloaded on SIGHUP: a key added later is trusted, a bad key file keeps the old store")
+    func trustStoreReloadsOnHangup() async throws {
+        let base = try BrokerFixture.isolatedURL("trust")
+        let dir = TempDir("trust")
+        try FileManager.default.createDirectory(atPath: dir.file("trust"), withIntermediateDirectories: true)
+        try "trust:\n  keys_dir: \(dir.file("trust"))\n  require_signatures: true\n"
+            .write(toFile: dir.file("aggregator.yaml"), atomically: true, encoding: .utf8)
+        let catalogue = dir.file("catalogue.sqlite")
+        let aggregator = try ChildProcess(
+            [try ChildProcess.jippnasBinary(), "aggregator", "run", "--config", dir.file("aggregator.yaml"), "--database", catalogue],
+            environment: ["JIPPNAS_BROKER_URLS": "amqp://guest:guest@127.0.0.1:\(base.port)/\(base.vhost)"],
+            outputPath: dir.file("aggregator.log"))
+        #expect(await eventually { aggregator.output.contains("consuming") })
+        let key = HubSigningKey.generate(province: "35")
+        func signed(_ seq: Int64) throws -> WireMessage {
+            let body = try change(seq: seq, id: "rotasi-\(seq)")
+            return WireMessage(routingKey: "35.innovation.upsert", properties: PublishProperties(
+                messageID: "rotasi-\(seq)", type: "upsert", appID: "t", timestamp: 0,
+                headers: [(SignatureHeaders.signature, key.sign(body)), (SignatureHeaders.keyID, key.keyID)]), body: body)
+        }
+        try publishConfirmed([try signed(1)], url: base)
+        #expect(await eventually { (try? CatalogueStore(path: catalogue).deadLetters().first?.reason) == "unknown_signing_key" })
+
+        try key.trusted.fileText.write(toFile: dir.file("trust/35-new.pub"), atomically: true, encoding: .utf8)
+        aggregator.signal(SIGHUP)
+        #expect(await eventually { aggregator.output.contains("trusted_keys=35:1") })
+        try publishConfirmed([try signed(2)], url: base)
+        #expect(await eventually { (try? CatalogueStore(path: catalogue).entry(globalID: "35:rotasi-2")) != nil })
+
+        try "type: ed25519-public\nprovince: 35\nkey: not-a-key\n".write(toFile: dir.file("trust/broken.pub"), atomically: true, encoding: .utf8)
+        aggregator.signal(SIGHUP)
+        #expect(await eventually { aggregator.output.contains("reload refused") })
+        #expect(aggregator.output.contains("broken.pub: key is not a base64 Ed25519 public key"))
+        try publishConfirmed([try signed(3)], url: base)
+        #expect(await eventually { (try? CatalogueStore(path: catalogue).entry(globalID: "35:rotasi-3")) != nil },
+                "the old trust store stays in force")
+        aggregator.signal(SIGTERM)
+        #expect(await aggregator.wait(timeout: .seconds(20)) == 0)
+    }
 }

@@ -79,6 +79,10 @@ public enum ImportParser {
         }
         switch format {
         case .jsonArray:
+            // The same strictness as the wire: duplicate keys or absurd nesting refuse the file, naming why.
+            if let problem = EnvelopeCodec.structuralProblem(data) {
+                throw ImportFileError(file: fileName, detail: "not a JSON array of objects (\(problem.code))")
+            }
             guard let array = (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) as? [Any]
             else { throw ImportFileError(file: fileName, detail: "not a JSON array of objects (malformed_json)") }
             for (index, element) in array.enumerated() {
@@ -90,7 +94,12 @@ public enum ImportParser {
                 lineNumber += 1
                 let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
                 if trimmed.isEmpty { continue }
-                let object = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8), options: [])
+                let lineData = Data(trimmed.utf8)
+                if let problem = EnvelopeCodec.structuralProblem(lineData) {
+                    raw.append(("line \(lineNumber)", .failure(.invalid(problem))))
+                    continue
+                }
+                let object = try? JSONSerialization.jsonObject(with: lineData, options: [])
                 raw.append(("line \(lineNumber)",
                             object.map(fields(fromJSON:)) ?? .failure(.invalid(.malformedJSON))))
             }
