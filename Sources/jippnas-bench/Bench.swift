@@ -5,6 +5,7 @@ import JippnasCore
 import JippnasOps
 import JippnasServices
 import JippnasStore
+import JippnasTrust
 import Logging
 
 /// Measures the hub relay and the aggregator on a real broker, next to the bare wire rate of the same
@@ -19,6 +20,8 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Messages per run.") var messages = 20_000
     @Option(help: "Confirm window of the relay and the wire baseline.") var window = 1000
     @Option(help: "Working directory for the SQLite files.") var work: String = NSTemporaryDirectory()
+    @Flag(help: "The relay signs every body (Ed25519) and the aggregator requires and verifies signatures and user-ids.")
+    var signed = false
 
     func run() async throws {
         let url = try BrokerURL(parsing: broker)
@@ -44,19 +47,23 @@ struct Bench: AsyncParsableCommand {
         }
         _ = try store.importContents(contents)
         let bodyBytes = try store.pendingOutbox(after: 0, limit: 1).first?.body.count ?? 0
-        let relay = HubRelay(store: store, settings: hubSettings, logger: logger)
+        let key = HubSigningKey.generate(province: "35")
+        let relay = HubRelay(store: store, settings: hubSettings, logger: logger, signer: signed ? key : nil)
         let relaySeconds = try await timed(relay.service.run, until: { relay.snapshot.confirmed >= messages })
-        print(String(format: "hub relay     %6d msgs  %6.2f s  %8.0f msg/s  (outbox → confirmed → marked published; body %d bytes, window %d)",
-                     messages, relaySeconds, Double(messages) / relaySeconds, bodyBytes, window))
+        print(String(format: "hub relay     %6d msgs  %6.2f s  %8.0f msg/s  (outbox → confirmed → marked published; body %d bytes, window %d%@)",
+                     messages, relaySeconds, Double(messages) / relaySeconds, bodyBytes, window, signed ? ", signed" : ""))
 
         // Aggregator: the queue holds every message → all applied and committed.
         let aggregatorSettings = AggregatorSettings(database: dir + "/catalogue.sqlite", broker: brokerSettings)
         let catalogue = try CatalogueStore(path: aggregatorSettings.database)
-        let aggregator = Aggregator(store: catalogue, settings: aggregatorSettings, logger: logger)
+        let policy = signed
+            ? ProvenancePolicy(trust: TrustStore(directory: "bench", keys: [key.trusted]), requireSignatures: true, requireUserID: false)
+            : ProvenancePolicy.open
+        let aggregator = Aggregator(store: catalogue, settings: aggregatorSettings, logger: logger, provenance: policy)
         let aggregatorSeconds = try await timed(aggregator.service.run, until: { aggregator.snapshot.applied >= messages })
-        print(String(format: "aggregator    %6d msgs  %6.2f s  %8.0f msg/s  (queue → validated → committed with history → acked; prefetch %d, batch %d)",
+        print(String(format: "aggregator    %6d msgs  %6.2f s  %8.0f msg/s  (queue → validated → committed with history → acked; prefetch %d, batch %d%@)",
                      messages, aggregatorSeconds, Double(messages) / aggregatorSeconds, aggregatorSettings.prefetch,
-                     aggregatorSettings.batchSize))
+                     aggregatorSettings.batchSize, signed ? ", signatures verified" : ""))
 
         // Wire baselines: the same bodies through the same AMQP code, no SQLite at either end.
         let bodies = try store.pendingOutbox(after: 0, limit: 1).first.map { [$0.body] } ?? []

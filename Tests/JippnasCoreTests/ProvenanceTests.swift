@@ -108,10 +108,7 @@ struct HostileCorpusScreeningTests {
         let cases = try HostileCorpus.load(keys: keys)
         #expect(cases.filter { !$0.isAccepted }.count >= 50)
         for c in cases {
-            let verdict = Screening.screen(
-                Screening.Message(routingKey: c.routingKey, messageID: c.messageID, contentType: c.contentType,
-                                  userID: c.userID, headers: c.headers, body: c.body),
-                maxBodyBytes: InnovationLimits.defaultMaxBodyBytes, policy: keys.policy)
+            let verdict = Screening.screen(c.message, maxBodyBytes: InnovationLimits.defaultMaxBodyBytes, policy: keys.policy)
             switch verdict {
             case .refused(let reason, _):
                 #expect(reason.code == c.expect, "case \(c.number) '\(c.name)'")

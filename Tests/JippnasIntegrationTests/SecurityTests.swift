@@ -236,10 +236,11 @@ struct SecurityTests {
                 messageID: "good-\(i + 1)", type: "upsert", appID: "t", timestamp: 0, userID: "hub-35",
                 headers: [(SignatureHeaders.signature, keys.primary35.sign(good)), (SignatureHeaders.keyID, keys.primary35.keyID)]),
                 body: good))
-            var properties = PublishProperties(messageID: c.messageID ?? "", type: "upsert", appID: "t", timestamp: 0,
-                                               userID: c.userID, headers: c.headers.map { ($0.key, $0.value) })
-            properties.contentType = c.contentType
-            messages.append(WireMessage(routingKey: c.routingKey, properties: properties, body: c.body))
+            let m = c.message
+            var properties = PublishProperties(messageID: m.messageID ?? "", type: "upsert", appID: "t", timestamp: 0,
+                                               userID: m.userID, headers: m.headers.map { ($0.key, $0.value) })
+            properties.contentType = m.contentType
+            messages.append(WireMessage(routingKey: m.routingKey, properties: properties, body: m.body))
         }
         try publishConfirmed(messages, url: publisher)
 
@@ -257,14 +258,14 @@ struct SecurityTests {
         #expect(deadLetters.map(\.reason).sorted() == hostile.map(\.expect).sorted())
         let byID = Dictionary(deadLetters.compactMap { d in d.messageID.map { ($0, d.reason) } }, uniquingKeysWith: { a, _ in a })
         for c in hostile {
-            if let id = c.messageID, !id.isEmpty { #expect(byID[id] == c.expect, "case \(c.number) '\(c.name)'") }
+            if let id = c.message.messageID, !id.isEmpty { #expect(byID[id] == c.expect, "case \(c.number) '\(c.name)'") }
         }
         for i in 1...cases.count {
             #expect(try store.entry(globalID: "35:good-\(i)") != nil, "good message \(i) arrived")
         }
         for c in cases where c.isAccepted {
             let entry = try #require(try store.entry(globalID: c.globalID), "case \(c.number) '\(c.name)' stored")
-            let sent = try JSONSerialization.jsonObject(with: c.body) as! [String: Any]
+            let sent = try JSONSerialization.jsonObject(with: c.message.body) as! [String: Any]
             let innovation = sent["innovation"] as! [String: Any]
             #expect(entry.innovation.title == innovation["title"] as? String, "stored verbatim: case \(c.number)")
             #expect(entry.innovation.summary == innovation["summary"] as? String)

@@ -32,12 +32,8 @@ public struct HostileCase: Sendable {
     public var name: String
     /// The dead-letter reason code, or "accept".
     public var expect: String
-    public var routingKey: String
-    public var messageID: String?
-    public var contentType: String?
-    public var userID: String?
-    public var headers: [String: String]
-    public var body: Data
+    /// The delivery as the aggregator will see it.
+    public var message: Screening.Message
 
     public var isAccepted: Bool { expect == "accept" }
     /// The global id an accepted case is stored under.
@@ -112,10 +108,11 @@ public enum HostileCorpus {
         }
         return HostileCase(
             number: n, name: name, expect: expect,
-            routingKey: spec["routing_key"] as? String ?? "35.innovation.upsert",
-            messageID: optional("message_id", default: "corpus-\(n)-\(UUID().uuidString.prefix(8))"),
-            contentType: optional("content_type", default: EnvelopeCodec.contentType),
-            userID: optional("user_id", default: "hub-35"), headers: headers, body: body)
+            message: Screening.Message(
+                routingKey: spec["routing_key"] as? String ?? "35.innovation.upsert",
+                messageID: optional("message_id", default: "corpus-\(n)-\(UUID().uuidString.prefix(8))"),
+                contentType: optional("content_type", default: EnvelopeCodec.contentType),
+                userID: optional("user_id", default: "hub-35"), headers: headers, body: body))
     }
 
     /// The valid envelope patched cases start from.

@@ -94,16 +94,7 @@ public enum StrictJSON {
                 index += 1
                 skipSpace()
                 try value(depth: depth)
-                skipSpace()
-                guard index < bytes.count else { throw .malformed }
-                if bytes[index] == UInt8(ascii: ",") {
-                    index += 1
-                } else if bytes[index] == UInt8(ascii: "}") {
-                    index += 1
-                    return
-                } else {
-                    throw .malformed
-                }
+                if try endsAfterMember(closing: UInt8(ascii: "}")) { return }
             }
         }
 
@@ -118,17 +109,21 @@ public enum StrictJSON {
             while true {
                 skipSpace()
                 try value(depth: depth)
-                skipSpace()
-                guard index < bytes.count else { throw .malformed }
-                if bytes[index] == UInt8(ascii: ",") {
-                    index += 1
-                } else if bytes[index] == UInt8(ascii: "]") {
-                    index += 1
-                    return
-                } else {
-                    throw .malformed
-                }
+                if try endsAfterMember(closing: UInt8(ascii: "]")) { return }
             }
+        }
+
+        /// After a member or element: consumes `,` (false: more follow) or `close` (true: the container ends).
+        mutating func endsAfterMember(closing close: UInt8) throws(Problem) -> Bool {
+            skipSpace()
+            guard index < bytes.count else { throw .malformed }
+            if bytes[index] == UInt8(ascii: ",") {
+                index += 1
+                return false
+            }
+            guard bytes[index] == close else { throw .malformed }
+            index += 1
+            return true
         }
 
         /// Consumes a string; with `keep`, returns its decoded text (escapes resolved, so `"a"` and
