@@ -92,4 +92,17 @@ struct OperatorInputTests {
                                    environment: ["JIPPNAS_SIGNING_KEY_FILE": key])
         #expect(readable.status == 64 && readable.output.contains("chmod 600"), "\(readable.output)")
     }
+
+    @Test("plain AMQP to another machine is warned about at start; loopback and amqps are not")
+    func plainRemoteBrokerIsWarnedAbout() async throws {
+        let daemon = try ChildProcess(
+            [binary, "hub", "run", "--province", "35", "--database", dir.file("w.sqlite"),
+             "--broker", "amqp://guest:guest@192.0.2.1:5672/", "--broker", "amqp://guest:guest@127.0.0.1:1/"],
+            outputPath: dir.file("w.log"))
+        #expect(await eventually { daemon.output.contains("broker connection is not encrypted") })
+        daemon.signal(SIGTERM)
+        #expect(await daemon.wait(timeout: .seconds(20)) == 0)
+        let warnings = daemon.output.split(separator: "\n").filter { $0.contains("not encrypted") }
+        #expect(warnings.count == 1 && warnings[0].contains("192.0.2.1"), "\(daemon.output)")
+    }
 }
