@@ -15,14 +15,7 @@ struct AggregatorCommand: AsyncParsableCommand {
         subcommands: [Run.self, Resync.self])
 
     static func openStore(_ settings: AggregatorSettings) throws -> CatalogueStore {
-        do {
-            try FileManager.default.createDirectory(
-                atPath: (settings.database as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            return try CatalogueStore(path: settings.database)
-        } catch {
-            printError("\(error)")
-            throw ExitCodes.failure
-        }
+        try openDatabase(settings.database) { try CatalogueStore(path: $0) }
     }
 
     struct Run: AsyncParsableCommand {

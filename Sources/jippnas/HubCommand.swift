@@ -25,14 +25,7 @@ struct HubCommand: AsyncParsableCommand {
     }
 
     static func openStore(_ settings: HubSettings) throws -> HubStore {
-        do {
-            try FileManager.default.createDirectory(
-                atPath: (settings.database as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            return try HubStore(path: settings.database, province: settings.province)
-        } catch {
-            printError("\(error)")
-            throw ExitCodes.failure
-        }
+        try openDatabase(settings.database) { try HubStore(path: $0, province: settings.province) }
     }
 
     struct Import: AsyncParsableCommand {

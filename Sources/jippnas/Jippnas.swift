@@ -83,6 +83,18 @@ func applyReload(level: Logger.Level, changes: Logger.Metadata, logger: Logger) 
     logger.notice("configuration reloaded", metadata: metadata)
 }
 
+/// Creates the database's directory and opens the store, or exits 1 with the problem on stderr.
+func openDatabase<Store>(_ path: String, _ open: (String) throws -> Store) throws -> Store {
+    do {
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+                                                withIntermediateDirectories: true)
+        return try open(path)
+    } catch {
+        printError("\(error)")
+        throw ExitCodes.failure
+    }
+}
+
 func printError(_ message: String) {
     FileHandle.standardError.write(Data(("jippnas: " + message + "\n").utf8))
 }

@@ -39,9 +39,13 @@ struct BrokerCommand: AsyncParsableCommand {
         var brokerAccount = "rabbitmq"
 
         func run() async throws {
+            guard let data = FileManager.default.contents(atPath: hubs) else {
+                printError("cannot read \(hubs)")
+                throw ExitCodes.usage
+            }
             let provinces: [String]
             do {
-                provinces = try ProvinceList.read(hubs, onlyHubs: !allProvinces)
+                provinces = try ProvinceList.codes(csv: data, fileName: hubs, onlyHubs: !allProvinces)
             } catch {
                 printError("\(error)")
                 throw ExitCodes.usage
@@ -131,41 +135,6 @@ struct KeysCommand: AsyncParsableCommand {
             }
             print("hub \(hub) key \(key.keyID): private \(base).key (0600), public \(base).pub")
         }
-    }
-}
-
-/// Province codes from the seeds' CSV.
-enum ProvinceList {
-    struct Problem: Error, CustomStringConvertible {
-        var description: String
-    }
-
-    static func read(_ path: String, onlyHubs: Bool) throws -> [String] {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw Problem(description: "cannot read \(path)")
-        }
-        let lines = text.split(whereSeparator: \.isNewline)
-        guard let header = lines.first?.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }),
-              let codeColumn = header.firstIndex(of: "code") else {
-            throw Problem(description: "\(path): the header needs a 'code' column")
-        }
-        let hubColumn = header.firstIndex(of: "jipp_hub")
-        if onlyHubs && hubColumn == nil {
-            throw Problem(description: "\(path): the header has no 'jipp_hub' column (use --all-provinces)")
-        }
-        var codes: [String] = []
-        for (number, line) in lines.enumerated().dropFirst() {
-            let cells = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard cells.count > max(codeColumn, hubColumn ?? 0) else {
-                throw Problem(description: "\(path):\(number + 1): expected \(header.count) columns")
-            }
-            let code = cells[codeColumn]
-            guard ProvinceRegistry.isProvinceCode(code) else {
-                throw Problem(description: "\(path):\(number + 1): \(code) is not a Kemendagri province code")
-            }
-            if !onlyHubs || cells[hubColumn!] == "yes" { codes.append(code) }
-        }
-        return codes
     }
 }
 

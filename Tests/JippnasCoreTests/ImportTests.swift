@@ -135,3 +135,23 @@ struct SeedTests {
         #expect(result.rows.contains { $0.content.replicates != nil })
     }
 }
+
+@Suite("Provinces CSV for provisioning")
+struct ProvinceListTests {
+    @Test func seedsNameTwentyHubsAndThirtyEightProvinces() throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: SeedTests.root + "/provinces.csv"))
+        let hubs = try ProvinceList.codes(csv: data, fileName: "provinces.csv", onlyHubs: true)
+        #expect(hubs.count == 20 && hubs.contains("35") && !hubs.contains("11"))
+        #expect(try ProvinceList.codes(csv: data, fileName: "provinces.csv", onlyHubs: false) == ProvinceRegistry.all.map(\.code))
+    }
+
+    @Test func anUnknownCodeRefusesTheFileNamingItsLine() {
+        let csv = Data("code,name,jipp_hub\n35,Jawa Timur,yes\n99,Nowhere,yes\n".utf8)
+        #expect(throws: ImportFileError.self) { try ProvinceList.codes(csv: csv, fileName: "p.csv", onlyHubs: true) }
+        do {
+            _ = try ProvinceList.codes(csv: csv, fileName: "p.csv", onlyHubs: true)
+        } catch {
+            #expect(error.description.contains("line 3: 99 is not a Kemendagri province code"))
+        }
+    }
+}

@@ -76,13 +76,7 @@ public enum StrictJSON {
         }
 
         mutating func object(depth: Int) throws(Problem) {
-            if depth > maxDepth { throw .tooDeep }
-            index += 1
-            skipSpace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
-                index += 1
-                return
-            }
+            if try opensEmpty(depth: depth, closing: UInt8(ascii: "}")) { return }
             var keys = Set<String>()
             while true {
                 skipSpace()
@@ -99,18 +93,22 @@ public enum StrictJSON {
         }
 
         mutating func array(depth: Int) throws(Problem) {
-            if depth > maxDepth { throw .tooDeep }
-            index += 1
-            skipSpace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
-                index += 1
-                return
-            }
+            if try opensEmpty(depth: depth, closing: UInt8(ascii: "]")) { return }
             while true {
                 skipSpace()
                 try value(depth: depth)
                 if try endsAfterMember(closing: UInt8(ascii: "]")) { return }
             }
+        }
+
+        /// Consumes an opening bracket at `depth`; true when the container is empty (and consumed whole).
+        mutating func opensEmpty(depth: Int, closing close: UInt8) throws(Problem) -> Bool {
+            if depth > maxDepth { throw .tooDeep }
+            index += 1
+            skipSpace()
+            guard index < bytes.count, bytes[index] == close else { return false }
+            index += 1
+            return true
         }
 
         /// After a member or element: consumes `,` (false: more follow) or `close` (true: the container ends).
