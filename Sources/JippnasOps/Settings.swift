@@ -137,6 +137,19 @@ public enum SettingsLoader {
         return FileManager.default.fileExists(atPath: fallback) ? fallback : "none"
     }
 
+    /// The credential names a daemon of `role` looks for, first match wins. The packaged units load the
+    /// role's directory (`LoadCredential=hub:/etc/jippnas/credentials/hub`), which systemd names
+    /// `hub_broker-password`; the plain name serves a unit that loads single files.
+    public static func credentialNames(role: String, name: String) -> [String] { ["\(role)_\(name)", name] }
+
+    /// The parser's own first line ("3:9: error: parser: did not find expected key..."), without the
+    /// snippet of the file it appends: a refused reload is one journal line, not the config file.
+    static func yamlProblem(_ error: any Error) -> String {
+        let first = "\(error)".split(whereSeparator: \.isNewline).first.map(String.init) ?? "\(error)"
+        let trimmed = first.hasSuffix(":") ? String(first.dropLast()) : first
+        return trimmed.count > 240 ? String(trimmed.prefix(240)) + "..." : trimmed
+    }
+
     /// Builds the layered reader.
     ///
     /// - Parameters:
@@ -150,9 +163,13 @@ public enum SettingsLoader {
         var overrides = overrides
         // systemd's LoadCredential=: secrets stay out of the config file and the unit.
         if let dir = environment["CREDENTIALS_DIRECTORY"] {
-            for (key, credential) in [("broker.password_file", "broker-password"), ("signing.key_file", "signing-key")]
-            where overrides[key] == nil && FileManager.default.fileExists(atPath: dir + "/" + credential) {
-                overrides[key] = .string(dir + "/" + credential)
+            for (key, name) in [("broker.password_file", "broker-password"), ("signing.key_file", "signing-key")]
+            where overrides[key] == nil {
+                if let path = credentialNames(role: role, name: name).map({ dir + "/" + $0 })
+                    .first(where: { FileManager.default.fileExists(atPath: $0) })
+                {
+                    overrides[key] = .string(path)
+                }
             }
         }
         var providers: [any ConfigProvider] = []
@@ -170,7 +187,7 @@ public enum SettingsLoader {
             do {
                 fileProvider = try await FileProvider<YAMLSnapshot>(filePath: FilePath(path))
             } catch {
-                throw ConfigError(key: "--config", problem: "\(path) is not valid YAML: \(error)")
+                throw ConfigError(key: "--config", problem: "\(path) is not valid YAML: \(yamlProblem(error))")
             }
             if holdsSecret(ConfigReader(provider: fileProvider)) { try checkSecretFile(path, key: "--config") }
             providers.append(fileProvider)

@@ -107,8 +107,12 @@ public final class Aggregator: Sendable {
         }
 
         var generation = 0
-        var announcedReady = false
-        BrokerLoop(broker: settings.broker, connectionName: "jippnas-aggregator", logger: logger, observer: observer).run(
+        // The catalogue is open, so the aggregator is ready: a broker that is down or refuses it is an
+        // outage to ride out (the status line says so), not a failed start.
+        observer.ready()
+        observer.status("connecting to \(settings.broker.urls.first.map(\.description) ?? "the broker")")
+        BrokerLoop(broker: settings.broker, connectionName: "jippnas-aggregator", logger: logger, observer: observer,
+                   refusalHint: BrokerLoop.aggregatorRefusalHint).run(
             until: stop,
             setUp: { connection in
                 try Topology.declareNationalSide(connection, declare: settings.broker.declareTopology)
@@ -125,11 +129,6 @@ public final class Aggregator: Sendable {
             },
             session: { connection in
                 generation += 1
-                if !announcedReady {
-                    // The catalogue is open and the first connection is up.
-                    observer.ready()
-                    announcedReady = true
-                }
                 logger.info("consuming", metadata: [
                     "queue": "\(WireNames.nationalQueue)", "prefetch": "\(settings.prefetch)",
                     "batch_size": "\(settings.batchSize)",
@@ -247,7 +246,7 @@ public final class Aggregator: Sendable {
             batch.goodTags.append(delivery.deliveryTag)
             batch.checkpoints.append((checkpoint, batch.changes.count))
         case .change(let envelope, let messageID):
-            logger.trace("change", metadata: [
+            logger.debug("received", metadata: [
                 "hub": "\(envelope.hub)", "seq": "\(envelope.seq)", "message_id": "\(messageID)",
                 "routing_key": "\(delivery.routingKey)",
             ])

@@ -21,15 +21,27 @@ struct BrokerLoop {
     let connectionName: String
     let logger: Logger
     let observer: LoopObserver
+    /// What the operator of this daemon should check when the broker refuses its user: each role has
+    /// its own credential and its own permissions.
+    let refusalHint: String
+
+    /// The refusal hint of a hub daemon.
+    static func hubRefusalHint(province: String) -> String {
+        "the broker refused this user: check the password (credential hub_broker-password, /etc/jippnas/credentials/hub/broker-password, or broker.password_file), the user hub-\(province) and its permissions (jippnas broker provision), and that province \(province) is the user's own; unpublished changes stay in the outbox"
+    }
+
+    /// The refusal hint of the national aggregator.
+    static let aggregatorRefusalHint =
+        "the broker refused this user: check the password (credential aggregator_broker-password, /etc/jippnas/credentials/aggregator/broker-password, or broker.password_file) and the aggregator user's permissions (jippnas broker provision); nothing is consumed until it connects"
 
     /// Refusals need an operator; outages heal by themselves.
     static func severity(_ error: any Error) -> Logger.Level {
         (error as? AMQPError)?.accessRefused == true ? .error : .warning
     }
 
-    static func hint(_ error: any Error) -> Logger.Metadata {
+    func hint(_ error: any Error) -> Logger.Metadata {
         guard let amqp = error as? AMQPError, amqp.accessRefused else { return [:] }
-        return ["hint": "the broker refused this user: check the credentials in broker.urls, the user's permissions (jippnas broker provision) and that the configured province is the user's own; unpublished changes stay in the outbox"]
+        return ["hint": .string(refusalHint)]
     }
 
     /// Runs until a session returns ``SessionEnd/stopped`` or `stop` is signalled.
@@ -60,7 +72,7 @@ struct BrokerLoop {
                 logger.log(level: Self.severity(error), "broker connect failed", metadata: [
                     "broker": "\(url)", "reason": "\(error)", "attempt": "\(planner.failures)",
                     "retry_in_ms": "\(delay.milliseconds)",
-                ].merging(Self.hint(error)) { $1 })
+                ].merging(hint(error)) { $1 })
                 observer.status("cannot reach \(url) (attempt \(planner.failures)); retrying in \(delay.milliseconds) ms")
                 stop.sleep(delay, tick: observer.tick)
                 continue
@@ -81,7 +93,7 @@ struct BrokerLoop {
                 let delay = planner.disconnected(at: .now, random: .random(in: 0...1))
                 logger.log(level: Self.severity(error), "broker connection lost", metadata: [
                     "broker": "\(url)", "reason": "\(error)", "retry_in_ms": "\(delay.milliseconds)",
-                ].merging(Self.hint(error)) { $1 })
+                ].merging(hint(error)) { $1 })
                 observer.status("connection to \(url) lost; reconnecting in \(delay.milliseconds) ms")
                 stop.sleep(delay, tick: observer.tick)
             case .retryLater(let reason):

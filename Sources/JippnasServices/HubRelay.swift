@@ -93,7 +93,7 @@ public final class HubRelay: Sendable {
         // The outbox is on disk and the relay is running: changes are safe whether or not a broker is up.
         observer.ready()
         BrokerLoop(broker: settings.broker, connectionName: "jippnas-hub-\(province)", logger: logger,
-                   observer: observer).run(
+                   observer: observer, refusalHint: BrokerLoop.hubRefusalHint(province: province)).run(
             until: stop,
             setUp: { connection in
                 try Topology.declareHubSide(connection, declare: settings.broker.declareTopology)
@@ -211,6 +211,9 @@ public final class HubRelay: Sendable {
                                 headers: signatureHeaders(entry.body)))
                     }
                     tracker.published(seq: entry.seq, messageID: entry.messageID)
+                    logger.debug("published", metadata: [
+                        "seq": "\(entry.seq)", "message_id": "\(entry.messageID)", "routing_key": "\(entry.routingKey)",
+                    ])
                     cursor = entry.seq
                     sent += 1
                 }

@@ -20,7 +20,7 @@ public enum Topology {
     {
         let queue = WireNames.hubControlQueue(province: province)
         guard declare else {
-            try connection.queueDepth(queue)
+            _ = try connection.queueDepth(queue)  // passive: throws when the queue is missing
             return
         }
         try connection.declareExchange(WireNames.controlExchange)
@@ -33,7 +33,7 @@ public enum Topology {
         try declareHubSide(connection, declare: declare)
         try connection.declareExchange(WireNames.controlExchange, passive: !declare)
         guard declare else {
-            try connection.queueDepth(WireNames.nationalQueue)
+            _ = try connection.queueDepth(WireNames.nationalQueue)  // passive: throws when the queue is missing
             return
         }
         try connection.declareExchange(WireNames.deadLetterExchange)

@@ -140,6 +140,13 @@ struct HubCommand: AsyncParsableCommand {
                 "checkpoint_interval_s": "\(settings.checkpointInterval.components.seconds)",
             ])
             warnAboutPlainBrokers(settings.broker, logger: logger)
+            if signer == nil {
+                // Optional, so that a hub can start before its key is made; an aggregator that requires
+                // signatures dead-letters what it then publishes, so say where the key belongs.
+                logger.warning("no signing key; messages are published unsigned", metadata: [
+                    "hint": "jippnas keys generate --hub \(settings.province), then install the .key as /etc/jippnas/credentials/hub/signing-key (mode 0600; systemd loads it as credential hub_signing-key) or set signing.key_file, and restart",
+                ])
+            }
             let options = hub
             try await serveDaemon(
                 role: "hub", owner: "jippnas hub run (hub \(settings.province))", database: settings.database,

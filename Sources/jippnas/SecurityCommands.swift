@@ -110,13 +110,16 @@ struct KeysCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Make a key pair for a hub: <code>-<key id>.key (private, 0600) and .pub (public).",
             discussion: """
-                Give the .key to the hub (signing.key_file, or systemd credential 'signing-key') and copy the .pub \
+                Give the .key to the hub (signing.key_file, or /etc/jippnas/credentials/hub/signing-key for the \
+                packaged unit: --key-file writes it there directly) and copy the .pub \
                 into the aggregator's trust.keys_dir, then reload it (SIGHUP). To rotate, add the new .pub, switch \
                 the hub to the new .key, and remove the old .pub once the hub's outbox has drained: both keys are \
                 valid meanwhile. Exit codes: 0 written; 64 bad province; 1 files could not be written.
                 """)
         @Option(name: .long, help: "The hub's province code.") var hub: String
         @Option(name: .long, help: "Directory to write the two files into.") var out = "."
+        @Option(name: .long, help: "Write the private key to this file instead of the --out directory; an existing file is never replaced.")
+        var keyFile: String?
 
         func validate() throws {
             guard ProvinceRegistry.isProvinceCode(hub) else { throw ValidationError("\(hub) is not a province code") }
@@ -125,15 +128,21 @@ struct KeysCommand: AsyncParsableCommand {
         func run() async throws {
             let key = HubSigningKey.generate(province: hub)
             let base = out + "/" + hub + "-" + key.keyID
+            let privatePath = keyFile ?? base + ".key"
+            if keyFile != nil && FileManager.default.fileExists(atPath: privatePath) {
+                // A hub's key is its identity: replacing it by accident would orphan the trusted .pub.
+                printError("\(privatePath) exists; remove it first to replace the hub's key")
+                throw ExitCodes.failure
+            }
             do {
                 try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-                try SecretFiles.write(base + ".key", key.fileText)
+                try SecretFiles.write(privatePath, key.fileText)
                 try SecretFiles.write(base + ".pub", key.trusted.fileText, mode: 0o644)
             } catch {
                 printError("\(error)")
                 throw ExitCodes.failure
             }
-            print("hub \(hub) key \(key.keyID): private \(base).key (0600), public \(base).pub")
+            print("hub \(hub) key \(key.keyID): private \(privatePath) (0600), public \(base).pub")
         }
     }
 }

@@ -95,14 +95,82 @@ struct OperatorInputTests {
 
     @Test("plain AMQP to another machine is warned about at start; loopback and amqps are not")
     func plainRemoteBrokerIsWarnedAbout() async throws {
+        // This machine's own name is "another machine" by the URL, yet every connect stays on this host
+        // (port 1 refuses at once): tests send no traffic off the machine.
+        var name = [CChar](repeating: 0, count: 256)
+        gethostname(&name, name.count)
+        let host = String(cString: name)
         let daemon = try ChildProcess(
             [binary, "hub", "run", "--province", "35", "--database", dir.file("w.sqlite"),
-             "--broker", "amqp://guest:guest@192.0.2.1:5672/", "--broker", "amqp://guest:guest@127.0.0.1:1/"],
+             "--broker", "amqp://guest:guest@\(host):1/", "--broker", "amqp://guest:guest@127.0.0.1:1/"],
             outputPath: dir.file("w.log"))
         #expect(await eventually { daemon.output.contains("broker connection is not encrypted") })
         daemon.signal(SIGTERM)
         #expect(await daemon.wait(timeout: .seconds(20)) == 0)
         let warnings = daemon.output.split(separator: "\n").filter { $0.contains("not encrypted") }
-        #expect(warnings.count == 1 && warnings[0].contains("192.0.2.1"), "\(daemon.output)")
+        #expect(warnings.count == 1 && warnings[0].contains("@\(host):1"), "\(daemon.output)")
+    }
+
+    @Test("under systemd each role reads its own credentials directory; the plain names still work")
+    func credentialsPerRole() async throws {
+        let creds = dir.file("creds")
+        try FileManager.default.createDirectory(atPath: creds, withIntermediateDirectories: true)
+        for (name, text) in [("hub_broker-password", "hub-pw"), ("aggregator_broker-password", "agg-pw"),
+                             ("broker-password", "plain-pw")] {
+            try text.write(toFile: creds + "/" + name, atomically: true, encoding: .utf8)
+            chmod(creds + "/" + name, 0o400)
+        }
+        let environment = ["CREDENTIALS_DIRECTORY": creds]
+        let config = dir.file("roles.yaml")
+        try "log:\n  level: info\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let hub = try SettingsLoader.hub(await SettingsLoader.reader(role: "hub", file: config, overrides: ["province": .string("35")],
+                                                                     environment: environment))
+        let aggregator = try SettingsLoader.aggregator(await SettingsLoader.reader(role: "aggregator", file: config, overrides: [:],
+                                                                                   environment: environment))
+        #expect(hub.broker.urls.first?.password == "hub-pw")
+        #expect(aggregator.broker.urls.first?.password == "agg-pw")
+        try FileManager.default.removeItem(atPath: creds + "/hub_broker-password")
+        let plain = try SettingsLoader.hub(await SettingsLoader.reader(role: "hub", file: config, overrides: ["province": .string("35")],
+                                                                       environment: environment))
+        #expect(plain.broker.urls.first?.password == "plain-pw")
+        #expect(SettingsLoader.credentialNames(role: "hub", name: "signing-key") == ["hub_signing-key", "signing-key"])
+    }
+
+    @Test("invalid YAML is reported in one line with its position, not with the file's text")
+    func invalidYAMLIsOneLine() async throws {
+        let config = dir.file("broken.yaml")
+        try "province: \"35\"\nrelay:\n  batch_size: [unclosed\nlog:\n  level: info\n"
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let outcome = try jippnas(["hub", "status", "--config", config, "--database", dir.file("y.sqlite")])
+        #expect(outcome.status == 64)
+        let lines = outcome.output.split(separator: "\n")
+        #expect(lines.count == 1, "\(outcome.output)")
+        #expect(outcome.output.contains("is not valid YAML: ") && !outcome.output.contains("level: info"), "\(outcome.output)")
+    }
+
+    @Test("keys generate --key-file writes the private key where the unit loads it, and never replaces one")
+    func keyFileIsNeverReplaced() throws {
+        let keyFile = dir.file("credentials/hub/signing-key")
+        try FileManager.default.createDirectory(atPath: dir.file("credentials/hub"), withIntermediateDirectories: true)
+        let first = try jippnas(["keys", "generate", "--hub", "35", "--key-file", keyFile, "--out", dir.file("pub")])
+        #expect(first.status == 0 && first.output.contains("private \(keyFile) (0600)"), "\(first.output)")
+        let before = try String(contentsOfFile: keyFile, encoding: .utf8)
+        let second = try jippnas(["keys", "generate", "--hub", "35", "--key-file", keyFile, "--out", dir.file("pub")])
+        #expect(second.status == 1 && second.output.contains("exists"), "\(second.output)")
+        #expect(try String(contentsOfFile: keyFile, encoding: .utf8) == before)
+        let pubs = try FileManager.default.contentsOfDirectory(atPath: dir.file("pub")).filter { $0.hasSuffix(".pub") }
+        #expect(pubs.count == 1)
+    }
+
+    @Test("a hub without a signing key runs and names the file to install")
+    func missingSigningKeyIsNamed() async throws {
+        let daemon = try ChildProcess(
+            [binary, "hub", "run", "--province", "35", "--database", dir.file("k.sqlite"),
+             "--broker", "amqp://guest:guest@127.0.0.1:1/"],
+            outputPath: dir.file("k.log"))
+        #expect(await eventually { daemon.output.contains("no signing key") })
+        daemon.signal(SIGTERM)
+        #expect(await daemon.wait(timeout: .seconds(20)) == 0)
+        #expect(daemon.output.contains("/etc/jippnas/credentials/hub/signing-key"), "\(daemon.output)")
     }
 }

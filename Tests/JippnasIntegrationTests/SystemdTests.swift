@@ -72,6 +72,23 @@ struct SystemdTests {
         #expect(stopped.output.contains("is not running"))
     }
 
+    @Test("the aggregator is READY with its catalogue open while no broker answers, and says so in its status")
+    func aggregatorReadyWithoutBroker() async throws {
+        let dir = TempDir("nobroker")
+        let listener = try NotifyListener(path: dir.file("notify"))
+        let daemon = try ChildProcess(
+            [try ChildProcess.jippnasBinary(), "aggregator", "run", "--database", dir.file("c.sqlite"),
+             "--broker", "amqp://guest:guest@127.0.0.1:1/"],
+            environment: ["NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": "1000000"],
+            outputPath: dir.file("stderr"))
+        #expect(await eventually { listener.messages().contains("READY=1") })
+        #expect(await eventually { listener.messages().contains { $0.hasPrefix("STATUS=cannot reach amqp://guest:****@127.0.0.1:1/") } })
+        #expect(await eventually { listener.messages().filter { $0 == "WATCHDOG=1" }.count >= 2 })
+        daemon.signal(SIGTERM)
+        #expect(await daemon.wait(timeout: .seconds(15)) == 0)
+        #expect(!daemon.output.contains("outbox"), "a hub's hint reached the aggregator: \(daemon.output)")
+    }
+
     @Test("SIGTERM in the middle of a 5,000-message drain loses nothing and exits 0 within the grace period")
     func sigtermDuringDrainLosesNothing() async throws {
         let url = try BrokerFixture.isolatedURL("drain")

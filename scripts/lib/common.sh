@@ -2,10 +2,10 @@
 
 jippnas_root() { cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd; }
 
-# Installs the Debian packages jippnas builds and tests with, when any is missing.
-jippnas_install_packages() {
+# Installs the named Debian packages that are missing (as root, or through sudo).
+jippnas_install_debs() {
     local missing=()
-    for p in rabbitmq-server librabbitmq-dev libsqlite3-dev sqlite3 pkg-config openssl; do
+    for p in "$@"; do
         dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
@@ -14,6 +14,16 @@ jippnas_install_packages() {
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# The Debian packages jippnas builds and tests with.
+jippnas_install_packages() {
+    jippnas_install_debs rabbitmq-server librabbitmq-dev libsqlite3-dev sqlite3 pkg-config openssl
+}
+
+# Debian's packaging tools, for scripts/package and scripts/systemd-check.
+jippnas_install_packages_for_packaging() {
+    jippnas_install_debs dpkg-dev binutils help2man lintian debootstrap systemd-container
 }
 
 # Prints a TCP port on 127.0.0.1 that nothing listens on.
@@ -26,3 +36,4 @@ jippnas_free_port() {
     echo "no free port found" >&2
     return 1
 }
+

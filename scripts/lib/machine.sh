@@ -1,0 +1,83 @@
+# A Debian 12 machine booted with systemd-nspawn, for scripts/systemd-check. Source it; it defines
+# functions only. State: MACHINE_DIR, MACHINE_NSPAWN (pid of systemd-nspawn), MACHINE_LEADER (pid of the
+# machine's systemd, PID 1 inside).
+
+MACHINE_CACHE=${JIPPNAS_SYSTEMD_CACHE:-/var/cache/jippnas/systemd-check}
+MACHINE_MIRROR=${JIPPNAS_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# What the machine runs besides the package: systemd itself, the broker, and tools the checks use.
+MACHINE_BASE_PACKAGES="systemd systemd-sysv dbus rabbitmq-server ca-certificates procps"
+
+# The package's Depends: as a comma list of package names, so apt installs the .deb with no network.
+machine_package_depends() {
+    dpkg-deb -f "$1" Depends | tr ',' '\n' | sed -e 's/(.*)//' -e 's/|.*//' -e 's/[[:space:]]//g' \
+        | grep -v '^$' | sort -u | paste -sd, -
+}
+
+# Copies a cached Debian 12 root to $1, making the cache first (debootstrap) when it is missing. The
+# cache is keyed by the package list, so a new dependency of the .deb $2 makes a new root.
+machine_prepare() {
+    local target=$1 deb=$2 includes key template
+    includes="$(echo "$MACHINE_BASE_PACKAGES" | tr ' ' ','),$(machine_package_depends "$deb")"
+    # Part of the key too: this function's own set-up steps, so that changing them makes a new root.
+    key=$(printf '%s %s %s' "$includes" "$MACHINE_MIRROR" "$(declare -f machine_prepare)" | sha256sum | cut -c1-12)
+    template="$MACHINE_CACHE/bookworm-$key"
+    if [ ! -d "$template" ]; then
+        echo "==> making a Debian 12 root in $template (debootstrap; cached for later runs)" >&2
+        mkdir -p "$MACHINE_CACHE"
+        rm -rf "$template.partial"
+        debootstrap --variant=minbase --include="$includes" bookworm "$template.partial" "$MACHINE_MIRROR" \
+            > "$MACHINE_CACHE/debootstrap.log" 2>&1 \
+            || { tail -20 "$MACHINE_CACHE/debootstrap.log" >&2; return 1; }
+        rm -f "$template.partial"/var/cache/apt/archives/*.deb
+        # An empty machine-id makes the first boot create one, as on a freshly installed system.
+        : > "$template.partial/etc/machine-id"
+        # What Debian's installer writes; debootstrap leaves no hosts file, and without one nothing
+        # resolves "localhost".
+        echo jippnas-check > "$template.partial/etc/hostname"
+        printf '127.0.0.1\tlocalhost\n127.0.1.1\tjippnas-check\n::1\tlocalhost ip6-localhost ip6-loopback\n' \
+            > "$template.partial/etc/hosts"
+        mv "$template.partial" "$template"
+        # Older roots are of no more use.
+        find "$MACHINE_CACHE" -maxdepth 1 -name 'bookworm-*' ! -path "$template" -exec rm -rf {} +
+    fi
+    cp -a --reflink=auto "$template" "$target"
+}
+
+# Boots the root $1 (console to $2) and waits until its systemd reports the system up.
+machine_boot() {
+    MACHINE_DIR=$1
+    systemd-nspawn --boot --register=no --keep-unit --private-network --machine=jippnas-check \
+        -D "$MACHINE_DIR" > "$2" 2>&1 < /dev/null &
+    MACHINE_NSPAWN=$!
+    MACHINE_LEADER=""
+    local deadline=$((SECONDS + 60))
+    while [ -z "$MACHINE_LEADER" ] && [ $SECONDS -lt $deadline ]; do
+        MACHINE_LEADER=$(pgrep -P "$MACHINE_NSPAWN" -x systemd || true)
+        sleep 0.2
+    done
+    [ -n "$MACHINE_LEADER" ] || { echo "systemd-check: the machine did not boot" >&2; tail -20 "$2" >&2; return 1; }
+    export MACHINE_LEADER
+    local state
+    state=$(timeout 120 bash -c "until in_machine systemctl is-system-running --wait 2>/dev/null; do sleep 1; done" || true)
+    echo "==> machine booted: systemd $(in_machine systemctl --version | head -1 | cut -d' ' -f2), system $state" >&2
+}
+
+# Runs a command inside the machine, as root, with a clean environment.
+in_machine() {
+    nsenter -t "$MACHINE_LEADER" -a -- /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
+        HOME=/root "$@"
+}
+export -f in_machine
+
+# Powers the machine off (or kills it when it does not go within 30 s).
+machine_stop() {
+    [ -n "${MACHINE_NSPAWN:-}" ] || return 0
+    if kill -0 "$MACHINE_NSPAWN" 2>/dev/null; then
+        in_machine systemctl poweroff --no-block >/dev/null 2>&1 || true
+        local deadline=$((SECONDS + 30))
+        while kill -0 "$MACHINE_NSPAWN" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.5; done
+        kill -KILL "$MACHINE_NSPAWN" 2>/dev/null || true
+    fi
+    wait "$MACHINE_NSPAWN" 2>/dev/null || true
+    MACHINE_NSPAWN=""
+}
