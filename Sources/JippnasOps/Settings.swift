@@ -142,12 +142,18 @@ public enum SettingsLoader {
     /// `hub_broker-password`; the plain name serves a unit that loads single files.
     public static func credentialNames(role: String, name: String) -> [String] { ["\(role)_\(name)", name] }
 
-    /// The parser's own first line ("3:9: error: parser: did not find expected key..."), without the
-    /// snippet of the file it appends: a refused reload is one journal line, not the config file.
-    static func yamlProblem(_ error: any Error) -> String {
-        let first = "\(error)".split(whereSeparator: \.isNewline).first.map(String.init) ?? "\(error)"
-        let trimmed = first.hasSuffix(":") ? String(first.dropLast()) : first
-        return trimmed.count > 240 ? String(trimmed.prefix(240)) + "..." : trimmed
+    /// The parser's message ("4:4: error: parser: while parsing a flow sequence in line 3, column 15 did
+    /// not find expected ',' or ']'") without the snippet of the file that follows it: a refused reload
+    /// is one journal line, not the config file. The message ends at its first line ending in ":".
+    public static func yamlProblem(_ error: any Error) -> String {
+        var kept: [Substring] = []
+        for line in "\(error)".split(whereSeparator: \.isNewline) where kept.last?.hasSuffix(":") != true {
+            if line == "Context:" || kept.count == 3 { break }
+            kept.append(line)
+        }
+        var text = kept.joined(separator: " ")
+        if text.hasSuffix(":") { text.removeLast() }
+        return text.count > 240 ? String(text.prefix(240)) + "..." : text
     }
 
     /// Builds the layered reader.

@@ -82,7 +82,7 @@ struct SystemdTests {
             environment: ["NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": "1000000"],
             outputPath: dir.file("stderr"))
         #expect(await eventually { listener.messages().contains("READY=1") })
-        #expect(await eventually { listener.messages().contains { $0.hasPrefix("STATUS=cannot reach amqp://guest:****@127.0.0.1:1/") } })
+        #expect(await eventually { listener.messages().contains { $0.hasPrefix("STATUS=cannot reach amqp://guest:****@127.0.0.1:1 ") } })
         #expect(await eventually { listener.messages().filter { $0 == "WATCHDOG=1" }.count >= 2 })
         daemon.signal(SIGTERM)
         #expect(await daemon.wait(timeout: .seconds(15)) == 0)
