@@ -125,7 +125,8 @@ public struct AggregatorSettings: Sendable, Equatable {
 
 /// Loads settings: command-line options override environment variables (`JIPPNAS_` + the key in upper
 /// case with `_` for `.`, for example `JIPPNAS_BROKER_URLS`), which override the YAML file, which
-/// overrides the defaults documented in `Config/*.yaml`.
+/// overrides the paths of systemd credentials (`$CREDENTIALS_DIRECTORY`), which override the defaults
+/// documented in `Config/*.yaml`.
 public enum SettingsLoader {
     /// Default config file of each role, used when `--config` is not given and the file exists.
     public static func defaultFile(role: String) -> String { "/etc/jippnas/\(role).yaml" }
@@ -147,13 +148,30 @@ public enum SettingsLoader {
     /// is one journal line, not the config file. The message ends at its first line ending in ":".
     public static func yamlProblem(_ error: any Error) -> String {
         var kept: [Substring] = []
-        for line in "\(error)".split(whereSeparator: \.isNewline) where kept.last?.hasSuffix(":") != true {
+        for line in "\(error)".split(whereSeparator: \.isNewline) {
             if line == "Context:" || kept.count == 3 { break }
             kept.append(line)
+            if line.hasSuffix(":") { break }
         }
         var text = kept.joined(separator: " ")
         if text.hasSuffix(":") { text.removeLast() }
         return text.count > 240 ? String(text.prefix(240)) + "..." : text
+    }
+
+    /// systemd's `LoadCredential=`, so that secrets stay out of the config file and the unit: the paths
+    /// of the role's credentials, as `broker.password_file` and `signing.key_file`. Below the config
+    /// file in precedence: a path the operator wrote there wins.
+    static func credentialProvider(role: String, environment: [String: String]) -> InMemoryProvider? {
+        guard let dir = environment["CREDENTIALS_DIRECTORY"] else { return nil }
+        var values: [AbsoluteConfigKey: ConfigValue] = [:]
+        for (key, name) in [("broker.password_file", "broker-password"), ("signing.key_file", "signing-key")] {
+            if let path = credentialNames(role: role, name: name).map({ dir + "/" + $0 })
+                .first(where: { FileManager.default.fileExists(atPath: $0) })
+            {
+                values[AbsoluteConfigKey(ConfigKey(key))] = ConfigValue(.string(path), isSecret: false)
+            }
+        }
+        return values.isEmpty ? nil : InMemoryProvider(name: "systemd credentials", values: values)
     }
 
     /// Builds the layered reader.
@@ -166,18 +184,6 @@ public enum SettingsLoader {
                               environment: [String: String] = ProcessInfo.processInfo.environment) async throws
         -> ConfigReader
     {
-        var overrides = overrides
-        // systemd's LoadCredential=: secrets stay out of the config file and the unit.
-        if let dir = environment["CREDENTIALS_DIRECTORY"] {
-            for (key, name) in [("broker.password_file", "broker-password"), ("signing.key_file", "signing-key")]
-            where overrides[key] == nil {
-                if let path = credentialNames(role: role, name: name).map({ dir + "/" + $0 })
-                    .first(where: { FileManager.default.fileExists(atPath: $0) })
-                {
-                    overrides[key] = .string(path)
-                }
-            }
-        }
         var providers: [any ConfigProvider] = []
         let values = Dictionary(uniqueKeysWithValues: overrides.map { (AbsoluteConfigKey(ConfigKey($0.key)), ConfigValue($0.value, isSecret: false)) })
         providers.append(InMemoryProvider(name: "command line", values: values))
@@ -198,6 +204,7 @@ public enum SettingsLoader {
             if holdsSecret(ConfigReader(provider: fileProvider)) { try checkSecretFile(path, key: "--config") }
             providers.append(fileProvider)
         }
+        if let credentials = credentialProvider(role: role, environment: environment) { providers.append(credentials) }
         return ConfigReader(providers: providers)
     }
 

@@ -144,7 +144,7 @@ struct HubCommand: AsyncParsableCommand {
                 // Optional, so that a hub can start before its key is made; an aggregator that requires
                 // signatures dead-letters what it then publishes, so say where the key belongs.
                 logger.warning("no signing key; messages are published unsigned", metadata: [
-                    "hint": "jippnas keys generate --hub \(settings.province), then install the .key as /etc/jippnas/credentials/hub/signing-key (mode 0600; systemd loads it as credential hub_signing-key) or set signing.key_file, and restart",
+                    "hint": "jippnas keys generate --hub \(settings.province) --key-file /etc/jippnas/credentials/hub/signing-key --out /etc/jippnas/keys (the packaged unit loads that file as credential hub_signing-key; or set signing.key_file), send the .pub to the national operator, and restart",
                 ])
             }
             let options = hub

@@ -136,8 +136,10 @@ struct KeysCommand: AsyncParsableCommand {
             }
             do {
                 try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-                try SecretFiles.write(privatePath, key.fileText)
+                // The public half first: a private key without its .pub could never be trusted, and
+                // --key-file would then refuse to replace it.
                 try SecretFiles.write(base + ".pub", key.trusted.fileText, mode: 0o644)
+                try SecretFiles.write(privatePath, key.fileText)
             } catch {
                 printError("\(error)")
                 throw ExitCodes.failure

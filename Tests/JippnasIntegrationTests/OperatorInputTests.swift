@@ -95,11 +95,9 @@ struct OperatorInputTests {
 
     @Test("plain AMQP to another machine is warned about at start; loopback and amqps are not")
     func plainRemoteBrokerIsWarnedAbout() async throws {
-        // This machine's own name is "another machine" by the URL, yet every connect stays on this host
-        // (port 1 refuses at once): tests send no traffic off the machine.
-        var name = [CChar](repeating: 0, count: 256)
-        gethostname(&name, name.count)
-        let host = String(cString: name)
+        // Not a loopback name, yet a connect to 0.0.0.0 stays on this host (port 1 refuses at once) and no
+        // name is looked up: tests send no traffic off the machine.
+        let host = "0.0.0.0"
         let daemon = try ChildProcess(
             [binary, "hub", "run", "--province", "35", "--database", dir.file("w.sqlite"),
              "--broker", "amqp://guest:guest@\(host):1/", "--broker", "amqp://guest:guest@127.0.0.1:1/"],
@@ -133,6 +131,14 @@ struct OperatorInputTests {
         let plain = try SettingsLoader.hub(await SettingsLoader.reader(role: "hub", file: config, overrides: ["province": .string("35")],
                                                                        environment: environment))
         #expect(plain.broker.urls.first?.password == "plain-pw")
+        // A password file the operator names in the config wins over the credential.
+        try "yaml-pw".write(toFile: dir.file("yaml-pw"), atomically: true, encoding: .utf8)
+        chmod(dir.file("yaml-pw"), 0o400)
+        let named = dir.file("named.yaml")
+        try "broker:\n  password_file: \(dir.file("yaml-pw"))\n".write(toFile: named, atomically: true, encoding: .utf8)
+        let fromConfig = try SettingsLoader.hub(await SettingsLoader.reader(role: "hub", file: named, overrides: ["province": .string("35")],
+                                                                            environment: environment))
+        #expect(fromConfig.broker.urls.first?.password == "yaml-pw")
         #expect(SettingsLoader.credentialNames(role: "hub", name: "signing-key") == ["hub_signing-key", "signing-key"])
     }
 

@@ -86,7 +86,22 @@ struct SystemdTests {
         #expect(await eventually { listener.messages().filter { $0 == "WATCHDOG=1" }.count >= 2 })
         daemon.signal(SIGTERM)
         #expect(await daemon.wait(timeout: .seconds(15)) == 0)
-        #expect(!daemon.output.contains("outbox"), "a hub's hint reached the aggregator: \(daemon.output)")
+    }
+
+    @Test("a refused aggregator names its own credential in the hint, not a hub's")
+    func aggregatorRefusalHint() async throws {
+        var refused = try BrokerFixture.isolatedURL("refused")
+        refused.password = "not-the-password"
+        let dir = TempDir("refused")
+        let daemon = try ChildProcess(
+            [try ChildProcess.jippnasBinary(), "aggregator", "run", "--database", dir.file("c.sqlite"),
+             "--broker", urlText(refused)],
+            outputPath: dir.file("stderr"))
+        #expect(await eventually { daemon.output.contains("hint=") })
+        daemon.signal(SIGTERM)
+        #expect(await daemon.wait(timeout: .seconds(15)) == 0)
+        let hint = daemon.output.split(separator: "\n").first { $0.contains("hint=") }.map(String.init) ?? ""
+        #expect(hint.contains("aggregator_broker-password") && !hint.contains("outbox"), "\(hint)")
     }
 
     @Test("SIGTERM in the middle of a 5,000-message drain loses nothing and exits 0 within the grace period")

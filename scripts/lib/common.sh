@@ -1,4 +1,4 @@
-# Shared by scripts/demo, scripts/test and scripts/broker. Source it; it defines functions only.
+# Shared by the scripts (demo, test, broker, package, systemd-check ...). Source it; it defines functions only.
 
 jippnas_root() { cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd; }
 
@@ -23,7 +23,7 @@ jippnas_install_packages() {
 
 # Debian's packaging tools, for scripts/package and scripts/systemd-check.
 jippnas_install_packages_for_packaging() {
-    jippnas_install_debs dpkg-dev binutils help2man lintian debootstrap systemd-container
+    jippnas_install_debs dpkg-dev binutils help2man lintian debootstrap systemd-container procps python3
 }
 
 # Prints a TCP port on 127.0.0.1 that nothing listens on.
@@ -36,4 +36,3 @@ jippnas_free_port() {
     echo "no free port found" >&2
     return 1
 }
-

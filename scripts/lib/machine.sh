@@ -16,14 +16,17 @@ machine_package_depends() {
 # Copies a cached Debian 12 root to $1, making the cache first (debootstrap) when it is missing. The
 # cache is keyed by the package list, so a new dependency of the .deb $2 makes a new root.
 machine_prepare() {
-    local target=$1 deb=$2 includes key template
+    local target=$1 deb=$2 includes key template lock
     includes="$(echo "$MACHINE_BASE_PACKAGES" | tr ' ' ','),$(machine_package_depends "$deb")"
     # Part of the key too: this function's own set-up steps, so that changing them makes a new root.
     key=$(printf '%s %s %s' "$includes" "$MACHINE_MIRROR" "$(declare -f machine_prepare)" | sha256sum | cut -c1-12)
     template="$MACHINE_CACHE/bookworm-$key"
+    mkdir -p "$MACHINE_CACHE"
+    # One maker at a time; a second run waits and then copies what the first made.
+    exec {lock}> "$MACHINE_CACHE/.lock"
+    flock "$lock"
     if [ ! -d "$template" ]; then
         echo "==> making a Debian 12 root in $template (debootstrap; cached for later runs)" >&2
-        mkdir -p "$MACHINE_CACHE"
         rm -rf "$template.partial"
         debootstrap --variant=minbase --include="$includes" bookworm "$template.partial" "$MACHINE_MIRROR" \
             > "$MACHINE_CACHE/debootstrap.log" 2>&1 \
@@ -41,6 +44,7 @@ machine_prepare() {
         find "$MACHINE_CACHE" -maxdepth 1 -name 'bookworm-*' ! -path "$template" -exec rm -rf {} +
     fi
     cp -a --reflink=auto "$template" "$target"
+    exec {lock}>&-
 }
 
 # Boots the root $1 (console to $2) and waits until its systemd reports the system up.
@@ -51,15 +55,22 @@ machine_boot() {
     MACHINE_NSPAWN=$!
     MACHINE_LEADER=""
     local deadline=$((SECONDS + 60))
-    while [ -z "$MACHINE_LEADER" ] && [ $SECONDS -lt $deadline ]; do
+    while [ -z "$MACHINE_LEADER" ] && [ $SECONDS -lt $deadline ] && kill -0 "$MACHINE_NSPAWN" 2>/dev/null; do
         MACHINE_LEADER=$(pgrep -P "$MACHINE_NSPAWN" -x systemd || true)
         sleep 0.2
     done
     [ -n "$MACHINE_LEADER" ] || { echo "systemd-check: the machine did not boot" >&2; tail -20 "$2" >&2; return 1; }
     export MACHINE_LEADER
-    local state
-    state=$(timeout 120 bash -c "until in_machine systemctl is-system-running --wait 2>/dev/null; do sleep 1; done" || true)
-    echo "==> machine booted: systemd $(in_machine systemctl --version | head -1 | cut -d' ' -f2), system $state" >&2
+    # is-system-running prints nothing until systemd's socket is up, then waits for the boot to end and
+    # prints the outcome ("degraded" exits non-zero too).
+    local state=""
+    deadline=$((SECONDS + 120))
+    while [ -z "$state" ] && [ $SECONDS -lt $deadline ] && kill -0 "$MACHINE_NSPAWN" 2>/dev/null; do
+        state=$(in_machine timeout 120 systemctl is-system-running --wait 2>/dev/null || true)
+        [ -n "$state" ] || sleep 1
+    done
+    echo "==> machine booted: systemd $(in_machine systemctl --version | head -1 | cut -d' ' -f2), system ${state:-unknown}" >&2
+    [ "$state" != degraded ] || in_machine systemctl --failed --no-legend --no-pager >&2 || true
 }
 
 # Runs a command inside the machine, as root, with a clean environment.
