@@ -56,6 +56,9 @@ struct BrokerLoop {
     {
         var planner = ReconnectPlanner<ContinuousClock.Instant>(urls: broker.urls)
         while !stop.isStopped {
+            // A connect and its set-up block without ticking (each step bounded by broker.timeout_s): feed
+            // the watchdog between attempts too, not only from sessions and back-off sleeps.
+            observer.tick()
             let url = planner.current
             let connection: AMQPConnection
             do {

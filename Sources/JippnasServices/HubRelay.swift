@@ -211,7 +211,7 @@ public final class HubRelay: Sendable {
                                 headers: signatureHeaders(entry.body)))
                     }
                     tracker.published(seq: entry.seq, messageID: entry.messageID)
-                    logger.debug("published", metadata: [
+                    logger.debug("sent", metadata: [  // not yet confirmed: "confirmed" comes per batch
                         "seq": "\(entry.seq)", "message_id": "\(entry.messageID)", "routing_key": "\(entry.routingKey)",
                     ])
                     cursor = entry.seq

@@ -303,6 +303,24 @@ check_upgrade() {
     echo "edited conffiles kept; hub restarted ($hub_pid -> $(prop $HUB MainPID)), aggregator ($agg_pid -> $(prop $AGG MainPID))"
 }
 
+# Removal stops the daemons and masks the units (their files are gone); installing again must unmask
+# them, so that the units the operator enabled start again.
+check_reinstall() {
+    local out
+    out=$(in_machine apt-get remove -y -q jippnas 2>&1) || fail "apt-get remove failed: $(tail -3 <<< "$out")"
+    in_machine pgrep -x jippnas > /dev/null && fail "a daemon still runs after remove"
+    out=$(in_machine apt-get install -y -q -o Dpkg::Options::=--force-confold /root/jippnas.deb 2>&1) \
+        || fail "install after remove failed: $(tail -3 <<< "$out")"
+    local unit state
+    for unit in $HUB $AGG; do
+        state=$(in_machine systemctl is-enabled $unit || true)
+        [ "$state" = enabled ] || fail "$unit is $state after remove and install"
+        in_machine systemctl start $unit || fail "$unit does not start after remove and install"
+    done
+    wait_until 30 active $HUB || fail "hub not active after remove and install"
+    echo "remove stopped both daemons; install again left them enabled, unmasked and startable"
+}
+
 check_purge() {
     in_machine apt-get purge -y -q jippnas > /dev/null 2>&1 || fail "apt-get purge failed"
     in_machine systemctl cat $HUB > /dev/null 2>&1 && fail "the hub unit is still installed"
@@ -320,7 +338,7 @@ run_checks() {
     # Without the first three there is nothing to check: their failure fails the rest unrun.
     local prerequisites=" install provision enable " blocked=""
     for name in install provision enable seeds reload reload_refused stop kill9 watchdog abort broker_down \
-        priorities quiet optional_key security upgrade purge; do
+        priorities quiet optional_key security upgrade reinstall purge; do
         if [ -n "$blocked" ]; then
             failed=$((failed + 1))
             printf 'FAIL  %-15s not run: %s failed\n' "$name" "$blocked"
