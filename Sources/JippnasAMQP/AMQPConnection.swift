@@ -397,6 +397,25 @@ public final class AMQPConnection {
         return nil
     }
 
+    /// Waits until the connection has something to read or `wake` (another thread's signal) becomes
+    /// readable, for at most `timeout`. Returns whether the connection has input. Frames rabbitmq-c has
+    /// already buffered count as input without waiting.
+    ///
+    /// Heartbeats are sent only from within rabbitmq-c's own calls: keep `timeout` well under the
+    /// heartbeat interval and call ``nextDelivery(timeout:)`` after each wait.
+    public func waitForInput(timeout: Duration, wake: Int32) throws(AMQPError) -> Bool {
+        if amqp_frames_enqueued(state) != 0 || amqp_data_in_buffer(state) != 0 { return true }
+        var fds = [pollfd(fd: amqp_get_sockfd(state), events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
+        let milliseconds = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let rc = poll(&fds, nfds_t(fds.count), milliseconds)
+        if rc < 0 && errno != EINTR {
+            throw AMQPError(operation: "wait for input", kind: .library(code: -errno, message: "poll failed: errno \(errno)"),
+                            broker: brokerName)
+        }
+        return rc > 0 && fds[0].revents != 0
+    }
+
     /// Copies a delivery out of rabbitmq-c's buffers, which die with the envelope or message.
     private static func delivery(tag: UInt64, redelivered: Bool, exchange: String, routingKey: String,
                                  properties p: amqp_basic_properties_t, body: amqp_bytes_t) -> AMQPDelivery

@@ -40,8 +40,8 @@ public struct AggregatorCounters: Sendable, Equatable, Codable {
 public final class Aggregator: Sendable {
     public let store: CatalogueStore
     public let settings: AggregatorSettings
-    private let logger: Logger
-    private let observer: LoopObserver
+    let logger: Logger
+    let observer: LoopObserver
     private let counters = Mutex(AggregatorCounters())
     private let metrics = AggregatorMetrics()
     private let tunables: Mutex<Tunables>
@@ -96,7 +96,7 @@ public final class Aggregator: Sendable {
         let queue = CommitQueue()
         let committerDone = DispatchSemaphore(value: 0)
         let committer = Thread { [self] in
-            commitLoop(queue, stop: stop)
+            CatalogueCommitter(aggregator: self, queue: queue, stop: stop).run()
             committerDone.signal()
         }
         committer.name = "aggregator-commit"
@@ -107,6 +107,8 @@ public final class Aggregator: Sendable {
         }
 
         var generation = 0
+        let tuned = current
+        var pipeline = AckPipeline<ContinuousClock.Instant>(limits: .init(batchSize: tuned.batchSize, maxWait: tuned.batchMaxWait))
         // The catalogue is open, so the aggregator is ready: a broker that is down or refuses it is an
         // outage to ride out (the status line says so), not a failed start.
         observer.ready()
@@ -131,84 +133,103 @@ public final class Aggregator: Sendable {
                 generation += 1
                 logger.info("consuming", metadata: [
                     "queue": "\(WireNames.nationalQueue)", "prefetch": "\(settings.prefetch)",
-                    "batch_size": "\(settings.batchSize)",
+                    "batch_size": "\(current.batchSize)",
                 ])
-                if let failure = consume(on: connection, queue: queue, generation: generation, until: stop) {
-                    return .lost(failure)
-                }
+                pipeline.connectionReplaced()
+                let session = ConsumeSession(aggregator: self, connection: connection, queue: queue, generation: generation,
+                                             pipeline: pipeline)
+                defer { pipeline = session.pipeline }
+                if let failure = session.run(until: stop) { return .lost(failure) }
                 return .stopped
             })
     }
 
-    // MARK: AMQP thread
+    // MARK: Shared with the two threads
 
-    /// One connection's life. Returns nil when stopped, or the error that ended it.
-    private func consume(on connection: AMQPConnection, queue: CommitQueue, generation: Int, until stop: StopSignal)
-        -> (any Error)?
+    /// Updates the status line every few seconds and writes the minute's summary when due.
+    func reportProgress(_ connection: AMQPConnection, lastStatus: inout ContinuousClock.Instant) {
+        observer.tick()
+        let now = ContinuousClock.now
+        guard now - lastStatus >= .seconds(1) else { return }
+        lastStatus = now
+        let c = snapshot
+        observer.status("connected to \(connection.url); consumed \(c.consumed); applied \(c.applied); dead-lettered \(c.deadLettered)")
+        summarizeIfDue()
+    }
+
+    /// Screens one delivery into `batch` and says whether it is to be acknowledged or dead-lettered.
+    func classify(_ delivery: AMQPDelivery, into batch: inout CommitBatch, policy: ProvenancePolicy)
+        -> AckPipeline<ContinuousClock.Instant>.Verdict
     {
-        var batch = CommitBatch(generation: generation)
-        var policy = provenancePolicy
-        var lastStatus = ContinuousClock.now - .seconds(60)
-
-        func settle() throws {
-            for result in queue.takeResults(generation: generation) {
-                for tag in result.rejectTags { try connection.reject(tag, requeue: false) }
-                if result.ackUpTo > 0 { try connection.ack(result.ackUpTo, multiple: true) }
+        batch.deliveries += 1
+        let verdict = Screening.screen(
+            Screening.Message(routingKey: delivery.routingKey, messageID: delivery.messageID, contentType: delivery.contentType,
+                              userID: delivery.userID, headers: delivery.headers, body: delivery.body),
+            maxBodyBytes: settings.maxBodyBytes, policy: policy)
+        switch verdict {
+        case .refused(let reason, let hub):
+            batch.deadLetters.append(DeadLetter(reason: reason.code, routingKey: delivery.routingKey,
+                                                messageID: delivery.messageID, hub: hub, body: delivery.body))
+            logger.warning("dead letter", metadata: [
+                "reason": "\(reason.code)", "routing_key": "\(delivery.routingKey)",
+                "message_id": "\(delivery.messageID ?? "-")", "hub": "\(hub ?? "-")",
+            ])
+            return .refused
+        case .otherHubMessage:
+            batch.hubMessages += 1
+        case .checkpoint(let checkpoint):
+            batch.checkpoints.append((checkpoint, batch.changes.count))
+        case .change(let envelope, let messageID):
+            if logger.logLevel <= .debug {
+                logger.debug("received", metadata: [
+                    "hub": "\(envelope.hub)", "seq": "\(envelope.seq)", "message_id": "\(messageID)",
+                    "routing_key": "\(delivery.routingKey)",
+                ])
             }
-            for request in queue.takeControl() {
-                let body = try ControlCodec.encode(request)
-                try body.withUnsafeBytes { b in
-                    try connection.publish(
-                        exchange: WireNames.controlExchange, routingKey: ResyncRequest.routingKey(province: request.hub),
-                        body: b, properties: PublishProperties(messageID: request.requestID, type: "resync",
-                                                               appID: "jippnas-aggregator/\(JippnasVersion.current)",
-                                                               timestamp: UInt64(Date().timeIntervalSince1970)),
-                        mandatory: false)
-                }
-            }
+            batch.changes.append(IncomingChange(envelope: envelope, messageID: messageID,
+                                                routingKey: delivery.routingKey, body: delivery.body))
+            batch.changeTags.append(delivery.deliveryTag)
         }
+        return .accepted
+    }
 
-        func handOff() {
-            guard batch.count > 0 else { return }
-            queue.submit(batch)
-            batch = CommitBatch(generation: generation)
+    /// Counts a committed batch.
+    func count(_ batch: CommitBatch, outcome: BatchOutcome, storeRefused: Int) {
+        let deadLettered = batch.deadLetters.count + storeRefused
+        counters.withLock {
+            $0.consumed += batch.deliveries
+            $0.applied += outcome.applied
+            $0.duplicates += outcome.duplicates
+            $0.stale += outcome.stale
+            $0.deadLettered += deadLettered
+            $0.hubMessages += batch.hubMessages
+            $0.checkpoints += batch.checkpoints.count
+            $0.batches += 1
+            $0.lastProgressAt = Timestamp.now()
         }
+        metrics.consumed.increment(by: batch.deliveries)
+        metrics.applied.increment(by: outcome.applied)
+        metrics.duplicates.increment(by: outcome.duplicates)
+        metrics.stale.increment(by: outcome.stale)
+        metrics.deadLettered.increment(by: deadLettered)
+    }
 
-        do {
-            while !stop.isStopped {
-                observer.tick()
-                if ContinuousClock.now - lastStatus >= .seconds(5) {
-                    lastStatus = ContinuousClock.now
-                    let c = snapshot
-                    observer.status("connected to \(connection.url); consumed \(c.consumed); applied \(c.applied); dead-lettered \(c.deadLettered)")
-                }
-                try settle()
-                let tuned = current
-                policy = provenancePolicy
-                let waited = ContinuousClock.now - batch.startedAt
-                let timeout = batch.count == 0 ? Duration.milliseconds(50) : max(.zero, min(tuned.batchMaxWait - waited, .milliseconds(50)))
-                if let delivery = try connection.nextDelivery(timeout: timeout) {
-                    if batch.count == 0 { batch.startedAt = ContinuousClock.now }
-                    classify(delivery, into: &batch, policy: policy)
-                    if batch.count >= tuned.batchSize { handOff() }
-                } else if batch.count > 0 && ContinuousClock.now - batch.startedAt >= tuned.batchMaxWait {
-                    handOff()
-                }
-                summarizeIfDue()
-            }
-            // Stopping: commit what is in hand and acknowledge it before closing.
-            handOff()
-            let deadline = ContinuousClock.now + .seconds(10)
-            while queue.unsettledCount(generation: generation) > 0, ContinuousClock.now < deadline {
-                try settle()
-                _ = try connection.nextDelivery(timeout: .milliseconds(20)).map { _ in () }  // keeps heartbeats; prefetch redelivers
-            }
-            try settle()
-            return nil
-        } catch {
-            // Nothing of an uncommitted batch was acknowledged; the broker redelivers it.
-            return error
-        }
+    /// Counts a failed commit attempt.
+    func countCommitRetry() {
+        counters.withLock { $0.commitRetries += 1 }
+        metrics.commitRetries.increment()
+    }
+
+    /// Counts a resync request sent to a hub.
+    func countResyncRequest() {
+        counters.withLock { $0.resyncRequests += 1 }
+        metrics.resyncRequests.increment()
+    }
+
+    /// Records how long a commit took.
+    func recordCommit(_ elapsed: Duration) {
+        let (seconds, atto) = elapsed.components
+        metrics.batchCommit.recordNanoseconds(seconds * 1_000_000_000 + atto / 1_000_000_000)
     }
 
     private func summaryMetadata(_ c: AggregatorCounters, since base: AggregatorCounters) -> Logger.Metadata {
@@ -219,179 +240,5 @@ public final class Aggregator: Sendable {
             "commit_retries": "\(c.commitRetries - base.commitRetries)", "reconnects": "\(c.reconnects - base.reconnects)",
             "window_s": "60",
         ]
-    }
-
-    private func classify(_ delivery: AMQPDelivery, into batch: inout CommitBatch, policy: ProvenancePolicy) {
-        counters.withLock { $0.consumed += 1 }
-        func refuse(_ reason: ValidationReason, hub: String?) {
-            batch.rejectTags.append(delivery.deliveryTag)
-            batch.deadLetters.append(DeadLetter(reason: reason.code, routingKey: delivery.routingKey,
-                                                messageID: delivery.messageID, hub: hub, body: delivery.body))
-            logger.warning("dead letter", metadata: [
-                "reason": "\(reason.code)", "routing_key": "\(delivery.routingKey)",
-                "message_id": "\(delivery.messageID ?? "-")", "hub": "\(hub ?? "-")",
-            ])
-        }
-        let verdict = Screening.screen(
-            Screening.Message(routingKey: delivery.routingKey, messageID: delivery.messageID, contentType: delivery.contentType,
-                              userID: delivery.userID, headers: delivery.headers, body: delivery.body),
-            maxBodyBytes: settings.maxBodyBytes, policy: policy)
-        switch verdict {
-        case .refused(let reason, let hub):
-            refuse(reason, hub: hub)
-        case .otherHubMessage:
-            batch.goodTags.append(delivery.deliveryTag)
-            batch.hubMessages += 1
-        case .checkpoint(let checkpoint):
-            batch.goodTags.append(delivery.deliveryTag)
-            batch.checkpoints.append((checkpoint, batch.changes.count))
-        case .change(let envelope, let messageID):
-            logger.debug("received", metadata: [
-                "hub": "\(envelope.hub)", "seq": "\(envelope.seq)", "message_id": "\(messageID)",
-                "routing_key": "\(delivery.routingKey)",
-            ])
-            batch.goodTags.append(delivery.deliveryTag)
-            batch.changes.append(IncomingChange(envelope: envelope, messageID: messageID,
-                                                routingKey: delivery.routingKey, body: delivery.body))
-        }
-    }
-
-    // MARK: Commit thread
-
-    private func commitLoop(_ queue: CommitQueue, stop: StopSignal) {
-        var gapSeen: [String: ContinuousClock.Instant] = [:]
-        var lastRequest: [String: ContinuousClock.Instant] = [:]
-        var lastTick = ContinuousClock.now
-
-        func requestResync(hub: String, fromSeq: Int64?, reason: ResyncReason, detail: Logger.Metadata = [:]) {
-            if let last = lastRequest[hub], ContinuousClock.now - last < settings.resyncMinInterval { return }
-            lastRequest[hub] = ContinuousClock.now
-            let request = ResyncRequest(hub: hub, fromSeq: fromSeq, reason: reason,
-                                        requestID: UUID().uuidString.lowercased(), requestedAt: Timestamp.now())
-            do {
-                try store.recordResyncRequest(hub: hub, reason: reason, fromSeq: fromSeq)
-            } catch {
-                logger.error("cannot record resync request", metadata: ["hub": "\(hub)", "reason": "\(error)"])
-            }
-            queue.requestControl(request)
-            counters.withLock { $0.resyncRequests += 1 }
-            metrics.resyncRequests.increment()
-            logger.notice("resync requested", metadata: detail.merging([
-                "hub": "\(hub)", "reason": "\(reason.rawValue)", "from_seq": "\(fromSeq.map(String.init) ?? "all")",
-                "request_id": "\(request.requestID)",
-            ]) { $1 })
-        }
-
-        func reconcile(_ checkpoint: Checkpoint) {
-            do {
-                let view = try store.view(hub: checkpoint.hub)
-                // A checkpoint older than changes already applied (a redelivery after a reconnect) describes a
-                // past state: comparing it would report a false mismatch. The next one will be current.
-                guard checkpoint.seq >= view.highestSeq else {
-                    logger.debug("outdated checkpoint skipped", metadata: [
-                        "hub": "\(checkpoint.hub)", "seq": "\(checkpoint.seq)", "highest_seq": "\(view.highestSeq)",
-                    ])
-                    return
-                }
-                let action = Reconciler.onCheckpoint(checkpoint, view: view)
-                try store.recordCheckpoint(checkpoint, consistent: action == .consistent(seq: checkpoint.seq))
-                if case .resync(let fromSeq, let reason) = action {
-                    requestResync(hub: checkpoint.hub, fromSeq: fromSeq, reason: reason, detail: [
-                        "checkpoint_seq": "\(checkpoint.seq)", "hub_records": "\(checkpoint.live + checkpoint.withdrawn)",
-                        "catalogue_records": "\(view.digest.count)", "hub_digest": "\(checkpoint.digest)",
-                        "catalogue_digest": "\(view.digest)", "highest_seq": "\(view.highestSeq)",
-                    ])
-                } else {
-                    gapSeen[checkpoint.hub] = nil
-                }
-            } catch {
-                logger.error("checkpoint not evaluated", metadata: ["hub": "\(checkpoint.hub)", "reason": "\(error)"])
-            }
-        }
-
-        while !queue.isClosed {
-            if let batch = queue.nextBatch(timeout: .seconds(1)) {
-                // Changes are applied in segments ending at each checkpoint, and each checkpoint is compared
-                // with the catalogue as it stands at its place in the stream.
-                var outcome = BatchOutcome()
-                var applied = 0
-                var abandoned = false
-                for (checkpoint, after) in batch.checkpoints + [(nil, batch.changes.count)] as [(Checkpoint?, Int)] {
-                    let segment = Array(batch.changes[applied..<after])
-                    guard let part = commitWithRetry(segment, deadLetters: applied == 0 ? batch.deadLetters : [],
-                                                     messages: batch.count, stop: stop) else {
-                        abandoned = true
-                        break
-                    }
-                    outcome.decisions += part.decisions
-                    applied = after
-                    if let checkpoint { reconcile(checkpoint) }
-                }
-                if abandoned {
-                    queue.abandon(batch)
-                    continue
-                }
-                counters.withLock {
-                    $0.applied += outcome.applied
-                    $0.duplicates += outcome.duplicates
-                    $0.stale += outcome.stale
-                    $0.deadLettered += batch.deadLetters.count
-                    $0.hubMessages += batch.hubMessages
-                    $0.checkpoints += batch.checkpoints.count
-                    $0.batches += 1
-                    $0.lastProgressAt = Timestamp.now()
-                }
-                metrics.consumed.increment(by: batch.count)
-                metrics.applied.increment(by: outcome.applied)
-                metrics.duplicates.increment(by: outcome.duplicates)
-                metrics.stale.increment(by: outcome.stale)
-                metrics.deadLettered.increment(by: batch.deadLetters.count)
-                queue.post(CommitResult(generation: batch.generation, rejectTags: batch.rejectTags,
-                                        ackUpTo: batch.goodTags.max() ?? 0))
-            }
-            if ContinuousClock.now - lastTick >= .seconds(2) {
-                lastTick = ContinuousClock.now
-                do {
-                    let gaps = Set(try store.hubsWithGaps())
-                    for hub in gapSeen.keys where !gaps.contains(hub) { gapSeen[hub] = nil }
-                    for hub in gaps {
-                        let since = gapSeen[hub] ?? ContinuousClock.now
-                        gapSeen[hub] = since
-                        let action = Reconciler.onTick(view: try store.view(hub: hub), gapOpenFor: ContinuousClock.now - since,
-                                                       gapTimeout: settings.gapTimeout)
-                        if case .resync(let fromSeq, let reason) = action { requestResync(hub: hub, fromSeq: fromSeq, reason: reason) }
-                    }
-                } catch {
-                    logger.warning("gap check failed", metadata: ["reason": "\(error)"])
-                }
-            }
-        }
-    }
-
-    /// Applies changes, retrying local failures with backoff until they commit; nil if stopped first.
-    private func commitWithRetry(_ changes: [IncomingChange], deadLetters: [DeadLetter], messages: Int, stop: StopSignal)
-        -> BatchOutcome?
-    {
-        var backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(10))
-        while true {
-            do {
-                let started = ContinuousClock.now
-                let outcome = try store.apply(changes, deadLetters: deadLetters)
-                let (seconds, atto) = (ContinuousClock.now - started).components
-                metrics.batchCommit.recordNanoseconds(seconds * 1_000_000_000 + atto / 1_000_000_000)
-                if backoff.attempt > 0 {
-                    logger.notice("commit recovered", metadata: ["attempts": "\(backoff.attempt + 1)", "messages": "\(messages)"])
-                }
-                return outcome
-            } catch {
-                counters.withLock { $0.commitRetries += 1 }
-                metrics.commitRetries.increment()
-                let delay = backoff.nextDelay()
-                logger.warning("commit failed; nothing acknowledged, will retry", metadata: [
-                    "reason": "\(error)", "messages": "\(messages)", "retry_in_ms": "\(delay.milliseconds)",
-                ])
-                if !stop.sleep(delay) { return nil }
-            }
-        }
     }
 }

@@ -1,49 +1,81 @@
 import Foundation
+import Glibc
 import JippnasCore
 import JippnasStore
 
-/// Deliveries gathered by the AMQP thread for one SQLite transaction.
+/// Deliveries gathered by the AMQP thread for the commit thread.
 struct CommitBatch: Sendable {
     /// The connection the deliveries came on: delivery tags mean nothing on another one.
     var generation: Int
-    var goodTags: [UInt64] = []
-    var rejectTags: [UInt64] = []
+    /// The number ``AckPipeline`` gave the batch when it was handed off.
+    var id = 0
     var changes: [IncomingChange] = []
+    /// The delivery tag of each change, in the same order.
+    var changeTags: [UInt64] = []
     var deadLetters: [DeadLetter] = []
     /// Checkpoints with the number of changes that arrived before each: a checkpoint describes the hub as
     /// of its place in the stream, so it is evaluated after exactly those changes are applied.
     var checkpoints: [(checkpoint: Checkpoint, after: Int)] = []
     var hubMessages = 0
-    var startedAt = ContinuousClock.now
+    /// Every delivery in the batch, whatever became of it.
+    var deliveries = 0
 
-    var count: Int { goodTags.count + rejectTags.count }
+    init(generation: Int) {
+        self.generation = generation
+    }
 }
 
-/// What the AMQP thread must do once a batch is durable.
+/// What became of a handed-off batch.
 struct CommitResult: Sendable {
+    enum Outcome: Sendable {
+        /// Durable; `storeRefused` are tags of changes the store refused, recorded as dead letters.
+        case committed(storeRefused: [UInt64])
+        /// Not committed (stopping while the store fails): nothing of it may be acknowledged.
+        case abandoned
+    }
+
     var generation: Int
-    /// Reject these without requeue (dead-letter), then ack up to `ackUpTo` with `multiple`.
-    var rejectTags: [UInt64]
-    var ackUpTo: UInt64
+    var batch: Int
+    var outcome: Outcome
 }
 
 /// The hand-off between the aggregator's AMQP thread and its commit thread.
 ///
 /// The AMQP thread must never wait on SQLite (a long commit would starve heartbeats), and SQLite must
-/// never see a delivery tag; this queue carries batches one way and results and control requests back.
+/// never see a delivery tag; this queue carries batches one way, results and resync requests back. A
+/// result also makes ``wakeDescriptor`` readable, so the AMQP thread, waiting on its socket and this
+/// descriptor together, acknowledges a commit as soon as it lands instead of at its next poll.
 final class CommitQueue: @unchecked Sendable {
     // Every field below is guarded by `condition`.
     private let condition = NSCondition()
     private var batches: [CommitBatch] = []
     private var results: [CommitResult] = []
     private var control: [ResyncRequest] = []
-    private var unsettled: [Int: Int] = [:]
     private var closed = false
+    private let wake: (read: Int32, write: Int32)
+
+    init() {
+        var fds: [Int32] = [-1, -1]
+        // A pipe cannot fail here short of running out of descriptors at start-up, which is fatal anyway.
+        precondition(pipe(&fds) == 0, "cannot create the commit queue's wake pipe: errno \(errno)")
+        for fd in fds {
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        }
+        wake = (fds[0], fds[1])
+    }
+
+    deinit {
+        Glibc.close(wake.read)
+        Glibc.close(wake.write)
+    }
+
+    /// Readable while results or resync requests wait for the AMQP thread.
+    var wakeDescriptor: Int32 { wake.read }
 
     func submit(_ batch: CommitBatch) {
         condition.lock()
         batches.append(batch)
-        unsettled[batch.generation, default: 0] += 1
         condition.signal()
         condition.unlock()
     }
@@ -52,7 +84,7 @@ final class CommitQueue: @unchecked Sendable {
     func nextBatch(timeout: Duration) -> CommitBatch? {
         condition.lock()
         defer { condition.unlock() }
-        let deadline = Date().addingTimeInterval(Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18)
+        let deadline = Date().addingTimeInterval(timeout.seconds)
         while batches.isEmpty && !closed {
             if !condition.wait(until: deadline) { return nil }
         }
@@ -68,19 +100,13 @@ final class CommitQueue: @unchecked Sendable {
     func post(_ result: CommitResult) {
         condition.lock()
         results.append(result)
-        unsettled[result.generation, default: 1] -= 1
         condition.unlock()
-    }
-
-    /// A batch that will not be committed (stopping): it counts as settled, with nothing to acknowledge.
-    func abandon(_ batch: CommitBatch) {
-        condition.lock()
-        unsettled[batch.generation, default: 1] -= 1
-        condition.unlock()
+        signalWake()
     }
 
     /// Results for `generation`; results of older connections are dropped (their deliveries are redelivered).
     func takeResults(generation: Int) -> [CommitResult] {
+        drainWake()
         condition.lock()
         defer { condition.unlock() }
         let mine = results.filter { $0.generation == generation }
@@ -88,16 +114,11 @@ final class CommitQueue: @unchecked Sendable {
         return mine
     }
 
-    func unsettledCount(generation: Int) -> Int {
-        condition.lock()
-        defer { condition.unlock() }
-        return unsettled[generation] ?? 0
-    }
-
     func requestControl(_ request: ResyncRequest) {
         condition.lock()
         control.append(request)
         condition.unlock()
+        signalWake()
     }
 
     func takeControl() -> [ResyncRequest] {
@@ -113,5 +134,15 @@ final class CommitQueue: @unchecked Sendable {
         closed = true
         condition.broadcast()
         condition.unlock()
+    }
+
+    private func signalWake() {
+        var byte: UInt8 = 1
+        _ = write(wake.write, &byte, 1)  // a full pipe is already readable: nothing lost
+    }
+
+    private func drainWake() {
+        var buffer = [UInt8](repeating: 0, count: 64)
+        while read(wake.read, &buffer, buffer.count) > 0 {}
     }
 }

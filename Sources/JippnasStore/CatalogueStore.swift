@@ -27,17 +27,22 @@ public struct DeadLetter: Sendable, Equatable {
     /// The first bytes of the body, as text with invalid UTF-8 replaced.
     public var bodyPrefix: String
     public var receivedAt: String?
+    /// What exactly was refused, when the reason alone does not say (the store's own message).
+    public var detail: String?
 
     /// How many bytes of a refused body are kept.
     public static let prefixBytes = 512
 
-    public init(reason: String, routingKey: String, messageID: String?, hub: String?, body: Data, receivedAt: String? = nil) {
+    public init(reason: String, routingKey: String, messageID: String?, hub: String?, body: Data, receivedAt: String? = nil,
+                detail: String? = nil)
+    {
         self.reason = reason
         self.routingKey = routingKey
         self.messageID = messageID
         self.hub = hub
         self.bodyPrefix = String(decoding: body.prefix(Self.prefixBytes), as: UTF8.self)
         self.receivedAt = receivedAt
+        self.detail = detail
     }
 }
 
@@ -257,6 +262,9 @@ public final class CatalogueStore: Sendable {
                 );
                 """)
         }
+        m.registerMigration("catalogue-v2-dead-letter-detail") { db in
+            try db.execute(sql: "ALTER TABLE dead_letter ADD COLUMN detail TEXT")
+        }
         return m
     }()
 
@@ -300,108 +308,158 @@ public final class CatalogueStore: Sendable {
     /// Applies `changes` in order and records `deadLetters`, in one transaction.
     ///
     /// Each change is decided against what the catalogue holds at that point of the transaction, so two
-    /// revisions of one innovation in the same batch are ordered by revision, not by arrival.
-    public func apply(_ changes: [IncomingChange], deadLetters: [DeadLetter] = [], receivedAt: String = Timestamp.now())
-        throws(StoreError) -> BatchOutcome
-    {
+    /// revisions of one innovation in the same batch are ordered by revision, not by arrival. A failure
+    /// rolls back the whole batch; ``StoreError/refusesData`` tells whether the data was refused.
+    public func apply<Changes: Collection<IncomingChange>>(
+        _ changes: Changes, deadLetters: [DeadLetter] = [], receivedAt: String = Timestamp.now()
+    ) throws(StoreError) -> BatchOutcome {
         do {
             return try pool.write { db in
                 var outcome = BatchOutcome()
                 outcome.decisions.reserveCapacity(changes.count)
                 var counters: [String: HubCounters] = [:]
-                let seen = try db.cachedStatement(sql: "SELECT 1 FROM history WHERE message_id = ?")
-                let current = try db.cachedStatement(sql: "SELECT revision FROM innovation WHERE global_id = ?")
-                let upsert = try db.cachedStatement(sql: """
-                    INSERT INTO innovation(global_id, hub, id, revision, title, agency, region, category, kind, stage,
-                        initiator, launched_on, summary, benefits, contact, url, status, replicates, updated_at,
-                        withdrawn, withdrawn_at, last_seq, last_message_id, received_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT(global_id) DO UPDATE SET revision = excluded.revision, title = excluded.title,
-                        agency = excluded.agency, region = excluded.region, category = excluded.category,
-                        kind = excluded.kind, stage = excluded.stage, initiator = excluded.initiator,
-                        launched_on = excluded.launched_on, summary = excluded.summary, benefits = excluded.benefits,
-                        contact = excluded.contact, url = excluded.url, status = excluded.status,
-                        replicates = excluded.replicates, updated_at = excluded.updated_at,
-                        withdrawn = excluded.withdrawn, withdrawn_at = excluded.withdrawn_at,
-                        last_seq = excluded.last_seq, last_message_id = excluded.last_message_id,
-                        received_at = excluded.received_at
-                    """)
-                let historyHas = try db.cachedStatement(sql: "SELECT 1 FROM history WHERE global_id = ? AND revision = ?")
-                let history = try db.cachedStatement(sql: """
-                    INSERT INTO history(global_id, revision, event, hub, seq, message_id, sent_at, received_at, body)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """)
+                let statements = try ApplyStatements(db)
                 for change in changes {
-                    let e = change.envelope
-                    let i = e.innovation
-                    let globalID = e.globalID
-                    let messageSeen = try Bool.fetchOne(seen, arguments: [change.messageID]) ?? false
-                    let stored = try Int64.fetchOne(current, arguments: [globalID])
-                    let decision = ApplyDecision.decide(
-                        messageSeen: messageSeen, storedRevision: stored, incomingRevision: i.revision)
+                    let decision = try apply(change, statements, receivedAt: receivedAt, &counters, db)
                     outcome.decisions.append(decision)
-                    var c = counters[e.hub] ?? HubCounters()
-                    c.highestSeq = max(c.highestSeq, e.seq)
-                    try track(seq: e.seq, hub: e.hub, &c, db)
-                    switch decision {
-                    case .duplicate: c.duplicates += 1
-                    case .stale: c.stale += 1
-                    case .apply:
-                        c.applied += 1
-                        let withdrawn = e.event == .withdraw
-                        try upsert.execute(arguments: [
-                            globalID, e.hub, i.id, i.revision, i.title, i.agency, i.region, i.category.rawValue,
-                            i.kind.rawValue, i.stage.rawValue, i.initiator?.rawValue, i.launchedOn, i.summary,
-                            i.benefits, i.contact, i.url, i.status.rawValue, i.replicates, i.updatedAt,
-                            withdrawn, withdrawn ? i.updatedAt : nil, e.seq, change.messageID, receivedAt,
-                        ])
-                        // A resync restores a record the catalogue lost; its revision may already be in history.
-                        let known = e.resync
-                            ? try Bool.fetchOne(historyHas, arguments: [globalID, i.revision]) ?? false : false
-                        if e.resync { c.fixed += 1 }
-                        if !known {
-                            try history.execute(arguments: [
-                                globalID, i.revision, e.event.rawValue, e.hub, e.seq, change.messageID, e.sentAt,
-                                receivedAt, change.body,
-                            ])
-                        }
-                    }
-                    counters[e.hub] = c
                 }
-                let dead = try db.cachedStatement(sql: """
-                    INSERT INTO dead_letter(received_at, reason, routing_key, message_id, hub, body_prefix)
-                    VALUES (?, ?, ?, ?, ?, ?)
-                    """)
-                for letter in deadLetters {
-                    try dead.execute(arguments: [letter.receivedAt ?? receivedAt, letter.reason, letter.routingKey,
-                                                 letter.messageID, letter.hub, letter.bodyPrefix])
-                    if let hub = letter.hub { counters[hub, default: HubCounters()].deadLetters += 1 }
-                }
-                let hubUpdate = try db.cachedStatement(sql: """
-                    INSERT INTO hub_state(hub, highest_seq, last_message_at, applied, duplicates, stale, dead_letters,
-                        contiguous_seq, gap_since)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, CASE WHEN ? > ? THEN ? END)
-                    ON CONFLICT(hub) DO UPDATE SET highest_seq = MAX(highest_seq, excluded.highest_seq),
-                        last_message_at = excluded.last_message_at, applied = applied + excluded.applied,
-                        duplicates = duplicates + excluded.duplicates, stale = stale + excluded.stale,
-                        dead_letters = dead_letters + excluded.dead_letters,
-                        contiguous_seq = MAX(contiguous_seq, excluded.contiguous_seq),
-                        gap_since = CASE WHEN MAX(highest_seq, excluded.highest_seq) > MAX(contiguous_seq, excluded.contiguous_seq)
-                            THEN COALESCE(gap_since, excluded.last_message_at) END
-                    """)
-                let fixed = try db.cachedStatement(sql: """
-                    UPDATE reconciliation SET records_fixed = records_fixed + ?
-                    WHERE id = (SELECT MAX(id) FROM reconciliation WHERE hub = ? AND completed_at IS NULL)
-                    """)
-                for (hub, c) in counters {
-                    try hubUpdate.execute(arguments: [hub, c.highestSeq, receivedAt, c.applied, c.duplicates, c.stale,
-                                                      c.deadLetters, c.contiguous, c.highestSeq, c.contiguous, receivedAt])
-                    if c.fixed > 0 { try fixed.execute(arguments: [c.fixed, hub]) }
-                }
+                try record(deadLetters, receivedAt: receivedAt, &counters, db)
+                try updateHubState(counters, receivedAt: receivedAt, db)
                 return outcome
             }
         } catch {
             throw StoreError.wrap(error, operation: "apply batch of \(changes.count)", path: path)
+        }
+    }
+
+    /// Records a valid change that the store refused (see ``StoreError/refusesData``) as a dead letter, in
+    /// a transaction of its own. Its seq counts as received, so the refusal does not open a gap that a
+    /// resync could never close.
+    public func refuse(_ change: IncomingChange, reason: String, detail: String, receivedAt: String = Timestamp.now())
+        throws(StoreError)
+    {
+        var letter = DeadLetter(reason: reason, routingKey: change.routingKey, messageID: change.messageID,
+                                hub: change.envelope.hub, body: change.body, receivedAt: receivedAt)
+        letter.detail = detail
+        do {
+            try pool.write { db in
+                var counters: [String: HubCounters] = [:]
+                var c = HubCounters()
+                c.highestSeq = change.envelope.seq
+                try track(seq: change.envelope.seq, hub: change.envelope.hub, &c, db)
+                counters[change.envelope.hub] = c
+                try record([letter], receivedAt: receivedAt, &counters, db)
+                try updateHubState(counters, receivedAt: receivedAt, db)
+            }
+        } catch {
+            throw StoreError.wrap(error, operation: "record refused message \(change.messageID)", path: path)
+        }
+    }
+
+    /// The statements of one apply transaction, prepared once per connection.
+    private struct ApplyStatements {
+        let seen, current, upsert, historyHas, history: Statement
+
+        init(_ db: Database) throws {
+            seen = try db.cachedStatement(sql: "SELECT 1 FROM history WHERE message_id = ?")
+            current = try db.cachedStatement(sql: "SELECT revision FROM innovation WHERE global_id = ?")
+            upsert = try db.cachedStatement(sql: """
+                INSERT INTO innovation(global_id, hub, id, revision, title, agency, region, category, kind, stage,
+                    initiator, launched_on, summary, benefits, contact, url, status, replicates, updated_at,
+                    withdrawn, withdrawn_at, last_seq, last_message_id, received_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(global_id) DO UPDATE SET revision = excluded.revision, title = excluded.title,
+                    agency = excluded.agency, region = excluded.region, category = excluded.category,
+                    kind = excluded.kind, stage = excluded.stage, initiator = excluded.initiator,
+                    launched_on = excluded.launched_on, summary = excluded.summary, benefits = excluded.benefits,
+                    contact = excluded.contact, url = excluded.url, status = excluded.status,
+                    replicates = excluded.replicates, updated_at = excluded.updated_at,
+                    withdrawn = excluded.withdrawn, withdrawn_at = excluded.withdrawn_at,
+                    last_seq = excluded.last_seq, last_message_id = excluded.last_message_id,
+                    received_at = excluded.received_at
+                """)
+            historyHas = try db.cachedStatement(sql: "SELECT 1 FROM history WHERE global_id = ? AND revision = ?")
+            history = try db.cachedStatement(sql: """
+                INSERT INTO history(global_id, revision, event, hub, seq, message_id, sent_at, received_at, body)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+        }
+    }
+
+    /// Decides one change against the catalogue as it stands and writes it if it is news.
+    private func apply(_ change: IncomingChange, _ s: ApplyStatements, receivedAt: String,
+                       _ counters: inout [String: HubCounters], _ db: Database) throws -> ApplyDecision
+    {
+        let e = change.envelope
+        let i = e.innovation
+        let globalID = e.globalID
+        let messageSeen = try Bool.fetchOne(s.seen, arguments: [change.messageID]) ?? false
+        let stored = try Int64.fetchOne(s.current, arguments: [globalID])
+        let decision = ApplyDecision.decide(messageSeen: messageSeen, storedRevision: stored, incomingRevision: i.revision)
+        var c = counters[e.hub] ?? HubCounters()
+        defer { counters[e.hub] = c }
+        c.highestSeq = max(c.highestSeq, e.seq)
+        try track(seq: e.seq, hub: e.hub, &c, db)
+        switch decision {
+        case .duplicate: c.duplicates += 1
+        case .stale: c.stale += 1
+        case .apply:
+            c.applied += 1
+            let withdrawn = e.event == .withdraw
+            try s.upsert.execute(arguments: [
+                globalID, e.hub, i.id, i.revision, i.title, i.agency, i.region, i.category.rawValue,
+                i.kind.rawValue, i.stage.rawValue, i.initiator?.rawValue, i.launchedOn, i.summary,
+                i.benefits, i.contact, i.url, i.status.rawValue, i.replicates, i.updatedAt,
+                withdrawn, withdrawn ? i.updatedAt : nil, e.seq, change.messageID, receivedAt,
+            ])
+            // A resync restores a record the catalogue lost; its revision may already be in history.
+            let known = e.resync ? try Bool.fetchOne(s.historyHas, arguments: [globalID, i.revision]) ?? false : false
+            if e.resync { c.fixed += 1 }
+            if !known {
+                try s.history.execute(arguments: [
+                    globalID, i.revision, e.event.rawValue, e.hub, e.seq, change.messageID, e.sentAt, receivedAt, change.body,
+                ])
+            }
+        }
+        return decision
+    }
+
+    private func record(_ deadLetters: [DeadLetter], receivedAt: String, _ counters: inout [String: HubCounters],
+                        _ db: Database) throws
+    {
+        guard !deadLetters.isEmpty else { return }
+        let dead = try db.cachedStatement(sql: """
+            INSERT INTO dead_letter(received_at, reason, routing_key, message_id, hub, body_prefix, detail)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """)
+        for letter in deadLetters {
+            try dead.execute(arguments: [letter.receivedAt ?? receivedAt, letter.reason, letter.routingKey,
+                                         letter.messageID, letter.hub, letter.bodyPrefix, letter.detail])
+            if let hub = letter.hub { counters[hub, default: HubCounters()].deadLetters += 1 }
+        }
+    }
+
+    private func updateHubState(_ counters: [String: HubCounters], receivedAt: String, _ db: Database) throws {
+        let hubUpdate = try db.cachedStatement(sql: """
+            INSERT INTO hub_state(hub, highest_seq, last_message_at, applied, duplicates, stale, dead_letters,
+                contiguous_seq, gap_since)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, CASE WHEN ? > ? THEN ? END)
+            ON CONFLICT(hub) DO UPDATE SET highest_seq = MAX(highest_seq, excluded.highest_seq),
+                last_message_at = excluded.last_message_at, applied = applied + excluded.applied,
+                duplicates = duplicates + excluded.duplicates, stale = stale + excluded.stale,
+                dead_letters = dead_letters + excluded.dead_letters,
+                contiguous_seq = MAX(contiguous_seq, excluded.contiguous_seq),
+                gap_since = CASE WHEN MAX(highest_seq, excluded.highest_seq) > MAX(contiguous_seq, excluded.contiguous_seq)
+                    THEN COALESCE(gap_since, excluded.last_message_at) END
+            """)
+        let fixed = try db.cachedStatement(sql: """
+            UPDATE reconciliation SET records_fixed = records_fixed + ?
+            WHERE id = (SELECT MAX(id) FROM reconciliation WHERE hub = ? AND completed_at IS NULL)
+            """)
+        for (hub, c) in counters {
+            try hubUpdate.execute(arguments: [hub, c.highestSeq, receivedAt, c.applied, c.duplicates, c.stale,
+                                              c.deadLetters, c.contiguous, c.highestSeq, c.contiguous, receivedAt])
+            if c.fixed > 0 { try fixed.execute(arguments: [c.fixed, hub]) }
         }
     }
 
@@ -591,12 +649,13 @@ public final class CatalogueStore: Sendable {
     public func deadLetters(limit: Int = 100) throws(StoreError) -> [DeadLetter] {
         try read("dead letters") { db in
             try Row.fetchAll(db, sql: """
-                SELECT received_at, reason, routing_key, message_id, hub, body_prefix FROM dead_letter
+                SELECT received_at, reason, routing_key, message_id, hub, body_prefix, detail FROM dead_letter
                 ORDER BY id DESC LIMIT ?
                 """, arguments: [limit]).map { row in
                 var letter = DeadLetter(reason: row["reason"], routingKey: row["routing_key"], messageID: row["message_id"],
                                         hub: row["hub"], body: Data(), receivedAt: row["received_at"])
                 letter.bodyPrefix = row["body_prefix"]
+                letter.detail = row["detail"]
                 return letter
             }
         }
@@ -622,7 +681,7 @@ public final class CatalogueStore: Sendable {
 
 extension DeadLetter: Codable {
     enum CodingKeys: String, CodingKey {
-        case reason, hub
+        case reason, hub, detail
         case routingKey = "routing_key"
         case messageID = "message_id"
         case bodyPrefix = "body_prefix"

@@ -9,29 +9,31 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     /// SQLite's primary result code when the failure came from SQLite (5 = BUSY, 13 = FULL, 8 = READONLY).
     public var sqliteCode: Int32?
     public var message: String
+    /// Whether SQLite refused the data itself (a constraint or trigger, a type mismatch, a value too big)
+    /// rather than failing as a store (busy, locked, full, read-only, I/O, corrupt). Only a refusal can be
+    /// blamed on a message; anything else would refuse every message alike.
+    public var refusesData: Bool
 
-    public init(operation: String, path: String, sqliteCode: Int32? = nil, message: String) {
+    public init(operation: String, path: String, sqliteCode: Int32? = nil, message: String, refusesData: Bool = false) {
         self.operation = operation
         self.path = path
         self.sqliteCode = sqliteCode
         self.message = message
+        self.refusesData = refusesData
     }
+
+    /// The primary result codes that blame the data, not the store.
+    static let dataRefusals: [ResultCode] = [.SQLITE_CONSTRAINT, .SQLITE_MISMATCH, .SQLITE_TOOBIG]
 
     /// Wraps any error thrown by GRDB into a StoreError for `operation`.
     static func wrap(_ error: any Error, operation: String, path: String) -> StoreError {
         if let store = error as? StoreError { return store }
         if let db = error as? DatabaseError {
-            return StoreError(operation: operation, path: path, sqliteCode: db.resultCode.primaryResultCode.rawValue,
-                              message: db.message ?? "\(db)")
+            let primary = db.resultCode.primaryResultCode
+            return StoreError(operation: operation, path: path, sqliteCode: primary.rawValue,
+                              message: db.message ?? "\(db)", refusesData: dataRefusals.contains(primary))
         }
         return StoreError(operation: operation, path: path, message: "\(error)")
-    }
-
-    /// Whether the failure is local and likely to pass (busy, full disk, read-only, I/O): retry later
-    /// without blaming the message.
-    public var isTransient: Bool {
-        guard let code = sqliteCode else { return false }
-        return [5, 6, 8, 10, 13, 14].contains(code)  // BUSY, LOCKED, READONLY, IOERR, FULL, CANTOPEN
     }
 
     public var description: String {

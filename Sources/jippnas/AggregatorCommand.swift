@@ -266,8 +266,8 @@ struct CatalogueCommand: AsyncParsableCommand {
             let store = try await options.store()
             let letters = try guarded { try store.deadLetters(limit: limit) }
             if options.json { return try printJSON(letters) }
-            printTable(["RECEIVED AT", "REASON", "ROUTING KEY", "MESSAGE ID", "BODY"], letters.map { l in
-                [l.receivedAt ?? "", l.reason, l.routingKey, l.messageID ?? "-",
+            printTable(["RECEIVED AT", "REASON", "ROUTING KEY", "MESSAGE ID", "DETAIL", "BODY"], letters.map { l in
+                [l.receivedAt ?? "", l.reason, l.routingKey, l.messageID ?? "-", truncate(l.detail ?? "-", 40),
                  truncate(l.bodyPrefix.replacingOccurrences(of: "\n", with: " "), 50)]
             })
             print("\(letters.count) dead letter(s)")

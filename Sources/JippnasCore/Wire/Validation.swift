@@ -59,6 +59,13 @@ public enum ValidationReason: Error, Sendable, Hashable, CustomStringConvertible
     public var description: String { code }
 }
 
+/// Dead-letter reasons that are not validation failures (those are ``ValidationReason/code``).
+public enum DeadLetterReason {
+    /// A valid message that the catalogue's store refused (a constraint or trigger, a type mismatch, a
+    /// value too big); the dead letter's detail holds SQLite's message.
+    public static let storeRefused = "store_refused"
+}
+
 /// Length and range limits of every field, shared by import and the aggregator so both refuse the same.
 public enum InnovationLimits {
     public static let idLength = 1...64

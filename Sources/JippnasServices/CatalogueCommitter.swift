@@ -1,0 +1,190 @@
+import Foundation
+import JippnasCore
+import JippnasOps
+import JippnasStore
+import Logging
+
+/// The aggregator's commit thread: applies handed-off batches as a ``CommitPlan`` says (retrying local
+/// failures, isolating refused messages), evaluates checkpoints at their place in the stream, and decides
+/// reconciliation. It never sees the connection; results go back through the ``CommitQueue``.
+final class CatalogueCommitter {
+    private let aggregator: Aggregator
+    private let queue: CommitQueue
+    private let stop: StopSignal
+    private var store: CatalogueStore { aggregator.store }
+    private var settings: AggregatorSettings { aggregator.settings }
+    private var logger: Logger { aggregator.logger }
+    /// Since when each hub has had a sequence gap, as this thread first saw it.
+    private var gapSeen: [String: ContinuousClock.Instant] = [:]
+    private var lastRequest: [String: ContinuousClock.Instant] = [:]
+    private var lastGapCheck = ContinuousClock.now
+
+    init(aggregator: Aggregator, queue: CommitQueue, stop: StopSignal) {
+        self.aggregator = aggregator
+        self.queue = queue
+        self.stop = stop
+    }
+
+    func run() {
+        while !queue.isClosed {
+            if let batch = queue.nextBatch(timeout: .seconds(1)) {
+                queue.post(CommitResult(generation: batch.generation, batch: batch.id, outcome: commit(batch)))
+            }
+            if ContinuousClock.now - lastGapCheck >= .seconds(2) {
+                lastGapCheck = ContinuousClock.now
+                checkGaps()
+            }
+        }
+    }
+
+    /// Changes are applied in segments ending at each checkpoint, and each checkpoint is compared with
+    /// the catalogue as it stands at its place in the stream.
+    private func commit(_ batch: CommitBatch) -> CommitResult.Outcome {
+        var outcome = BatchOutcome()
+        var refused: [UInt64] = []
+        var start = 0
+        let segments = batch.checkpoints.map { ($0.checkpoint as Checkpoint?, $0.after) } + [(nil, batch.changes.count)]
+        for (checkpoint, end) in segments {
+            let slice = batch.changes[start..<end]
+            guard let part = apply(slice, deadLetters: start == 0 ? batch.deadLetters : [], messages: batch.deliveries) else {
+                return .abandoned
+            }
+            outcome.decisions += part.outcome.decisions
+            refused += part.refused.map { batch.changeTags[$0] }
+            start = end
+            if let checkpoint { reconcile(checkpoint) }
+        }
+        aggregator.count(batch, outcome: outcome, storeRefused: refused.count)
+        return .committed(storeRefused: refused)
+    }
+
+    /// Runs a ``CommitPlan`` over `changes` (indexes are the batch's); nil if stopped before it finished.
+    private func apply(_ changes: ArraySlice<IncomingChange>, deadLetters: [DeadLetter], messages: Int)
+        -> (outcome: BatchOutcome, refused: [Int])?
+    {
+        var plan = CommitPlan(count: changes.count)
+        var outcome = BatchOutcome()
+        var pendingDeadLetters = deadLetters
+        var lastRefusal = ""
+        var step = plan.step
+        let base = changes.startIndex
+        while true {
+            switch step {
+            case .commit(let range):
+                let started = ContinuousClock.now
+                do {
+                    let part = try store.apply(changes[(base + range.lowerBound)..<(base + range.upperBound)],
+                                               deadLetters: pendingDeadLetters)
+                    aggregator.recordCommit(ContinuousClock.now - started)
+                    if plan.retries > 0 { logger.notice("commit recovered", metadata: ["attempts": "\(plan.retries + 1)", "messages": "\(range.count)"]) }
+                    pendingDeadLetters = []
+                    outcome.decisions += part.decisions
+                    step = plan.succeeded()
+                } catch {
+                    if error.refusesData { lastRefusal = error.message }
+                    step = failed(&plan, error, messages: range.count)
+                }
+            case .deadLetter(let index):
+                do {
+                    try refuse(changes[base + index], detail: lastRefusal)
+                    step = plan.succeeded()
+                } catch {
+                    step = failed(&plan, error, messages: 1)
+                }
+            case .wait(let delay):
+                if !stop.sleep(delay) { return nil }
+                step = plan.resume()
+            case .done(let refused):
+                return (outcome, refused)
+            }
+        }
+    }
+
+    private func failed(_ plan: inout CommitPlan, _ error: StoreError, messages: Int) -> CommitPlan.Step {
+        let next = plan.failed(error.refusesData ? .refused : .transient, random: .random(in: 0...1))
+        if case .wait(let delay) = next {
+            aggregator.countCommitRetry()
+            logger.warning("commit failed; nothing acknowledged, will retry", metadata: [
+                "reason": "\(error)", "messages": "\(messages)", "retry_in_ms": "\(delay.milliseconds)",
+            ])
+        } else {
+            logger.info("store refused a batch; splitting it to find the message", metadata: [
+                "reason": "\(error.message)", "messages": "\(messages)",
+            ])
+        }
+        return next
+    }
+
+    /// Dead-letters one valid change the store refused, with SQLite's message as the detail.
+    private func refuse(_ change: IncomingChange, detail: String) throws(StoreError) {
+        try store.refuse(change, reason: DeadLetterReason.storeRefused, detail: detail)
+        logger.error("dead letter", metadata: [
+            "reason": "\(DeadLetterReason.storeRefused)", "detail": "\(detail)", "hub": "\(change.envelope.hub)",
+            "seq": "\(change.envelope.seq)", "message_id": "\(change.messageID)", "routing_key": "\(change.routingKey)",
+        ])
+    }
+
+    // MARK: Reconciliation
+
+    private func reconcile(_ checkpoint: Checkpoint) {
+        do {
+            let view = try store.view(hub: checkpoint.hub)
+            // A checkpoint older than changes already applied (a redelivery after a reconnect) describes a
+            // past state: comparing it would report a false mismatch. The next one will be current.
+            guard checkpoint.seq >= view.highestSeq else {
+                logger.debug("outdated checkpoint skipped", metadata: [
+                    "hub": "\(checkpoint.hub)", "seq": "\(checkpoint.seq)", "highest_seq": "\(view.highestSeq)",
+                ])
+                return
+            }
+            let action = Reconciler.onCheckpoint(checkpoint, view: view)
+            try store.recordCheckpoint(checkpoint, consistent: action == .consistent(seq: checkpoint.seq))
+            if case .resync(let fromSeq, let reason) = action {
+                requestResync(hub: checkpoint.hub, fromSeq: fromSeq, reason: reason, detail: [
+                    "checkpoint_seq": "\(checkpoint.seq)", "hub_records": "\(checkpoint.live + checkpoint.withdrawn)",
+                    "catalogue_records": "\(view.digest.count)", "hub_digest": "\(checkpoint.digest)",
+                    "catalogue_digest": "\(view.digest)", "highest_seq": "\(view.highestSeq)",
+                ])
+            } else {
+                gapSeen[checkpoint.hub] = nil
+            }
+        } catch {
+            logger.error("checkpoint not evaluated", metadata: ["hub": "\(checkpoint.hub)", "reason": "\(error)"])
+        }
+    }
+
+    /// Hubs whose sequence has had a gap for longer than `gap_timeout` are asked to resync.
+    private func checkGaps() {
+        do {
+            let gaps = Set(try store.hubsWithGaps())
+            for hub in gapSeen.keys where !gaps.contains(hub) { gapSeen[hub] = nil }
+            for hub in gaps {
+                let since = gapSeen[hub] ?? ContinuousClock.now
+                gapSeen[hub] = since
+                let action = Reconciler.onTick(view: try store.view(hub: hub), gapOpenFor: ContinuousClock.now - since,
+                                               gapTimeout: settings.gapTimeout)
+                if case .resync(let fromSeq, let reason) = action { requestResync(hub: hub, fromSeq: fromSeq, reason: reason) }
+            }
+        } catch {
+            logger.warning("gap check failed", metadata: ["reason": "\(error)"])
+        }
+    }
+
+    private func requestResync(hub: String, fromSeq: Int64?, reason: ResyncReason, detail: Logger.Metadata = [:]) {
+        if let last = lastRequest[hub], ContinuousClock.now - last < settings.resyncMinInterval { return }
+        lastRequest[hub] = ContinuousClock.now
+        let request = ResyncRequest(hub: hub, fromSeq: fromSeq, reason: reason,
+                                    requestID: UUID().uuidString.lowercased(), requestedAt: Timestamp.now())
+        do {
+            try store.recordResyncRequest(hub: hub, reason: reason, fromSeq: fromSeq)
+        } catch {
+            logger.error("cannot record resync request", metadata: ["hub": "\(hub)", "reason": "\(error)"])
+        }
+        queue.requestControl(request)
+        aggregator.countResyncRequest()
+        logger.notice("resync requested", metadata: detail.merging([
+            "hub": "\(hub)", "reason": "\(reason.rawValue)", "from_seq": "\(fromSeq.map(String.init) ?? "all")",
+            "request_id": "\(request.requestID)",
+        ]) { $1 })
+    }
+}
