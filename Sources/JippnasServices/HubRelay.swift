@@ -34,8 +34,10 @@ public struct RelayCounters: Sendable, Equatable, Codable {
 public final class HubRelay: Sendable {
     public let store: HubStore
     public let settings: HubSettings
-    private let logger: Logger
-    private let observer: LoopObserver
+    let logger: Logger
+    let observer: LoopObserver
+    /// Wakes the relay when `jippnas hub import` writes to the outbox.
+    private let watcher: DatabaseWatcher
     private let counters = Mutex(RelayCounters())
     private let metrics: RelayMetrics
     private let tunables: Mutex<Tunables>
@@ -67,14 +69,12 @@ public final class HubRelay: Sendable {
     /// The settings in force.
     public var current: Tunables { tunables.withLock { $0 } }
 
-    /// Tracker key of messages that are not outbox rows (checkpoints): their confirms mark nothing.
-    private static let untracked: Int64 = 0
-
     public init(store: HubStore, settings: HubSettings, logger: Logger, observer: LoopObserver = .none,
                 signer: HubSigningKey? = nil)
     {
         self.signer = signer
         self.store = store
+        self.watcher = DatabaseWatcher(path: store.path)
         self.settings = settings
         self.observer = observer
         self.metrics = RelayMetrics(hub: settings.province)
@@ -115,140 +115,41 @@ public final class HubRelay: Sendable {
 
     /// One connection's life: publish, collect confirms, mark published, checkpoint, answer resyncs.
     private func relay(on connection: AMQPConnection, until stop: StopSignal) -> SessionEnd {
-        var tracker = ConfirmTracker(window: settings.confirmWindow)
-        var buffer: [OutboxEntry] = []
-        var next = 0
-        var cursor: Int64 = 0
-        var confirmed: [Int64] = []
-        confirmed.reserveCapacity(settings.batchSize)
-        var failure: String?
-        var checkpointDue = true  // on every (re)connect
-        var lastCheckpoint = ContinuousClock.now
-        var lastStatus = ContinuousClock.now - .seconds(60)
-        let appID = WireNames.hubAppID(version: JippnasVersion.current)
+        RelaySession(relay: self, connection: connection, watcher: watcher).run(until: stop)
+    }
 
-        func flushConfirmed() throws {
-            guard !confirmed.isEmpty else { return }
-            try store.markPublished(confirmed)
-            let n = confirmed.count
-            let now = Timestamp.now()
-            counters.withLock {
-                $0.confirmed += n
-                $0.lastProgressAt = now
-            }
-            metrics.confirmed.increment(by: n)
-            confirmed.removeAll(keepingCapacity: true)
-        }
+    // MARK: Shared with the session
 
-        func handle(_ event: ConfirmEvent) throws {
-            switch event {
-            case .ack(let tag, let multiple):
-                let settled = tracker.ack(tag: tag, multiple: multiple)
-                for seq in settled.confirmed where seq != Self.untracked { confirmed.append(seq) }
-                if settled.failed.contains(where: { $0 != Self.untracked }) {
-                    failure = "\(settled.failed.count) returned as unroutable (no queue bound)"
-                }
-            case .nack(let tag, let multiple):
-                let settled = tracker.nack(tag: tag, multiple: multiple)
-                counters.withLock { $0.nacked += settled.failed.count }
-                metrics.nacked.increment(by: settled.failed.count)
-                failure = "broker nacked \(settled.failed.count) message(s)"
-            case .returned(let messageID, let replyCode, let routingKey):
-                if let messageID { tracker.returned(messageID: messageID) }
-                counters.withLock { $0.returned += 1 }
-                metrics.returned.increment()
-                logger.debug("message returned", metadata: [
-                    "message_id": "\(messageID ?? "-")", "routing_key": "\(routingKey)", "reply_code": "\(replyCode)",
-                ])
-            case .delivery(let delivery):
-                try answerControl(delivery, on: connection)
-                checkpointDue = true
-            }
-        }
+    /// Updates the status line every few seconds and writes the minute's summary when due.
+    func reportProgress(_ connection: AMQPConnection, lastStatus: inout ContinuousClock.Instant) throws {
+        observer.tick()
+        let now = ContinuousClock.now
+        guard now - lastStatus >= .seconds(5) else { return }
+        lastStatus = now
+        let outbox = try store.outboxStats()
+        metrics.outboxDepth.record(outbox.pending)
+        observer.status("connected to \(connection.url); outbox \(outbox.pending); published \(snapshot.confirmed)")
+        summarizeIfDue()
+    }
 
-        func report() throws {
-            observer.tick()
-            let now = ContinuousClock.now
-            if now - lastStatus >= .seconds(5) {
-                lastStatus = now
-                let outbox = try store.outboxStats()
-                metrics.outboxDepth.record(outbox.pending)
-                let c = snapshot
-                observer.status("connected to \(connection.url); outbox \(outbox.pending); published \(c.confirmed)")
-            }
-            summarizeIfDue()
+    /// Counts rows sent, confirmed and marked, nacked or returned.
+    func count(sent: Int = 0, marked: Int = 0, nacked: Int = 0, returned: Int = 0) {
+        let now = marked > 0 ? Timestamp.now() : nil
+        counters.withLock {
+            $0.published += sent
+            $0.confirmed += marked
+            $0.nacked += nacked
+            $0.returned += returned
+            if let now { $0.lastProgressAt = now }
         }
-
-        do {
-            while true {
-                try report()
-                if stop.isStopped || failure != nil {
-                    // Stop taking new rows; settle what is in flight so confirmed rows are marked.
-                    let deadline = ContinuousClock.now + .seconds(5)
-                    while tracker.outstanding > 0, ContinuousClock.now < deadline {
-                        if let event = try connection.nextConfirmEvent(timeout: .milliseconds(100)) { try handle(event) }
-                    }
-                    try flushConfirmed()
-                    _ = tracker.reset()
-                    if let failure { return .retryLater(failure) }
-                    return .stopped
-                }
-                let tuned = current
-                if next == buffer.count && tracker.hasRoom {
-                    buffer = try store.pendingOutbox(after: cursor, limit: tuned.batchSize)
-                    next = 0
-                }
-                var sent = 0
-                while tracker.hasRoom, next < buffer.count {
-                    let entry = buffer[next]
-                    next += 1
-                    try entry.body.withUnsafeBytes { body in
-                        try connection.publish(
-                            exchange: WireNames.innovationExchange, routingKey: entry.routingKey, body: body,
-                            properties: PublishProperties(
-                                messageID: entry.messageID, type: entry.event.rawValue, appID: appID,
-                                timestamp: UInt64(Date().timeIntervalSince1970), userID: connection.url.user,
-                                headers: signatureHeaders(entry.body)))
-                    }
-                    tracker.published(seq: entry.seq, messageID: entry.messageID)
-                    logger.debug("sent", metadata: [  // not yet confirmed: "confirmed" comes per batch
-                        "seq": "\(entry.seq)", "message_id": "\(entry.messageID)", "routing_key": "\(entry.routingKey)",
-                    ])
-                    cursor = entry.seq
-                    sent += 1
-                }
-                if sent > 0 {
-                    counters.withLock { $0.published += sent }
-                    metrics.published.increment(by: sent)
-                }
-                let idle = tracker.outstanding == 0 && next == buffer.count
-                if idle && (checkpointDue || ContinuousClock.now - lastCheckpoint >= tuned.checkpointInterval) {
-                    // Only when nothing is in flight does the store's highest seq describe what the broker has.
-                    if try publishCheckpoint(on: connection, tracker: &tracker, appID: appID) {
-                        checkpointDue = false
-                        lastCheckpoint = ContinuousClock.now
-                    }
-                }
-                let busyWithRoom = tracker.hasRoom && next < buffer.count
-                // Wait for at least one event unless there is more to send now; then drain what is buffered.
-                var event = try connection.nextConfirmEvent(
-                    timeout: idle ? settings.idlePoll : (busyWithRoom ? .zero : .milliseconds(200)))
-                while let e = event {
-                    try handle(e)
-                    event = try connection.nextConfirmEvent(timeout: .zero)
-                }
-                if confirmed.count >= tuned.batchSize || tracker.outstanding == 0 { try flushConfirmed() }
-            }
-        } catch {
-            // A broker or store failure: nothing unconfirmed was marked, so those rows are published again.
-            try? flushConfirmed()
-            _ = tracker.reset()
-            return .lost(error)
-        }
+        if sent > 0 { metrics.published.increment(by: sent) }
+        if marked > 0 { metrics.confirmed.increment(by: marked) }
+        if nacked > 0 { metrics.nacked.increment(by: nacked) }
+        if returned > 0 { metrics.returned.increment(by: returned) }
     }
 
     /// The signature and key id headers of `body`, or none without a signing key.
-    private func signatureHeaders(_ body: Data) -> [(name: String, value: String)] {
+    func signatureHeaders(_ body: Data) -> [(name: String, value: String)] {
         guard let signer else { return [] }
         return [(SignatureHeaders.signature, signer.sign(body)), (SignatureHeaders.keyID, signer.keyID)]
     }
@@ -262,9 +163,9 @@ public final class HubRelay: Sendable {
         ]
     }
 
-    /// Publishes the hub's checkpoint if the outbox is empty; returns whether it did.
-    private func publishCheckpoint(on connection: AMQPConnection, tracker: inout ConfirmTracker, appID: String) throws -> Bool {
-        guard let checkpoint = try store.checkpointIfQuiescent() else { return false }
+    /// Publishes the hub's checkpoint if the outbox is empty; returns its message id if it did.
+    func publishCheckpoint(on connection: AMQPConnection, appID: String) throws -> String? {
+        guard let checkpoint = try store.checkpointIfQuiescent() else { return nil }
         let body = try ControlCodec.encode(checkpoint)
         let messageID = UUID().uuidString.lowercased()
         try body.withUnsafeBytes { b in
@@ -274,19 +175,18 @@ public final class HubRelay: Sendable {
                                                        timestamp: UInt64(Date().timeIntervalSince1970),
                                                        userID: connection.url.user, headers: signatureHeaders(body)))
         }
-        tracker.published(seq: Self.untracked, messageID: messageID)
         counters.withLock { $0.checkpoints += 1 }
         metrics.checkpoints.increment()
         logger.debug("checkpoint published", metadata: [
             "seq": "\(checkpoint.seq)", "live": "\(checkpoint.live)", "withdrawn": "\(checkpoint.withdrawn)",
             "digest": "\(checkpoint.digest)",
         ])
-        return true
+        return messageID
     }
 
     /// Answers a resync request: the records are queued again in the outbox (durable) before the request
     /// is acknowledged, so a crash in between means the request is delivered again, not lost.
-    private func answerControl(_ delivery: AMQPDelivery, on connection: AMQPConnection) throws {
+    func answerControl(_ delivery: AMQPDelivery, on connection: AMQPConnection) throws {
         switch ControlCodec.decodeResync(delivery.body, province: settings.province) {
         case .failure(let reason):
             logger.warning("control message refused", metadata: [

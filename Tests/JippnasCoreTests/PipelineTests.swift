@@ -209,3 +209,134 @@ struct CommitPlanTests {
         #expect(plan.resume() == .commit(0..<0))
     }
 }
+
+@Suite("Relay planner")
+struct RelayPlannerTests {
+    typealias Planner = RelayPlanner<TestInstant>
+    let t0 = TestInstant(offset: .zero)
+
+    func planner(window: Int = 4, batchSize: Int = 3) -> Planner {
+        Planner(limits: .init(window: window, batchSize: batchSize, checkpointInterval: .seconds(60),
+                              idlePoll: .milliseconds(200), drainTimeout: .seconds(5)), at: t0)
+    }
+
+    /// Loads `seqs` and publishes as many as the planner allows.
+    func loadAndPublish(_ p: inout Planner, _ seqs: [Int64], at now: TestInstant) {
+        #expect(p.nextStep(at: now) == .load(after: seqs.first.map { $0 - 1 } ?? 0, limit: p.limits.batchSize))
+        p.loaded(count: seqs.count, lastSeq: seqs.last, at: now)
+        guard case .publish(let count) = p.nextStep(at: now) else {
+            Issue.record("expected a publish step")
+            return
+        }
+        for seq in seqs.prefix(count) { p.published(seq: seq, messageID: "m\(seq)") }
+    }
+
+    @Test func anEmptyOutboxIsCheckpointedThenWaitedOnWithoutSpinning() {
+        var p = planner()
+        #expect(p.nextStep(at: t0) == .load(after: 0, limit: 3))
+        p.loaded(count: 0, lastSeq: nil, at: t0)
+        #expect(p.nextStep(at: t0) == .checkpoint)  // due on every connection
+        p.checkpointPublished(messageID: "cp", at: t0)
+        #expect(p.nextStep(at: t0) == .wait(.milliseconds(200)))  // the checkpoint's confirm
+        p.received(.ack(tag: 1, multiple: false))
+        #expect(p.nextStep(at: t0) == .wait(.milliseconds(200)))  // caught up: until the fallback poll
+        #expect(p.nextStep(at: t0.advanced(by: .milliseconds(200))) == .load(after: 0, limit: 3))
+    }
+
+    @Test func aChangeOfTheDatabaseIsReadAtOnce() {
+        var p = planner()
+        _ = p.nextStep(at: t0)
+        p.loaded(count: 0, lastSeq: nil, at: t0)
+        p.checkpointPublished(messageID: "cp", at: t0)
+        p.received(.ack(tag: 1, multiple: false))
+        p.outboxChanged()
+        #expect(p.nextStep(at: t0) == .load(after: 0, limit: 3))
+    }
+
+    @Test func rowsAreMarkedOnlyAfterTheirConfirm() {
+        var p = planner()
+        loadAndPublish(&p, [1, 2], at: t0)
+        #expect(p.nextStep(at: t0) == .checkpoint || p.nextStep(at: t0) == .wait(.milliseconds(200)))
+        p.received(.ack(tag: 1, multiple: false))
+        // One of two confirmed, one in flight, fewer than a batch: keep waiting.
+        #expect(p.nextStep(at: t0) == .wait(.milliseconds(200)))
+        p.received(.ack(tag: 2, multiple: false))
+        #expect(p.nextStep(at: t0) == .mark([1, 2]))
+        p.marked()
+    }
+
+    @Test func theWindowBoundsWhatIsInFlight() {
+        var p = planner(window: 2, batchSize: 3)
+        #expect(p.nextStep(at: t0) == .load(after: 0, limit: 3))
+        p.loaded(count: 3, lastSeq: 3, at: t0)
+        #expect(p.nextStep(at: t0) == .publish(count: 2))
+        p.published(seq: 1, messageID: "m1")
+        p.published(seq: 2, messageID: "m2")
+        #expect(p.nextStep(at: t0) == .wait(.milliseconds(200)))
+        p.received(.ack(tag: 1, multiple: false))
+        #expect(p.nextStep(at: t0) == .publish(count: 1))
+        p.published(seq: 3, messageID: "m3")
+        p.received(.ack(tag: 3, multiple: true))
+        #expect(p.nextStep(at: t0) == .mark([1, 2, 3]))
+        p.marked()
+        #expect(p.nextStep(at: t0) == .load(after: 3, limit: 3))
+    }
+
+    @Test func aNackEndsTheSessionAfterMarkingWhatWasConfirmed() {
+        var p = planner()
+        loadAndPublish(&p, [1, 2, 3], at: t0)
+        p.received(.ack(tag: 1, multiple: false))
+        #expect(p.received(.nack(tag: 2, multiple: false)) == 1)
+        #expect(p.nextStep(at: t0) == .wait(.milliseconds(100)))  // seq 3 still in flight
+        p.received(.ack(tag: 3, multiple: false))
+        #expect(p.nextStep(at: t0) == .mark([1, 3]))
+        p.marked()
+        #expect(p.nextStep(at: t0) == .end(.retryLater("broker nacked 1 message(s)")))
+    }
+
+    @Test func aReturnedRowIsNotMarkedByItsAck() {
+        var p = planner()
+        loadAndPublish(&p, [1], at: t0)
+        p.received(.returned(messageID: "m1"))
+        #expect(p.received(.ack(tag: 1, multiple: false)) == 1)
+        #expect(p.nextStep(at: t0) == .end(.retryLater("1 returned as unroutable (no queue bound)")))
+    }
+
+    @Test func stopGivesInFlightRowsUntilTheDrainTimeout() {
+        var p = planner()
+        loadAndPublish(&p, [1, 2], at: t0)
+        p.stopRequested(at: t0)
+        #expect(p.nextStep(at: t0) == .wait(.milliseconds(100)))
+        p.received(.ack(tag: 1, multiple: false))
+        let late = t0.advanced(by: .seconds(5))
+        #expect(p.nextStep(at: late) == .mark([1]))  // seq 2 never confirmed: stays pending
+        p.marked()
+        #expect(p.nextStep(at: late) == .end(.stopped))
+    }
+
+    @Test func aCheckpointConfirmMarksNothing() {
+        var p = planner()
+        _ = p.nextStep(at: t0)
+        p.loaded(count: 0, lastSeq: nil, at: t0)
+        p.checkpointPublished(messageID: "cp", at: t0)
+        p.received(.ack(tag: 1, multiple: false))
+        #expect(p.unmarked.isEmpty)
+    }
+
+    @Test func aNewCheckpointIsDueAfterTheIntervalAndAfterAResync() {
+        var p = planner()
+        _ = p.nextStep(at: t0)
+        p.loaded(count: 0, lastSeq: nil, at: t0)
+        p.checkpointPublished(messageID: "cp", at: t0)
+        p.received(.ack(tag: 1, multiple: false))
+        p.resyncAnswered()
+        #expect(p.nextStep(at: t0) == .load(after: 0, limit: 3))
+        p.loaded(count: 0, lastSeq: nil, at: t0)
+        #expect(p.nextStep(at: t0) == .checkpoint)
+        p.checkpointPublished(messageID: "cp2", at: t0)
+        p.received(.ack(tag: 2, multiple: false))
+        #expect(p.nextStep(at: t0.advanced(by: .seconds(60))) == .load(after: 0, limit: 3))
+        p.loaded(count: 0, lastSeq: nil, at: t0.advanced(by: .seconds(60)))
+        #expect(p.nextStep(at: t0.advanced(by: .seconds(60))) == .checkpoint)
+    }
+}

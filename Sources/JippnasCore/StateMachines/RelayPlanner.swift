@@ -1,0 +1,190 @@
+/// The hub relay's publish → confirm → mark loop on one connection, as a state machine without I/O.
+///
+/// The relay asks ``nextStep(at:)`` what to do, does it, and reports back. The planner keeps the confirm
+/// window (a ``ConfirmTracker``), the rows read from the outbox and not yet published, the confirmed
+/// rows not yet marked, and when a checkpoint is due.
+///
+/// The rules it keeps:
+/// - A row is marked published only after the broker confirmed it; a nack, a return or a lost
+///   connection leaves it pending, to be published again (duplicates are possible, gaps are not).
+/// - Confirmed rows are marked in groups of up to `markBatch`, and at once whenever nothing is in
+///   flight, so a quiet hub marks each change as soon as it is confirmed.
+/// - The outbox is read only when there is room in the window and the last read did not find it
+///   caught up; once caught up, only a change of the database (``outboxChanged()``) or the fallback
+///   poll (`idlePoll`) makes it read again, so an idle hub does not spin.
+/// - A checkpoint is published only when nothing is in flight and the outbox is caught up: only then
+///   does the store's highest seq describe what the broker has. One is due on every connection and
+///   after every answered resync request, and then every `checkpointInterval`.
+/// - On stop or a failure (nack, return) no new row is published; what is in flight is given up to
+///   `drainTimeout` to be confirmed and marked before the session ends.
+public struct RelayPlanner<Instant: InstantProtocol>: Sendable where Instant.Duration == Duration, Instant: Sendable {
+    /// The relay's settings that shape its decisions.
+    public struct Limits: Sendable, Equatable {
+        public var window: Int
+        /// Rows read from the outbox at a time, and confirmed rows marked per transaction.
+        public var batchSize: Int
+        public var checkpointInterval: Duration
+        /// How often a caught-up relay reads the outbox anyway, in case a change went unnoticed.
+        public var idlePoll: Duration
+        public var drainTimeout: Duration
+        public init(window: Int, batchSize: Int, checkpointInterval: Duration, idlePoll: Duration,
+                    drainTimeout: Duration = .seconds(5))
+        {
+            self.window = window
+            self.batchSize = batchSize
+            self.checkpointInterval = checkpointInterval
+            self.idlePoll = idlePoll
+            self.drainTimeout = drainTimeout
+        }
+    }
+
+    /// What the broker said, as the planner needs it.
+    public enum BrokerEvent: Sendable, Equatable {
+        case ack(tag: UInt64, multiple: Bool)
+        case nack(tag: UInt64, multiple: Bool)
+        case returned(messageID: String?)
+    }
+
+    /// How the session ends.
+    public enum Ending: Sendable, Equatable {
+        case stopped
+        /// The broker nacked or returned messages: reconnect after a backoff and publish them again.
+        case retryLater(String)
+    }
+
+    /// What the relay does next.
+    public enum Step: Sendable, Equatable {
+        /// Mark these outbox rows published (the broker confirmed them), then call ``marked()``.
+        case mark([Int64])
+        /// Read up to `limit` pending rows after `after`, then call ``loaded(count:lastSeq:)``.
+        case load(after: Int64, limit: Int)
+        /// Publish the next `count` loaded rows, calling ``published(seq:messageID:)`` for each.
+        case publish(count: Int)
+        /// Publish a checkpoint if the store is quiescent; report ``checkpointPublished(messageID:at:)`` or
+        /// ``outboxChanged()``.
+        case checkpoint
+        /// Wait up to this long for broker events or a change of the outbox.
+        case wait(Duration)
+        /// End the session.
+        case end(Ending)
+    }
+
+    public private(set) var limits: Limits
+    private var tracker: ConfirmTracker
+    private var unpublished = 0
+    private var cursor: Int64 = 0
+    private var caughtUpAt: Instant?
+    private var confirmed: [Int64] = []
+    private var checkpointDue = true
+    private var lastCheckpoint: Instant
+    private var failure: String?
+    private var drainDeadline: Instant?
+
+    /// Tracker key of messages that are not outbox rows (checkpoints): their confirms mark nothing.
+    static var untracked: Int64 { 0 }
+
+    public init(limits: Limits, at now: Instant) {
+        self.limits = limits
+        tracker = ConfirmTracker(window: limits.window)
+        lastCheckpoint = now
+    }
+
+    /// Publishes awaiting their confirm.
+    public var outstanding: Int { tracker.outstanding }
+    /// Rows the broker confirmed that are not marked yet: mark them even when the session fails.
+    public var unmarked: [Int64] { confirmed }
+
+    /// New limits (a reload); the window keeps its size until the next connection.
+    public mutating func reload(_ new: Limits) { limits = Limits(window: limits.window, batchSize: new.batchSize,
+                                                                 checkpointInterval: new.checkpointInterval,
+                                                                 idlePoll: new.idlePoll, drainTimeout: new.drainTimeout) }
+
+    public mutating func nextStep(at now: Instant) -> Step {
+        if failure != nil || drainDeadline != nil { return windDown(at: now) }
+        if confirmed.count >= limits.batchSize || (!confirmed.isEmpty && tracker.outstanding == 0) {
+            return .mark(confirmed)
+        }
+        if unpublished > 0 && tracker.hasRoom { return .publish(count: min(unpublished, tracker.window - tracker.outstanding)) }
+        if let since = caughtUpAt, since.duration(to: now) >= limits.idlePoll { caughtUpAt = nil }
+        if unpublished == 0 && tracker.hasRoom && caughtUpAt == nil { return .load(after: cursor, limit: limits.batchSize) }
+        let idle = tracker.outstanding == 0 && unpublished == 0
+        let checkpointAt = lastCheckpoint.advanced(by: limits.checkpointInterval)
+        if idle && (checkpointDue || checkpointAt <= now) { return .checkpoint }
+        guard idle, let since = caughtUpAt else { return .wait(.milliseconds(200)) }
+        let pollAt = since.advanced(by: limits.idlePoll)
+        return .wait(max(.zero, now.duration(to: min(pollAt, checkpointAt))))
+    }
+
+    public mutating func loaded(count: Int, lastSeq: Int64?, at now: Instant) {
+        unpublished = count
+        if let lastSeq { cursor = lastSeq }
+        caughtUpAt = count < limits.batchSize ? now : nil
+    }
+
+    public mutating func published(seq: Int64, messageID: String) {
+        tracker.published(seq: seq, messageID: messageID)
+        unpublished -= 1
+    }
+
+    public mutating func marked() { confirmed.removeAll(keepingCapacity: true) }
+
+    public mutating func checkpointPublished(messageID: String, at now: Instant) {
+        tracker.published(seq: Self.untracked, messageID: messageID)
+        checkpointDue = false
+        lastCheckpoint = now
+    }
+
+    /// The database changed (a write was seen, or a checkpoint found rows pending): read the outbox again.
+    public mutating func outboxChanged() { caughtUpAt = nil }
+
+    /// A resync request was answered: rows were queued again, and a checkpoint should follow them.
+    public mutating func resyncAnswered() {
+        caughtUpAt = nil
+        checkpointDue = true
+    }
+
+    /// Returns how many outbox rows the broker nacked or returned.
+    @discardableResult
+    public mutating func received(_ event: BrokerEvent) -> Int {
+        let settled: ConfirmTracker.Settlement
+        switch event {
+        case .ack(let tag, let multiple): settled = tracker.ack(tag: tag, multiple: multiple)
+        case .nack(let tag, let multiple): settled = tracker.nack(tag: tag, multiple: multiple)
+        case .returned(let messageID):
+            if let messageID { tracker.returned(messageID: messageID) }
+            return 0
+        }
+        confirmed += settled.confirmed.filter { $0 != Self.untracked }
+        let failed = settled.failed.filter { $0 != Self.untracked }.count
+        if failed > 0, failure == nil {
+            if case .nack = event {
+                failure = "broker nacked \(settled.failed.count) message(s)"
+            } else {
+                failure = "\(settled.failed.count) returned as unroutable (no queue bound)"
+            }
+        }
+        return failed
+    }
+
+    /// Stop: publish nothing more, let what is in flight be confirmed, then end.
+    public mutating func stopRequested(at now: Instant) {
+        if drainDeadline == nil { drainDeadline = now.advanced(by: limits.drainTimeout) }
+    }
+
+    /// The connection is gone: every unconfirmed row stays pending, to be published on the next one.
+    public mutating func connectionLost() {
+        _ = tracker.reset()
+        unpublished = 0
+    }
+
+    private mutating func windDown(at now: Instant) -> Step {
+        let deadline = drainDeadline ?? now.advanced(by: limits.drainTimeout)
+        drainDeadline = deadline
+        if tracker.outstanding > 0 && now < deadline {
+            return .wait(min(.milliseconds(100), now.duration(to: deadline)))
+        }
+        if !confirmed.isEmpty { return .mark(confirmed) }
+        _ = tracker.reset()
+        return .end(failure.map { .retryLater($0) } ?? .stopped)
+    }
+}
