@@ -111,7 +111,8 @@ struct SystemdTests {
         let setup = try AMQPConnection(url: url, heartbeat: 0)
         try Topology.declareNationalSide(setup)
         setup.close()
-        // Fill the national queue with 5,000 changes while no aggregator runs.
+        // Fill the national queue with 5,000 changes while no aggregator runs. Small batches keep the drain
+        // long enough (a thousand commits, each with its fsync) for SIGTERM to land in the middle of it.
         let store = try f.hubStore("35")
         _ = try store.importContents(SampleData.contents(province: "35", count: 5000))
         let hub = try f.startHub("35")
@@ -121,8 +122,8 @@ struct SystemdTests {
         let output = f.dir.file("aggregator.err")
         let daemon = try ChildProcess(
             [try ChildProcess.jippnasBinary(), "aggregator", "run", "--database", f.aggregatorSettings.database],
-            environment: ["JIPPNAS_BROKER_URLS": urlText(url), "JIPPNAS_CONSUMER_BATCH_SIZE": "50",
-                          "JIPPNAS_CONSUMER_PREFETCH": "100", "JIPPNAS_SHUTDOWN_GRACE_S": "10"],
+            environment: ["JIPPNAS_BROKER_URLS": urlText(url), "JIPPNAS_CONSUMER_BATCH_SIZE": "5",
+                          "JIPPNAS_CONSUMER_PREFETCH": "10", "JIPPNAS_SHUTDOWN_GRACE_S": "10"],
             outputPath: output)
         #expect(try await eventually(timeout: .seconds(30), poll: .milliseconds(10)) {
             (try? f.catalogue().stats().innovations).map { $0 > 0 } ?? false
