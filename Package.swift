@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // rabbitmq-c, reached through a shim of static inline wrappers only.
@@ -93,9 +94,11 @@ let package = Package(
         .executableTarget(
             name: "jippnas-bench",
             dependencies: [
-                "JippnasCore", "JippnasAMQP", "JippnasStore", "JippnasServices", "JippnasOps",
+                "JippnasCore", "JippnasAMQP", "JippnasStore", "JippnasServices", "JippnasOps", "JippnasTrust",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         .target(

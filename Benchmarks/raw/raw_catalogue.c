@@ -59,7 +59,27 @@ int main(int argc, char **argv) {
     check(db, sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL, NULL), "pragmas");
     /* One JSON parse per message: json_tree walks the envelope once and the pivot picks the fields
      * (columns 0-3: hub, seq, event, sent_at; 4-20: the innovation's fields in schema order). */
-    sqlite3_stmt *fields = prepare(db, "SELECT max(CASE fullkey WHEN '$.hub' THEN atom END), max(CASE fullkey WHEN '$.seq' THEN atom END), max(CASE fullkey WHEN '$.event' THEN atom END), max(CASE fullkey WHEN '$.sent_at' THEN atom END), max(CASE fullkey WHEN '$.innovation.id' THEN atom END), max(CASE fullkey WHEN '$.innovation.revision' THEN atom END), max(CASE fullkey WHEN '$.innovation.title' THEN atom END), max(CASE fullkey WHEN '$.innovation.agency' THEN atom END), max(CASE fullkey WHEN '$.innovation.region' THEN atom END), max(CASE fullkey WHEN '$.innovation.category' THEN atom END), max(CASE fullkey WHEN '$.innovation.kind' THEN atom END), max(CASE fullkey WHEN '$.innovation.stage' THEN atom END), max(CASE fullkey WHEN '$.innovation.initiator' THEN atom END), max(CASE fullkey WHEN '$.innovation.launched_on' THEN atom END), max(CASE fullkey WHEN '$.innovation.summary' THEN atom END), max(CASE fullkey WHEN '$.innovation.benefits' THEN atom END), max(CASE fullkey WHEN '$.innovation.contact' THEN atom END), max(CASE fullkey WHEN '$.innovation.url' THEN atom END), max(CASE fullkey WHEN '$.innovation.status' THEN atom END), max(CASE fullkey WHEN '$.innovation.replicates' THEN atom END), max(CASE fullkey WHEN '$.innovation.updated_at' THEN atom END) FROM json_tree(?1)");
+    sqlite3_stmt *fields = prepare(db, "SELECT max(CASE WHEN path = '$' AND key = 'hub' THEN atom END), "
+        "max(CASE WHEN path = '$' AND key = 'seq' THEN atom END), "
+        "max(CASE WHEN path = '$' AND key = 'event' THEN atom END), "
+        "max(CASE WHEN path = '$' AND key = 'sent_at' THEN atom END), "
+        "max(CASE WHEN path = '$.innovation' AND key = 'id' THEN atom END), "
+        "max(CASE WHEN path = '$.innovation' AND key = 'revision' THEN atom END), "
+        "max(CASE WHEN path = '$.innovation' AND key = 'title' THEN atom END), "
+        "max(CASE WHEN path = '$.innovation' AND key = 'agency' THEN atom END), "
+        "max(CASE WHEN path = '$.innovation' AND key = 'region' THEN atom END), "
+        "max(CASE WHEN path = '$.innovation' AND key = 'category' THEN atom END), "
+        "max(CASE WHEN path = '$.innovation' AND key = 'kind' THEN atom END), "
+        "max(CASE WHEN path = '$.innovation' AND key = 'stage' THEN atom END), "
+        "max(CASE WHEN path = '$.innovation' AND key = 'initiator' THEN atom END), "
+        "max(CASE WHEN path = '$.innovation' AND key = 'launched_on' THEN atom END), "
+        "max(CASE WHEN path = '$.innovation' AND key = 'summary' THEN atom END), "
+        "max(CASE WHEN path = '$.innovation' AND key = 'benefits' THEN atom END), "
+        "max(CASE WHEN path = '$.innovation' AND key = 'contact' THEN atom END), "
+        "max(CASE WHEN path = '$.innovation' AND key = 'url' THEN atom END), "
+        "max(CASE WHEN path = '$.innovation' AND key = 'status' THEN atom END), "
+        "max(CASE WHEN path = '$.innovation' AND key = 'replicates' THEN atom END), "
+        "max(CASE WHEN path = '$.innovation' AND key = 'updated_at' THEN atom END) FROM json_tree(?1)");
     sqlite3_stmt *upsert = prepare(db,
         "INSERT INTO innovation(global_id, hub, id, revision, title, agency, region, category, kind, stage,"
         " initiator, launched_on, summary, benefits, contact, url, status, replicates, updated_at, withdrawn,"

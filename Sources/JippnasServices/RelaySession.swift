@@ -119,11 +119,11 @@ final class RelaySession {
     private func handle(_ event: ConfirmEvent) throws {
         switch event {
         case .ack(let tag, let multiple):
-            planner.received(.ack(tag: tag, multiple: multiple))
+            planner.received(.ack(tag: tag, multiple: multiple), at: .now)
         case .nack(let tag, let multiple):
-            relay.count(nacked: planner.received(.nack(tag: tag, multiple: multiple)))
+            relay.count(nacked: planner.received(.nack(tag: tag, multiple: multiple), at: .now))
         case .returned(let messageID, let replyCode, let routingKey):
-            planner.received(.returned(messageID: messageID))
+            planner.received(.returned(messageID: messageID), at: .now)
             relay.count(returned: 1)
             relay.logger.debug("message returned", metadata: [
                 "message_id": "\(messageID ?? "-")", "routing_key": "\(routingKey)", "reply_code": "\(replyCode)",

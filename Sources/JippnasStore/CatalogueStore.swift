@@ -645,6 +645,11 @@ public final class CatalogueStore: Sendable {
         }
     }
 
+    /// How many innovations the catalogue holds, withdrawn ones included.
+    public func innovationCount() throws(StoreError) -> Int {
+        try read("count innovations") { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM innovation") ?? 0 }
+    }
+
     /// The most recent dead letters, newest first.
     public func deadLetters(limit: Int = 100) throws(StoreError) -> [DeadLetter] {
         try read("dead letters") { db in

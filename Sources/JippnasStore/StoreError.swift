@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 
 /// A failure of the SQLite store, with the operation and database it happened in.
@@ -46,7 +47,14 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
 enum StoreDatabase {
     static func open(path: String, operation: String) throws(StoreError) -> DatabasePool {
         var config = Configuration()
-        config.busyMode = .timeout(10)
+        // The importer and the relay (or the commit thread and an operator's command) write the same file.
+        // SQLite's own busy timeout sleeps in steps that grow to 100 ms, which a daemon feels as a stall of
+        // its whole loop; polling every half millisecond, then every two, gives the lock up as soon as it
+        // is free. Ten seconds in all, as before, then the store reports busy and the caller retries.
+        config.busyMode = .callback { tries in
+            usleep(tries < 200 ? 500 : 2000)
+            return tries < 200 + 4950
+        }
         // FULL: a commit is on disk before we acknowledge to the broker or mark an outbox row, even
         // across power loss; WAL keeps readers (CLI, status) off the writer's back.
         config.prepareDatabase { db in

@@ -238,7 +238,7 @@ struct RelayPlannerTests {
         #expect(p.nextStep(at: t0) == .checkpoint)  // due on every connection
         p.checkpointPublished(messageID: "cp", at: t0)
         #expect(p.nextStep(at: t0) == .wait(.milliseconds(200)))  // the checkpoint's confirm
-        p.received(.ack(tag: 1, multiple: false))
+        p.received(.ack(tag: 1, multiple: false), at: t0)
         #expect(p.nextStep(at: t0) == .wait(.milliseconds(200)))  // caught up: until the fallback poll
         #expect(p.nextStep(at: t0.advanced(by: .milliseconds(200))) == .load(after: 0, limit: 3))
     }
@@ -248,7 +248,7 @@ struct RelayPlannerTests {
         _ = p.nextStep(at: t0)
         p.loaded(count: 0, lastSeq: nil, at: t0)
         p.checkpointPublished(messageID: "cp", at: t0)
-        p.received(.ack(tag: 1, multiple: false))
+        p.received(.ack(tag: 1, multiple: false), at: t0)
         p.outboxChanged()
         #expect(p.nextStep(at: t0) == .load(after: 0, limit: 3))
     }
@@ -257,12 +257,25 @@ struct RelayPlannerTests {
         var p = planner()
         loadAndPublish(&p, [1, 2], at: t0)
         #expect(p.nextStep(at: t0) == .checkpoint || p.nextStep(at: t0) == .wait(.milliseconds(200)))
-        p.received(.ack(tag: 1, multiple: false))
-        // One of two confirmed, one in flight, fewer than a batch: keep waiting.
-        #expect(p.nextStep(at: t0) == .wait(.milliseconds(200)))
-        p.received(.ack(tag: 2, multiple: false))
-        #expect(p.nextStep(at: t0) == .mark([1, 2]))
+        p.received(.ack(tag: 1, multiple: false), at: t0)
+        // One of two confirmed, one in flight, fewer than a batch: wait, at most until the mark is due.
+        #expect(p.nextStep(at: t0) == .wait(.milliseconds(100)))
+        p.received(.ack(tag: 2, multiple: false), at: t0)
+        // Both confirmed: marked together once the first has waited markDelay (or before a checkpoint).
+        #expect(p.nextStep(at: t0) == .checkpoint || p.nextStep(at: t0) == .mark([1, 2]))
+        #expect(p.nextStep(at: t0.advanced(by: .milliseconds(100))) == .mark([1, 2]))
         p.marked()
+    }
+
+    @Test func confirmedRowsWaitAtMostTheMarkDelay() {
+        var p = planner(window: 10, batchSize: 10)
+        loadAndPublish(&p, [1], at: t0)
+        p.received(.ack(tag: 1, multiple: false), at: t0.advanced(by: .milliseconds(10)))
+        // Caught up with a checkpoint done: the wait ends when the mark is due.
+        p.checkpointPublished(messageID: "cp", at: t0)
+        p.received(.ack(tag: 2, multiple: false), at: t0.advanced(by: .milliseconds(10)))
+        #expect(p.nextStep(at: t0.advanced(by: .milliseconds(20))) == .wait(.milliseconds(90)))
+        #expect(p.nextStep(at: t0.advanced(by: .milliseconds(110))) == .mark([1]))
     }
 
     @Test func theWindowBoundsWhatIsInFlight() {
@@ -273,10 +286,10 @@ struct RelayPlannerTests {
         p.published(seq: 1, messageID: "m1")
         p.published(seq: 2, messageID: "m2")
         #expect(p.nextStep(at: t0) == .wait(.milliseconds(200)))
-        p.received(.ack(tag: 1, multiple: false))
+        p.received(.ack(tag: 1, multiple: false), at: t0)
         #expect(p.nextStep(at: t0) == .publish(count: 1))
         p.published(seq: 3, messageID: "m3")
-        p.received(.ack(tag: 3, multiple: true))
+        p.received(.ack(tag: 3, multiple: true), at: t0)
         #expect(p.nextStep(at: t0) == .mark([1, 2, 3]))
         p.marked()
         #expect(p.nextStep(at: t0) == .load(after: 3, limit: 3))
@@ -285,10 +298,10 @@ struct RelayPlannerTests {
     @Test func aNackEndsTheSessionAfterMarkingWhatWasConfirmed() {
         var p = planner()
         loadAndPublish(&p, [1, 2, 3], at: t0)
-        p.received(.ack(tag: 1, multiple: false))
-        #expect(p.received(.nack(tag: 2, multiple: false)) == 1)
+        p.received(.ack(tag: 1, multiple: false), at: t0)
+        #expect(p.received(.nack(tag: 2, multiple: false), at: t0) == 1)
         #expect(p.nextStep(at: t0) == .wait(.milliseconds(100)))  // seq 3 still in flight
-        p.received(.ack(tag: 3, multiple: false))
+        p.received(.ack(tag: 3, multiple: false), at: t0)
         #expect(p.nextStep(at: t0) == .mark([1, 3]))
         p.marked()
         #expect(p.nextStep(at: t0) == .end(.retryLater("broker nacked 1 message(s)")))
@@ -297,8 +310,8 @@ struct RelayPlannerTests {
     @Test func aReturnedRowIsNotMarkedByItsAck() {
         var p = planner()
         loadAndPublish(&p, [1], at: t0)
-        p.received(.returned(messageID: "m1"))
-        #expect(p.received(.ack(tag: 1, multiple: false)) == 1)
+        p.received(.returned(messageID: "m1"), at: t0)
+        #expect(p.received(.ack(tag: 1, multiple: false), at: t0) == 1)
         #expect(p.nextStep(at: t0) == .end(.retryLater("1 returned as unroutable (no queue bound)")))
     }
 
@@ -307,7 +320,7 @@ struct RelayPlannerTests {
         loadAndPublish(&p, [1, 2], at: t0)
         p.stopRequested(at: t0)
         #expect(p.nextStep(at: t0) == .wait(.milliseconds(100)))
-        p.received(.ack(tag: 1, multiple: false))
+        p.received(.ack(tag: 1, multiple: false), at: t0)
         let late = t0.advanced(by: .seconds(5))
         #expect(p.nextStep(at: late) == .mark([1]))  // seq 2 never confirmed: stays pending
         p.marked()
@@ -319,7 +332,7 @@ struct RelayPlannerTests {
         _ = p.nextStep(at: t0)
         p.loaded(count: 0, lastSeq: nil, at: t0)
         p.checkpointPublished(messageID: "cp", at: t0)
-        p.received(.ack(tag: 1, multiple: false))
+        p.received(.ack(tag: 1, multiple: false), at: t0)
         #expect(p.unmarked.isEmpty)
     }
 
@@ -328,13 +341,13 @@ struct RelayPlannerTests {
         _ = p.nextStep(at: t0)
         p.loaded(count: 0, lastSeq: nil, at: t0)
         p.checkpointPublished(messageID: "cp", at: t0)
-        p.received(.ack(tag: 1, multiple: false))
+        p.received(.ack(tag: 1, multiple: false), at: t0)
         p.resyncAnswered()
         #expect(p.nextStep(at: t0) == .load(after: 0, limit: 3))
         p.loaded(count: 0, lastSeq: nil, at: t0)
         #expect(p.nextStep(at: t0) == .checkpoint)
         p.checkpointPublished(messageID: "cp2", at: t0)
-        p.received(.ack(tag: 2, multiple: false))
+        p.received(.ack(tag: 2, multiple: false), at: t0)
         #expect(p.nextStep(at: t0.advanced(by: .seconds(60))) == .load(after: 0, limit: 3))
         p.loaded(count: 0, lastSeq: nil, at: t0.advanced(by: .seconds(60)))
         #expect(p.nextStep(at: t0.advanced(by: .seconds(60))) == .checkpoint)

@@ -7,8 +7,10 @@
 /// The rules it keeps:
 /// - A row is marked published only after the broker confirmed it; a nack, a return or a lost
 ///   connection leaves it pending, to be published again (duplicates are possible, gaps are not).
-/// - Confirmed rows are marked in groups of up to `markBatch`, and at once whenever nothing is in
-///   flight, so a quiet hub marks each change as soon as it is confirmed.
+/// - Confirmed rows are marked in groups of `batchSize`, or once the oldest has waited `markDelay`, or
+///   before a checkpoint. Marking is a write to the store that competes with the operator's imports for
+///   SQLite's single writer lock; doing it per confirm would stall the loop behind every import. A row
+///   confirmed and not yet marked when the hub dies is published again and deduplicated.
 /// - The outbox is read only when there is room in the window and the last read did not find it
 ///   caught up; once caught up, only a change of the database (``outboxChanged()``) or the fallback
 ///   poll (`idlePoll`) makes it read again, so an idle hub does not spin.
@@ -27,14 +29,17 @@ public struct RelayPlanner<Instant: InstantProtocol>: Sendable where Instant.Dur
         /// How often a caught-up relay reads the outbox anyway, in case a change went unnoticed.
         public var idlePoll: Duration
         public var drainTimeout: Duration
+        /// Longest a confirmed row waits to be marked published.
+        public var markDelay: Duration
         public init(window: Int, batchSize: Int, checkpointInterval: Duration, idlePoll: Duration,
-                    drainTimeout: Duration = .seconds(5))
+                    drainTimeout: Duration = .seconds(5), markDelay: Duration = .milliseconds(100))
         {
             self.window = window
             self.batchSize = batchSize
             self.checkpointInterval = checkpointInterval
             self.idlePoll = idlePoll
             self.drainTimeout = drainTimeout
+            self.markDelay = markDelay
         }
     }
 
@@ -75,6 +80,8 @@ public struct RelayPlanner<Instant: InstantProtocol>: Sendable where Instant.Dur
     private var cursor: Int64 = 0
     private var caughtUpAt: Instant?
     private var confirmed: [Int64] = []
+    /// When the oldest unmarked confirmed row was confirmed.
+    private var confirmedSince: Instant?
     private var checkpointDue = true
     private var lastCheckpoint: Instant
     private var failure: String?
@@ -95,25 +102,34 @@ public struct RelayPlanner<Instant: InstantProtocol>: Sendable where Instant.Dur
     public var unmarked: [Int64] { confirmed }
 
     /// New limits (a reload); the window keeps its size until the next connection.
-    public mutating func reload(_ new: Limits) { limits = Limits(window: limits.window, batchSize: new.batchSize,
-                                                                 checkpointInterval: new.checkpointInterval,
-                                                                 idlePoll: new.idlePoll, drainTimeout: new.drainTimeout) }
+    public mutating func reload(_ new: Limits) {
+        var kept = new
+        kept.window = limits.window
+        limits = kept
+    }
 
     public mutating func nextStep(at now: Instant) -> Step {
         if failure != nil || drainDeadline != nil { return windDown(at: now) }
-        if confirmed.count >= limits.batchSize || (!confirmed.isEmpty && tracker.outstanding == 0) {
-            return .mark(confirmed)
-        }
+        if let markAt, markAt <= now || confirmed.count >= limits.batchSize { return .mark(confirmed) }
         if unpublished > 0 && tracker.hasRoom { return .publish(count: min(unpublished, tracker.window - tracker.outstanding)) }
         if let since = caughtUpAt, since.duration(to: now) >= limits.idlePoll { caughtUpAt = nil }
         if unpublished == 0 && tracker.hasRoom && caughtUpAt == nil { return .load(after: cursor, limit: limits.batchSize) }
         let idle = tracker.outstanding == 0 && unpublished == 0
         let checkpointAt = lastCheckpoint.advanced(by: limits.checkpointInterval)
-        if idle && (checkpointDue || checkpointAt <= now) { return .checkpoint }
-        guard idle, let since = caughtUpAt else { return .wait(.milliseconds(200)) }
-        let pollAt = since.advanced(by: limits.idlePoll)
-        return .wait(max(.zero, now.duration(to: min(pollAt, checkpointAt))))
+        if idle && (checkpointDue || checkpointAt <= now) {
+            // The store is quiescent only once every confirmed row is marked.
+            return confirmed.isEmpty ? .checkpoint : .mark(confirmed)
+        }
+        var wakeAt = [markAt].compactMap { $0 }
+        if idle, let since = caughtUpAt {
+            wakeAt += [since.advanced(by: limits.idlePoll), checkpointAt]
+        } else {
+            wakeAt.append(now.advanced(by: .milliseconds(200)))
+        }
+        return .wait(max(.zero, now.duration(to: wakeAt.min() ?? now)))
     }
+
+    private var markAt: Instant? { confirmedSince?.advanced(by: limits.markDelay) }
 
     public mutating func loaded(count: Int, lastSeq: Int64?, at now: Instant) {
         unpublished = count
@@ -126,7 +142,10 @@ public struct RelayPlanner<Instant: InstantProtocol>: Sendable where Instant.Dur
         unpublished -= 1
     }
 
-    public mutating func marked() { confirmed.removeAll(keepingCapacity: true) }
+    public mutating func marked() {
+        confirmed.removeAll(keepingCapacity: true)
+        confirmedSince = nil
+    }
 
     public mutating func checkpointPublished(messageID: String, at now: Instant) {
         tracker.published(seq: Self.untracked, messageID: messageID)
@@ -145,7 +164,7 @@ public struct RelayPlanner<Instant: InstantProtocol>: Sendable where Instant.Dur
 
     /// Returns how many outbox rows the broker nacked or returned.
     @discardableResult
-    public mutating func received(_ event: BrokerEvent) -> Int {
+    public mutating func received(_ event: BrokerEvent, at now: Instant) -> Int {
         let settled: ConfirmTracker.Settlement
         switch event {
         case .ack(let tag, let multiple): settled = tracker.ack(tag: tag, multiple: multiple)
@@ -155,6 +174,7 @@ public struct RelayPlanner<Instant: InstantProtocol>: Sendable where Instant.Dur
             return 0
         }
         confirmed += settled.confirmed.filter { $0 != Self.untracked }
+        if confirmedSince == nil && !confirmed.isEmpty { confirmedSince = now }
         let failed = settled.failed.filter { $0 != Self.untracked }.count
         if failed > 0, failure == nil {
             if case .nack = event {

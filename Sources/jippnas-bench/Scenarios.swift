@@ -1,0 +1,100 @@
+import Foundation
+import JippnasAMQP
+import JippnasCore
+import JippnasOps
+import JippnasServices
+import JippnasStore
+import JippnasTrust
+import Logging
+
+/// One measurement: how long a scenario took, and for a daemon run as a process what it cost.
+struct Sample: Sendable {
+    var seconds: Double
+    var peakRSSKiB: Int?
+    var cpuSeconds: Double?
+}
+
+/// The scenarios of one run, all on one vhost that starts and ends with empty queues.
+struct Scenarios {
+    let url: BrokerURL
+    /// The URL as given, password included, for child processes (passed in their environment).
+    let brokerText: String
+    let workload: Workload
+    let dir: String
+    let rawDir: String
+    let jippnas: String
+    let window: Int
+    let logger: Logger
+
+    var count: Int { workload.count }
+    var brokerSettings: BrokerSettings { BrokerSettings(urls: [url], heartbeat: 30) }
+
+    /// (a) rabbitmq-c alone publishing hub 35's bodies with confirms.
+    func rawPublish() throws -> Sample {
+        try raw("raw_publish", [workload.oneHubFile, "\(count)", "\(window)", "35.innovation.upsert"])
+    }
+
+    /// (b) rabbitmq-c alone consuming and acknowledging what is queued.
+    func rawConsume() throws -> Sample { try raw("raw_consume", [WireNames.nationalQueue, "\(count)"]) }
+
+    /// (c) rabbitmq-c and SQLite alone consuming three hubs' bodies into a catalogue of our schema.
+    func rawCatalogue() throws -> Sample {
+        try Workload.fill(workload.threeHubs, url: url, signed: false)
+        let path = dir + "/raw-catalogue-\(UUID().uuidString.prefix(6)).sqlite"
+        _ = try CatalogueStore(path: path)
+        return try raw("raw_catalogue", [WireNames.nationalQueue, "\(count)", path])
+    }
+
+    /// The hub relay in this process: a full outbox until every row is confirmed and marked.
+    func relay(signed: Bool) async throws -> Sample {
+        let settings = HubSettings(province: "35", database: dir + "/relay-\(UUID().uuidString.prefix(6)).sqlite",
+                                   broker: brokerSettings, confirmWindow: window)
+        let store = try HubStore(path: settings.database, province: "35")
+        _ = try store.importContents(Workload.contents(province: "35", count: count))
+        let relay = HubRelay(store: store, settings: settings, logger: logger, signer: signed ? workload.keys["35"] : nil)
+        let sample = try await timed(relay.service.run) { relay.snapshot.confirmed >= count }
+        _ = try rawConsume()  // empties the queue for the next scenario
+        return sample
+    }
+
+    /// The aggregator in this process: three hubs' messages queued until all are committed.
+    func aggregator(signed: Bool) async throws -> Sample {
+        try Workload.fill(workload.threeHubs, url: url, signed: signed)
+        let settings = AggregatorSettings(database: dir + "/catalogue-\(UUID().uuidString.prefix(6)).sqlite",
+                                          broker: brokerSettings)
+        let policy = signed
+            ? ProvenancePolicy(trust: TrustStore(directory: "bench", keys: workload.keys.values.map(\.trusted)),
+                               requireSignatures: true, requireUserID: false)
+            : ProvenancePolicy.open
+        let aggregator = Aggregator(store: try CatalogueStore(path: settings.database), settings: settings, logger: logger,
+                                    provenance: policy)
+        return try await timed(aggregator.service.run) { aggregator.snapshot.applied >= count }
+    }
+
+    /// Runs a raw baseline binary, which prints "<count> <seconds>".
+    func raw(_ program: String, _ arguments: [String]) throws -> Sample {
+        let connection = [url.host, "\(url.port)", url.vhost, url.user, url.password]
+        let output = try Child.run(rawDir + "/" + program, connection + arguments)
+        guard let seconds = output.split(separator: " ").last.flatMap({ Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+        else { throw BenchError("\(program) printed \(output)") }
+        return Sample(seconds: seconds)
+    }
+
+    /// Runs a service until `done` holds, then cancels it.
+    func timed(_ body: @escaping @Sendable () async throws -> Void, until done: @escaping @Sendable () -> Bool) async throws
+        -> Sample
+    {
+        let start = ContinuousClock.now
+        let task = Task { try await body() }
+        while !done() { try await Task.sleep(for: .milliseconds(5)) }
+        let elapsed = ContinuousClock.now - start
+        task.cancel()
+        _ = try? await task.value
+        return Sample(seconds: elapsed.seconds)
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
