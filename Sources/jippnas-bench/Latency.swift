@@ -28,7 +28,9 @@ extension Scenarios {
         let watcher = Thread { watch(cataloguePath, committed: committed, total: total) }
         watcher.start()
         try Self.importSteadily(hub, total: total, committed: committed)
-        let latency = await committed.waitForResult(timeout: .seconds(30))
+        var latency = await committed.waitForResult(timeout: .seconds(30))
+        latency.hubCPU = relay.cpuSeconds.map { $0 / Double(seconds) }
+        latency.aggregatorCPU = aggregator.cpuSeconds.map { $0 / Double(seconds) }
         if latency.samples < total {
             let outbox = try hub.outboxStats()
             let rows = try CatalogueStore(path: cataloguePath).innovationCount()

@@ -19,7 +19,13 @@ struct Latency: Sendable, CustomStringConvertible {
     var p50: Double
     var p99: Double
     var max: Double
-    var description: String { String(format: "%d samples, p50 %.1f ms, p99 %.1f ms, max %.1f ms", samples, p50, p99, max) }
+    /// CPU seconds per second of each daemon under this load.
+    var hubCPU: Double?
+    var aggregatorCPU: Double?
+    var description: String {
+        String(format: "%d samples, p50 %.1f ms, p99 %.1f ms, max %.1f ms; CPU hub %.0f%%, aggregator %.0f%%", samples, p50, p99, max,
+               (hubCPU ?? .nan) * 100, (aggregatorCPU ?? .nan) * 100)
+    }
 }
 
 /// Every sample of every run, by scenario.
@@ -81,9 +87,10 @@ struct Report {
     private var latencyLine: String {
         let l = results.latencies
         guard !l.isEmpty else { return "" }
-        return String(format: "end-to-end latency at 1,000 changes/s (median of %d runs): p50 %.1f ms, p99 %.1f ms, max %.1f ms (runs: %@)",
+        return String(format: "end-to-end latency at 1,000 changes/s (median of %d runs): p50 %.1f ms, p99 %.1f ms, max %.1f ms (runs: %@); CPU at that rate: hub %.0f%%, aggregator %.0f%% of a core",
                       l.count, Self.median(l.map(\.p50)), Self.median(l.map(\.p99)), Self.median(l.map(\.max)),
-                      l.map { String(format: "p99 %.1f", $0.p99) }.joined(separator: ", "))
+                      l.map { String(format: "p99 %.1f", $0.p99) }.joined(separator: ", "),
+                      Self.median(l.compactMap(\.hubCPU)) * 100, Self.median(l.compactMap(\.aggregatorCPU)) * 100)
     }
 
     var table: String {

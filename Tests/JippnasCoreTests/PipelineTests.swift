@@ -253,6 +253,22 @@ struct RelayPlannerTests {
         #expect(p.nextStep(at: t0) == .load(after: 0, limit: 3))
     }
 
+    @Test func aChangeIsReadAgainSoonUntilItsCommitShowsThenTheRelayRests() {
+        var p = planner()
+        _ = p.nextStep(at: t0)
+        p.loaded(count: 0, lastSeq: nil, at: t0)
+        p.checkpointPublished(messageID: "cp", at: t0)
+        p.received(.ack(tag: 1, multiple: false), at: t0)
+        p.outboxChanged()
+        var now = t0
+        for expected in [1, 2, 4, 8, 16, 32, 64, 128, 200] as [Int64] {
+            #expect(p.nextStep(at: now) == .load(after: 0, limit: 3))
+            p.loaded(count: 0, lastSeq: nil, at: now)
+            #expect(p.nextStep(at: now) == .wait(.milliseconds(expected)))
+            now = now.advanced(by: .milliseconds(expected))
+        }
+    }
+
     @Test func rowsAreMarkedOnlyAfterTheirConfirm() {
         var p = planner()
         loadAndPublish(&p, [1, 2], at: t0)

@@ -13,7 +13,10 @@
 ///   confirmed and not yet marked when the hub dies is published again and deduplicated.
 /// - The outbox is read only when there is room in the window and the last read did not find it
 ///   caught up; once caught up, only a change of the database (``outboxChanged()``) or the fallback
-///   poll (`idlePoll`) makes it read again, so an idle hub does not spin.
+///   poll (`idlePoll`) makes it read again, so an idle hub does not spin. A change notification can
+///   come just before the writer's commit becomes visible (SQLite writes the WAL, then syncs, then
+///   publishes the commit in shared memory, which notifies nobody), so after one the outbox is read
+///   again after 1 ms, 2, 4... until a read finds nothing new at `idlePoll`.
 /// - A checkpoint is published only when nothing is in flight and the outbox is caught up: only then
 ///   does the store's highest seq describe what the broker has. One is due on every connection and
 ///   after every answered resync request, and then every `checkpointInterval`.
@@ -79,6 +82,10 @@ public struct RelayPlanner<Instant: InstantProtocol>: Sendable where Instant.Dur
     private var unpublished = 0
     private var cursor: Int64 = 0
     private var caughtUpAt: Instant?
+    /// After a change notification: how soon to read again while reads find nothing.
+    private var recheck: Duration?
+    /// The interval in force since the last read that left the relay caught up.
+    private var pollInterval: Duration
     private var confirmed: [Int64] = []
     /// When the oldest unmarked confirmed row was confirmed.
     private var confirmedSince: Instant?
@@ -94,6 +101,7 @@ public struct RelayPlanner<Instant: InstantProtocol>: Sendable where Instant.Dur
         self.limits = limits
         tracker = ConfirmTracker(window: limits.window)
         lastCheckpoint = now
+        pollInterval = limits.idlePoll
     }
 
     /// Publishes awaiting their confirm.
@@ -112,7 +120,7 @@ public struct RelayPlanner<Instant: InstantProtocol>: Sendable where Instant.Dur
         if failure != nil || drainDeadline != nil { return windDown(at: now) }
         if let markAt, markAt <= now || confirmed.count >= limits.batchSize { return .mark(confirmed) }
         if unpublished > 0 && tracker.hasRoom { return .publish(count: min(unpublished, tracker.window - tracker.outstanding)) }
-        if let since = caughtUpAt, since.duration(to: now) >= limits.idlePoll { caughtUpAt = nil }
+        if let since = caughtUpAt, since.duration(to: now) >= pollInterval { caughtUpAt = nil }
         if unpublished == 0 && tracker.hasRoom && caughtUpAt == nil { return .load(after: cursor, limit: limits.batchSize) }
         let idle = tracker.outstanding == 0 && unpublished == 0
         let checkpointAt = lastCheckpoint.advanced(by: limits.checkpointInterval)
@@ -122,7 +130,7 @@ public struct RelayPlanner<Instant: InstantProtocol>: Sendable where Instant.Dur
         }
         var wakeAt = [markAt].compactMap { $0 }
         if idle, let since = caughtUpAt {
-            wakeAt += [since.advanced(by: limits.idlePoll), checkpointAt]
+            wakeAt += [since.advanced(by: pollInterval), checkpointAt]
         } else {
             wakeAt.append(now.advanced(by: .milliseconds(200)))
         }
@@ -131,10 +139,15 @@ public struct RelayPlanner<Instant: InstantProtocol>: Sendable where Instant.Dur
 
     private var markAt: Instant? { confirmedSince?.advanced(by: limits.markDelay) }
 
+
     public mutating func loaded(count: Int, lastSeq: Int64?, at now: Instant) {
         unpublished = count
         if let lastSeq { cursor = lastSeq }
         caughtUpAt = count < limits.batchSize ? now : nil
+        pollInterval = min(recheck ?? limits.idlePoll, limits.idlePoll)
+        if count == 0, let interval = recheck {
+            recheck = interval * 2 >= limits.idlePoll ? nil : interval * 2
+        }
     }
 
     public mutating func published(seq: Int64, messageID: String) {
@@ -154,7 +167,10 @@ public struct RelayPlanner<Instant: InstantProtocol>: Sendable where Instant.Dur
     }
 
     /// The database changed (a write was seen, or a checkpoint found rows pending): read the outbox again.
-    public mutating func outboxChanged() { caughtUpAt = nil }
+    public mutating func outboxChanged() {
+        caughtUpAt = nil
+        recheck = .milliseconds(1)
+    }
 
     /// A resync request was answered: rows were queued again, and a checkpoint should follow them.
     public mutating func resyncAnswered() {
