@@ -157,12 +157,13 @@ public final class Aggregator: Sendable {
         summarizeIfDue()
     }
 
-    /// Screens one delivery into `batch` and says whether it is to be acknowledged or dead-lettered.
+    /// Screens one delivery into `batch` and says whether it is to be acknowledged or dead-lettered. A
+    /// change's signature is left to the commit thread, which verifies a whole batch on every core.
     func classify(_ delivery: AMQPDelivery, into batch: inout CommitBatch, policy: ProvenancePolicy)
         -> AckPipeline<ContinuousClock.Instant>.Verdict
     {
         batch.deliveries += 1
-        let verdict = Screening.screen(
+        let (verdict, signature) = Screening.screenDeferringSignature(
             Screening.Message(routingKey: delivery.routingKey, messageID: delivery.messageID, contentType: delivery.contentType,
                               userID: delivery.userID, headers: delivery.headers, body: delivery.body),
             maxBodyBytes: settings.maxBodyBytes, policy: policy)
@@ -186,6 +187,7 @@ public final class Aggregator: Sendable {
                     "routing_key": "\(delivery.routingKey)",
                 ])
             }
+            if let signature { batch.signatures.append((batch.changes.count, signature)) }
             batch.changes.append(IncomingChange(envelope: envelope, messageID: messageID,
                                                 routingKey: delivery.routingKey, body: delivery.body))
             batch.changeTags.append(delivery.deliveryTag)
@@ -193,9 +195,9 @@ public final class Aggregator: Sendable {
         return .accepted
     }
 
-    /// Counts a committed batch.
-    func count(_ batch: CommitBatch, outcome: BatchOutcome, storeRefused: Int) {
-        let deadLettered = batch.deadLetters.count + storeRefused
+    /// Counts a committed batch; `laterRefused` were refused on the commit thread (signature, store).
+    func count(_ batch: CommitBatch, outcome: BatchOutcome, laterRefused: Int) {
+        let deadLettered = batch.deadLetters.count + laterRefused
         counters.withLock {
             $0.consumed += batch.deliveries
             $0.applied += outcome.applied

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import JippnasCore
 import JippnasStore
+import JippnasTrust
 
 /// Deliveries gathered by the AMQP thread for the commit thread.
 struct CommitBatch: Sendable {
@@ -12,6 +13,8 @@ struct CommitBatch: Sendable {
     var changes: [IncomingChange] = []
     /// The delivery tag of each change, in the same order.
     var changeTags: [UInt64] = []
+    /// Signatures of changes (by index) still to verify: the commit thread verifies them on every core.
+    var signatures: [(change: Int, signature: Provenance.PendingSignature)] = []
     var deadLetters: [DeadLetter] = []
     /// Checkpoints with the number of changes that arrived before each: a checkpoint describes the hub as
     /// of its place in the stream, so it is evaluated after exactly those changes are applied.
@@ -28,8 +31,9 @@ struct CommitBatch: Sendable {
 /// What became of a handed-off batch.
 struct CommitResult: Sendable {
     enum Outcome: Sendable {
-        /// Durable; `storeRefused` are tags of changes the store refused, recorded as dead letters.
-        case committed(storeRefused: [UInt64])
+        /// Durable; `refused` are tags of changes refused after hand-off (a signature that does not
+        /// verify, or data the store refused), recorded as dead letters in the same commits.
+        case committed(refused: [UInt64])
         /// Not committed (stopping while the store fails): nothing of it may be acknowledged.
         case abandoned
     }

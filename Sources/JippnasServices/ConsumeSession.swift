@@ -77,8 +77,8 @@ final class ConsumeSession {
     private func takeResults() throws {
         for result in queue.takeResults(generation: generation) {
             switch result.outcome {
-            case .committed(let storeRefused):
-                try carryOut(pipeline.committed(batch: result.batch, storeRefused: storeRefused, at: .now))
+            case .committed(let refused):
+                try carryOut(pipeline.committed(batch: result.batch, refused: refused, at: .now))
             case .abandoned:
                 try carryOut(pipeline.abandoned(batch: result.batch, at: .now))
             }

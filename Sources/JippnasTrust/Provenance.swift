@@ -32,21 +32,48 @@ public enum Provenance {
     public static func check(province: String, userID: String?, signature: String?, keyID: String?, body: Data,
                              policy: ProvenancePolicy) -> ValidationReason?
     {
+        switch precheck(province: province, userID: userID, signature: signature, keyID: keyID, policy: policy) {
+        case .refused(let reason): reason
+        case .accepted: nil
+        case .verify(let pending): pending.verifies(body) ? nil : .badSignature
+        }
+    }
+
+    /// A signature whose key is trusted for the province, still to be verified over the body. Verifying
+    /// costs far more than every other check, so the aggregator does it apart, on several cores at once.
+    public struct PendingSignature: Sendable {
+        public let key: TrustedKey
+        public let signature: String
+
+        public func verifies(_ body: Data) -> Bool { key.verifies(signature, over: body) }
+    }
+
+    /// Where the checks before the Ed25519 verification leave a message.
+    public enum Precheck: Sendable {
+        case refused(ValidationReason)
+        case accepted
+        /// Everything else agrees; the signature decides (`bad_signature` if it does not verify).
+        case verify(PendingSignature)
+    }
+
+    /// Every check of ``check(province:userID:signature:keyID:body:policy:)`` but the verification itself.
+    public static func precheck(province: String, userID: String?, signature: String?, keyID: String?,
+                                policy: ProvenancePolicy) -> Precheck
+    {
         switch userID {
         case nil:
-            if policy.requireUserID { return .missingUserID }
+            if policy.requireUserID { return .refused(.missingUserID) }
         case let user? where user.hasPrefix("hub-"):
-            if user != hubUser(province: province) { return .userIDMismatch }
+            if user != hubUser(province: province) { return .refused(.userIDMismatch) }
         default:
-            if policy.requireUserID { return .userIDMismatch }
+            if policy.requireUserID { return .refused(.userIDMismatch) }
         }
         guard let signature, let keyID else {
-            return policy.requireSignatures && policy.trust != nil ? .missingSignature : nil
+            return policy.requireSignatures && policy.trust != nil ? .refused(.missingSignature) : .accepted
         }
-        guard let trust = policy.trust else { return nil }
-        guard let key = trust.keys[keyID] else { return .unknownSigningKey }
-        guard key.province == province else { return .signingKeyProvinceMismatch }
-        guard key.verifies(signature, over: body) else { return .badSignature }
-        return nil
+        guard let trust = policy.trust else { return .accepted }
+        guard let key = trust.keys[keyID] else { return .refused(.unknownSigningKey) }
+        guard key.province == province else { return .refused(.signingKeyProvinceMismatch) }
+        return .verify(PendingSignature(key: key, signature: signature))
     }
 }

@@ -39,12 +39,43 @@ public enum Screening {
     /// Checks in a fixed order: the routing key; the message id; the size (so nothing large is hashed);
     /// who sent it (user-id, signature); and only then what the body says.
     public static func screen(_ message: Message, maxBodyBytes: Int, policy: ProvenancePolicy) -> Verdict {
+        let (verdict, pending) = screenDeferringSignature(message, maxBodyBytes: maxBodyBytes, policy: policy)
+        guard let pending, !pending.verifies(message.body) else { return verdict }
+        return .refused(.badSignature, hub: RoutingKey.parse(message.routingKey)?.province)
+    }
+
+    /// ``screen(_:maxBodyBytes:policy:)`` without the Ed25519 verification of a change. When a signature is
+    /// returned, the verdict stands only if it verifies over the body; if not, the verdict is
+    /// `bad_signature`, as the signature is checked before the body. Checkpoints are verified here.
+    public static func screenDeferringSignature(_ message: Message, maxBodyBytes: Int, policy: ProvenancePolicy)
+        -> (Verdict, Provenance.PendingSignature?)
+    {
+        var pending: Provenance.PendingSignature?
         func provenanceProblem(_ province: String) -> ValidationReason? {
             if message.body.count > maxBodyBytes { return .bodyTooLarge }
-            return Provenance.check(province: province, userID: message.userID,
-                                    signature: message.headers[SignatureHeaders.signature],
-                                    keyID: message.headers[SignatureHeaders.keyID], body: message.body, policy: policy)
+            switch Provenance.precheck(province: province, userID: message.userID,
+                                       signature: message.headers[SignatureHeaders.signature],
+                                       keyID: message.headers[SignatureHeaders.keyID], policy: policy) {
+            case .refused(let reason): return reason
+            case .accepted: return nil
+            case .verify(let signature):
+                pending = signature
+                return nil
+            }
         }
+        let verdict = screenChecks(message, maxBodyBytes: maxBodyBytes, provenanceProblem: provenanceProblem)
+        if case .refused = verdict { return (verdict, nil) }
+        if case .change = verdict { return (verdict, pending) }
+        // A checkpoint or other hub message: rare, verified at once.
+        if let pending, !pending.verifies(message.body) {
+            return (.refused(.badSignature, hub: RoutingKey.parse(message.routingKey)?.province), nil)
+        }
+        return (verdict, nil)
+    }
+
+    private static func screenChecks(_ message: Message, maxBodyBytes: Int,
+                                     provenanceProblem: (String) -> ValidationReason?) -> Verdict
+    {
         switch RoutingKey.parse(message.routingKey) {
         case nil:
             return .refused(.invalidRoutingKey, hub: nil)

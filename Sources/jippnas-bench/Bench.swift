@@ -23,6 +23,7 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Directory holding raw_publish, raw_consume and raw_catalogue.") var raw: String
     @Option(help: "The release jippnas binary, for the operator-style runs.") var jippnas: String
     @Option(help: "Seconds of steady load for the end-to-end latency.") var latencySeconds = 30
+    @Option(help: "Innovations of the hub in the resync scenario.") var resyncRecords = 100_000
     @Option(help: "Write the report to this Markdown file.") var markdown: String?
     @Option(help: "Text placed in the report's header (machine, versions, command).") var header: String = ""
     @Option(help: "Run only the scenarios whose names contain one of these words (raw, relay, aggregator, process, latency).")
@@ -44,7 +45,7 @@ struct Bench: AsyncParsableCommand {
                                       rawDir: raw, jippnas: jippnas, window: window, logger: logger)
             try await measure(scenarios, run: run, into: &results)
         }
-        let report = Report(results: results, messages: messages, runs: runs, header: header)
+        let report = Report(results: results, messages: messages, runs: runs, header: header, resyncRecords: resyncRecords)
         print(report.table)
         if let markdown { try report.markdown.write(toFile: markdown, atomically: true, encoding: .utf8) }
     }
@@ -69,6 +70,11 @@ struct Bench: AsyncParsableCommand {
         try await record(Names.aggregatorSigned, try await s.aggregator(signed: true))
         try await record(Names.relayProcess, try s.relayProcess())
         try await record(Names.aggregatorProcess, try s.aggregatorProcess())
+        if wanted("resync") {
+            let sample = try await s.resync(records: resyncRecords)
+            results.resyncs.append(sample.seconds)
+            FileHandle.standardError.write(Data("run \(run) resync of \(resyncRecords): \(String(format: "%.1f", sample.seconds)) s\n".utf8))
+        }
         if wanted("latency") {
             let latency = try await s.endToEndLatency(seconds: latencySeconds)
             results.latencies.append(latency)

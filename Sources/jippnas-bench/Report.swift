@@ -32,6 +32,7 @@ struct Latency: Sendable, CustomStringConvertible {
 struct Results {
     private(set) var samples: [String: [Sample]] = [:]
     var latencies: [Latency] = []
+    var resyncs: [Double] = []
 
     mutating func add(_ name: String, _ sample: Sample) { samples[name, default: []].append(sample) }
 
@@ -46,6 +47,7 @@ struct Report {
     let messages: Int
     let runs: Int
     let header: String
+    let resyncRecords: Int
 
     private static func median(_ values: [Double]) -> Double {
         guard !values.isEmpty else { return .nan }
@@ -93,13 +95,20 @@ struct Report {
                       Self.median(l.compactMap(\.hubCPU)) * 100, Self.median(l.compactMap(\.aggregatorCPU)) * 100)
     }
 
+    private var resyncLine: String {
+        let r = results.resyncs.sorted()
+        guard !r.isEmpty else { return "" }
+        return String(format: "resync of a hub of %d innovations whose catalogue rows were lost, from `jippnas aggregator resync` to a consistent checkpoint: median %.1f s (min %.1f, max %.1f)",
+                      resyncRecords, Self.median(r), r.first ?? 0, r.last ?? 0)
+    }
+
     var table: String {
         let headings = ["scenario", "msg/s median", "min", "max", "ratio", "cost"]
         let all = [headings] + rows
         let widths = headings.indices.map { i in all.map { $0[i].count }.max() ?? 0 }
         let lines = all.map { row in row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
             .joined(separator: "  ") }
-        return (lines + ["", "\(messages) messages per scenario, \(runs) runs.", latencyLine]).joined(separator: "\n")
+        return (lines + ["", "\(messages) messages per scenario, \(runs) runs.", latencyLine, resyncLine]).joined(separator: "\n")
     }
 
     var markdown: String {
@@ -108,7 +117,7 @@ struct Report {
         out += header.isEmpty ? "" : header + "\n\n"
         out += "| scenario | msg/s median | min | max | ratio | cost |\n| --- | ---: | ---: | ---: | --- | --- |\n"
         out += rows.map { "| " + $0.joined(separator: " | ") + " |" }.joined(separator: "\n") + "\n\n"
-        out += "\(messages) messages per scenario, \(runs) runs; \(latencyLine).\n\n"
+        out += "\(messages) messages per scenario, \(runs) runs.\n\n- \(latencyLine).\n- \(resyncLine).\n\n"
         out += """
             - (a) `Benchmarks/raw/raw_publish.c`: rabbitmq-c alone, persistent messages with a confirm window of 1,000.
             - (b) `Benchmarks/raw/raw_consume.c`: rabbitmq-c alone, prefetch 1,000, ack multiple every 250.

@@ -60,7 +60,7 @@ struct AckPipelineTests {
     @Test func storeRefusedTagsAreRejectedNotAcked() {
         var p = pipeline(batchSize: 3)
         _ = deliver(&p, 1...1)
-        #expect(p.committed(batch: 1, storeRefused: [1], at: t0) == [.reject(tag: 1)])
+        #expect(p.committed(batch: 1, refused: [1], at: t0) == [.reject(tag: 1)])
     }
 
     @Test func neverAcksPastABatchStillCommitting() {

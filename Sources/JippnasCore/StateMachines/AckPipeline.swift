@@ -104,14 +104,15 @@ public struct AckPipeline<Instant: InstantProtocol>: Sendable where Instant.Dura
         return max(.zero, limits.maxWait - open.startedAt.duration(to: now))
     }
 
-    /// The commit thread made batch `id` durable; `storeRefused` are accepted tags the store refused
-    /// (recorded as dead letters in the same commits), to reject rather than acknowledge.
-    public mutating func committed(batch id: Int, storeRefused: [UInt64] = [], at now: Instant) -> [Action] {
+    /// The commit thread made batch `id` durable; `refused` are accepted tags refused after the hand-off
+    /// (a signature verified there, data the store refused), recorded as dead letters in the same commits,
+    /// to reject rather than acknowledge.
+    public mutating func committed(batch id: Int, refused: [UInt64] = [], at now: Instant) -> [Action] {
         guard let index = handedOff.firstIndex(where: { $0.id == id }) else { return [] }
-        if !storeRefused.isEmpty {
-            let refused = Set(storeRefused)
-            handedOff[index].accepted.removeAll { refused.contains($0) }
-            handedOff[index].refused += storeRefused
+        if !refused.isEmpty {
+            let late = Set(refused)
+            handedOff[index].accepted.removeAll { late.contains($0) }
+            handedOff[index].refused += refused
         }
         handedOff[index].committed = true
         return settle() + handOffIfDue(at: now) + finishIfDrained()
