@@ -62,14 +62,7 @@ struct BrokerLoop {
             let url = planner.current
             let connection: AMQPConnection
             do {
-                connection = try AMQPConnection(url: url, tls: broker.tls, heartbeat: broker.heartbeat, timeout: broker.timeout,
-                                                connectionName: connectionName)
-                do {
-                    try setUp(connection)
-                } catch {
-                    connection.abandon()
-                    throw error
-                }
+                connection = try connect(url, setUp: setUp)
             } catch {
                 let delay = planner.connectFailed(at: .now, random: .random(in: 0...1))
                 logger.log(level: Self.severity(error), "broker connect failed", metadata: [
@@ -84,31 +77,52 @@ struct BrokerLoop {
             connectedChanged(true, false, url.description)
             logger.info("connected to broker", metadata: ["broker": "\(url)", "heartbeat_s": "\(connection.heartbeat)"])
             let end = session(connection)
-            switch end {
-            case .stopped:
-                connectedChanged(false, false, url.description)
+            connectedChanged(false, !isStopped(end), url.description)
+            if isStopped(end) {
                 connection.close()
                 logger.info("disconnected from broker", metadata: ["broker": "\(url)", "reason": "stopping"])
                 return
-            case .lost(let error):
-                connectedChanged(false, true, url.description)
-                if let amqp = error as? AMQPError, !amqp.connectionLost { connection.close() } else { connection.abandon() }
-                let delay = planner.disconnected(at: .now, random: .random(in: 0...1))
-                logger.log(level: Self.severity(error), "broker connection lost", metadata: [
-                    "broker": "\(url)", "reason": "\(error)", "retry_in_ms": "\(delay.milliseconds)",
-                ].merging(hint(error)) { $1 })
-                observer.status("connection to \(url) lost; reconnecting in \(delay.milliseconds) ms")
-                stop.sleep(delay, tick: observer.tick)
-            case .retryLater(let reason):
-                connectedChanged(false, true, url.description)
-                connection.close()
-                let delay = planner.disconnected(at: .now, random: .random(in: 0...1))
-                logger.warning("publishing paused", metadata: [
-                    "broker": "\(url)", "reason": "\(reason)", "retry_in_ms": "\(delay.milliseconds)",
-                ])
-                observer.status("publishing paused: \(reason); retrying in \(delay.milliseconds) ms")
-                stop.sleep(delay, tick: observer.tick)
             }
+            let delay = planner.disconnected(at: .now, random: .random(in: 0...1))
+            report(end, of: connection, delay: delay)
+            stop.sleep(delay, tick: observer.tick)
+        }
+    }
+
+    private func isStopped(_ end: SessionEnd) -> Bool {
+        if case .stopped = end { true } else { false }
+    }
+
+    private func connect(_ url: BrokerURL, setUp: (AMQPConnection) throws -> Void) throws -> AMQPConnection {
+        let connection = try AMQPConnection(url: url, tls: broker.tls, heartbeat: broker.heartbeat, timeout: broker.timeout,
+                                            connectionName: connectionName)
+        do {
+            try setUp(connection)
+        } catch {
+            connection.abandon()
+            throw error
+        }
+        return connection
+    }
+
+    /// Closes what is left of a lost or paused session and says so.
+    private func report(_ end: SessionEnd, of connection: AMQPConnection, delay: Duration) {
+        let url = connection.url
+        switch end {
+        case .stopped:
+            return
+        case .lost(let error):
+            if let amqp = error as? AMQPError, !amqp.connectionLost { connection.close() } else { connection.abandon() }
+            logger.log(level: Self.severity(error), "broker connection lost", metadata: [
+                "broker": "\(url)", "reason": "\(error)", "retry_in_ms": "\(delay.milliseconds)",
+            ].merging(hint(error)) { $1 })
+            observer.status("connection to \(url) lost; reconnecting in \(delay.milliseconds) ms")
+        case .retryLater(let reason):
+            connection.close()
+            logger.warning("publishing paused", metadata: [
+                "broker": "\(url)", "reason": "\(reason)", "retry_in_ms": "\(delay.milliseconds)",
+            ])
+            observer.status("publishing paused: \(reason); retrying in \(delay.milliseconds) ms")
         }
     }
 }

@@ -29,6 +29,7 @@ extension Scenarios {
         watcher.start()
         try Self.importSteadily(hub, total: total, committed: committed)
         var latency = await committed.waitForResult(timeout: .seconds(30))
+        latency.lone = try await loneImports(hub, catalogue: cataloguePath)
         latency.hubCPU = relay.cpuSeconds.map { $0 / Double(seconds) }
         latency.aggregatorCPU = aggregator.cpuSeconds.map { $0 / Double(seconds) }
         if latency.samples < total {
@@ -41,6 +42,28 @@ extension Scenarios {
             }
         }
         return latency
+    }
+
+    /// Twenty single changes a quarter of a second apart, each on a quiet federation: the case of an
+    /// operator importing one record. Returns the median and the longest, in milliseconds.
+    private func loneImports(_ hub: HubStore, catalogue path: String) async throws -> (p50: Double, max: Double) {
+        let catalogue = try CatalogueStore(path: path)
+        var samples: [Double] = []
+        for n in 0..<20 {
+            try await Task.sleep(for: .milliseconds(250))
+            let id = "lone-\(n)"
+            var content = Workload.contents(province: "35", count: 1)[0]
+            content.id = id
+            _ = try hub.importContents([content])
+            let committed = ContinuousClock.now
+            while try catalogue.entry(globalID: "35:" + id) == nil {
+                try await Task.sleep(for: .microseconds(500))
+                if ContinuousClock.now - committed > .seconds(5) { break }
+            }
+            samples.append((ContinuousClock.now - committed).seconds * 1000)
+        }
+        samples.sort()
+        return (samples[samples.count / 2], samples.last ?? .nan)
     }
 
     /// One change per millisecond, each its own transaction, as separate `jippnas hub import` runs would.

@@ -22,9 +22,11 @@ struct Latency: Sendable, CustomStringConvertible {
     /// CPU seconds per second of each daemon under this load.
     var hubCPU: Double?
     var aggregatorCPU: Double?
+    /// Single imports on a quiet federation: median and longest.
+    var lone: (p50: Double, max: Double)?
     var description: String {
-        String(format: "%d samples, p50 %.1f ms, p99 %.1f ms, max %.1f ms; CPU hub %.0f%%, aggregator %.0f%%", samples, p50, p99, max,
-               (hubCPU ?? .nan) * 100, (aggregatorCPU ?? .nan) * 100)
+        String(format: "%d samples, p50 %.1f ms, p99 %.1f ms, max %.1f ms; CPU hub %.0f%%, aggregator %.0f%%; lone imports p50 %.1f ms, max %.1f ms",
+               samples, p50, p99, max, (hubCPU ?? .nan) * 100, (aggregatorCPU ?? .nan) * 100, lone?.p50 ?? .nan, lone?.max ?? .nan)
     }
 }
 
@@ -93,6 +95,8 @@ struct Report {
                       l.count, Self.median(l.map(\.p50)), Self.median(l.map(\.p99)), Self.median(l.map(\.max)),
                       l.map { String(format: "p99 %.1f", $0.p99) }.joined(separator: ", "),
                       Self.median(l.compactMap(\.hubCPU)) * 100, Self.median(l.compactMap(\.aggregatorCPU)) * 100)
+            + String(format: "; a lone import on a quiet federation: p50 %.1f ms, max %.1f ms (20 per run, median of runs)",
+                     Self.median(l.compactMap { $0.lone?.p50 }), Self.median(l.compactMap { $0.lone?.max }))
     }
 
     private var resyncLine: String {

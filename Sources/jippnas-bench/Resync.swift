@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import JippnasCore
 import JippnasOps
 import JippnasServices
@@ -10,15 +11,15 @@ extension Scenarios {
     /// checkpoint has been found consistent (the reconciliation is completed).
     func resync(records: Int) async throws -> Sample {
         let hubSettings = HubSettings(province: "35", database: dir + "/resync-hub-\(UUID().uuidString.prefix(6)).sqlite",
-                                      broker: brokerSettings, checkpointInterval: .seconds(1))
+                                      broker: brokerSettings)
         let hub = try HubStore(path: hubSettings.database, province: "35")
         for start in stride(from: 0, to: records, by: 10_000) {
             _ = try hub.importContents(Workload.contents(province: "35", count: min(10_000, records - start), start: start))
         }
-        // Everything was delivered once and then lost at the national node: nothing is pending at the hub.
-        try hub.markPublished(Array(1...Int64(records)))
+        // Everything was delivered once (applied here without the broker), then the catalogue rows were lost.
         let cataloguePath = dir + "/resync-catalogue-\(UUID().uuidString.prefix(6)).sqlite"
         let catalogue = try CatalogueStore(path: cataloguePath)
+        try Self.deliverOnce(hub, to: catalogue)
         let aggregator = Aggregator(store: catalogue, settings: AggregatorSettings(database: cataloguePath, broker: brokerSettings),
                                     logger: logger)
         let relay = HubRelay(store: hub, settings: hubSettings, logger: logger)
@@ -28,10 +29,18 @@ extension Scenarios {
             aggregatorTask.cancel()
             relayTask.cancel()
         }
-        while !aggregator.snapshot.connected || !relay.snapshot.connected { try await Task.sleep(for: .milliseconds(20)) }
+        // The relay's checkpoint on connecting finds the catalogue consistent; then the rows are lost.
+        while try catalogue.stats().hubs.first(where: { $0.hub == "35" })?.lastCheckpointAt == nil {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try await DatabaseQueue(path: cataloguePath).write { try $0.execute(sql: "DELETE FROM innovation WHERE hub = '35'") }
         let start = ContinuousClock.now
         _ = try Child.run(jippnas, ["aggregator", "resync", "--hub", "35", "--database", cataloguePath, "--broker", brokerText])
-        while try catalogue.innovationCount() < records || catalogue.reconciliations(limit: 1).first?.completedAt == nil {
+        let deadline = ContinuousClock.now + .seconds(600)
+        while try catalogue.innovationCount() < records
+            || catalogue.reconciliations(limit: 5).first(where: { $0.hub == "35" })?.completedAt == nil
+        {
+            guard ContinuousClock.now < deadline else { throw BenchError("resync did not complete in 600 s") }
             try await Task.sleep(for: .milliseconds(10))
         }
         let sample = Sample(seconds: (ContinuousClock.now - start).seconds)
@@ -40,5 +49,23 @@ extension Scenarios {
         _ = try? await aggregatorTask.value
         _ = try? await relayTask.value
         return sample
+    }
+
+    /// Applies every pending outbox row to the catalogue directly and marks it published.
+    private static func deliverOnce(_ hub: HubStore, to catalogue: CatalogueStore) throws {
+        var after: Int64 = 0
+        while true {
+            let entries = try hub.pendingOutbox(after: after, limit: 5000)
+            guard let last = entries.last else { return }
+            let changes = entries.compactMap { entry -> IncomingChange? in
+                guard case .success(let envelope) = EnvelopeCodec.decode(entry.body, routingKey: entry.routingKey,
+                                                                          contentType: nil, maxBodyBytes: 1 << 20)
+                else { return nil }
+                return IncomingChange(envelope: envelope, messageID: entry.messageID, routingKey: entry.routingKey, body: entry.body)
+            }
+            _ = try catalogue.apply(changes)
+            try hub.markPublished(entries.map(\.seq))
+            after = last.seq
+        }
     }
 }
