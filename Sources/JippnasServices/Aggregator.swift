@@ -107,6 +107,7 @@ public final class Aggregator: Sendable {
         }
 
         var generation = 0
+        let screener = BatchScreener(maxBodyBytes: settings.maxBodyBytes, logger: logger)
         let tuned = current
         var pipeline = AckPipeline<ContinuousClock.Instant>(limits: .init(batchSize: tuned.batchSize, maxWait: tuned.batchMaxWait))
         // The catalogue is open, so the aggregator is ready: a broker that is down or refuses it is an
@@ -136,8 +137,8 @@ public final class Aggregator: Sendable {
                     "batch_size": "\(current.batchSize)",
                 ])
                 pipeline.connectionReplaced()
-                let session = ConsumeSession(aggregator: self, connection: connection, queue: queue, generation: generation,
-                                             pipeline: pipeline)
+                let session = ConsumeSession(aggregator: self, connection: connection, queue: queue, screener: screener,
+                                             generation: generation, pipeline: pipeline)
                 defer { pipeline = session.pipeline }
                 if let failure = session.run(until: stop) { return .lost(failure) }
                 return .stopped
@@ -157,49 +158,11 @@ public final class Aggregator: Sendable {
         summarizeIfDue()
     }
 
-    /// Screens one delivery into `batch` and says whether it is to be acknowledged or dead-lettered. A
-    /// change's signature is left to the commit thread, which verifies a whole batch on every core.
-    func classify(_ delivery: AMQPDelivery, into batch: inout CommitBatch, policy: ProvenancePolicy)
-        -> AckPipeline<ContinuousClock.Instant>.Verdict
-    {
-        batch.deliveries += 1
-        let (verdict, signature) = Screening.screenDeferringSignature(
-            Screening.Message(routingKey: delivery.routingKey, messageID: delivery.messageID, contentType: delivery.contentType,
-                              userID: delivery.userID, headers: delivery.headers, body: delivery.body),
-            maxBodyBytes: settings.maxBodyBytes, policy: policy)
-        switch verdict {
-        case .refused(let reason, let hub):
-            batch.deadLetters.append(DeadLetter(reason: reason.code, routingKey: delivery.routingKey,
-                                                messageID: delivery.messageID, hub: hub, body: delivery.body))
-            logger.warning("dead letter", metadata: [
-                "reason": "\(reason.code)", "routing_key": "\(delivery.routingKey)",
-                "message_id": "\(delivery.messageID ?? "-")", "hub": "\(hub ?? "-")",
-            ])
-            return .refused
-        case .otherHubMessage:
-            batch.hubMessages += 1
-        case .checkpoint(let checkpoint):
-            batch.checkpoints.append((checkpoint, batch.changes.count))
-        case .change(let envelope, let messageID):
-            if logger.logLevel <= .debug {
-                logger.debug("received", metadata: [
-                    "hub": "\(envelope.hub)", "seq": "\(envelope.seq)", "message_id": "\(messageID)",
-                    "routing_key": "\(delivery.routingKey)",
-                ])
-            }
-            if let signature { batch.signatures.append((batch.changes.count, signature)) }
-            batch.changes.append(IncomingChange(envelope: envelope, messageID: messageID,
-                                                routingKey: delivery.routingKey, body: delivery.body))
-            batch.changeTags.append(delivery.deliveryTag)
-        }
-        return .accepted
-    }
-
-    /// Counts a committed batch; `laterRefused` were refused on the commit thread (signature, store).
+    /// Counts a committed batch; `laterRefused` were refused by the store.
     func count(_ batch: CommitBatch, outcome: BatchOutcome, laterRefused: Int) {
         let deadLettered = batch.deadLetters.count + laterRefused
         counters.withLock {
-            $0.consumed += batch.deliveries
+            $0.consumed += batch.count
             $0.applied += outcome.applied
             $0.duplicates += outcome.duplicates
             $0.stale += outcome.stale
@@ -209,7 +172,7 @@ public final class Aggregator: Sendable {
             $0.batches += 1
             $0.lastProgressAt = Timestamp.now()
         }
-        metrics.consumed.increment(by: batch.deliveries)
+        metrics.consumed.increment(by: batch.count)
         metrics.applied.increment(by: outcome.applied)
         metrics.duplicates.increment(by: outcome.duplicates)
         metrics.stale.increment(by: outcome.stale)

@@ -2,9 +2,7 @@ import Foundation
 import JippnasCore
 import JippnasOps
 import JippnasStore
-import JippnasTrust
 import Logging
-import Synchronization
 
 /// The aggregator's commit thread: applies handed-off batches as a ``CommitPlan`` says (retrying local
 /// failures, isolating refused messages), evaluates checkpoints at their place in the stream, and decides
@@ -40,55 +38,25 @@ final class CatalogueCommitter {
     }
 
     /// Changes are applied in segments ending at each checkpoint, and each checkpoint is compared with
-    /// the catalogue as it stands at its place in the stream. Changes whose signature does not verify are
-    /// dead-lettered with the first segment and applied nowhere.
+    /// the catalogue as it stands at its place in the stream. What screening refused is recorded with the
+    /// first segment.
     private func commit(_ batch: CommitBatch) -> CommitResult.Outcome {
-        let forged = verifySignatures(batch)
         var outcome = BatchOutcome()
-        var refused = forged.sorted().map { batch.changeTags[$0] }
-        var deadLetters = batch.deadLetters + forged.sorted().map { forgedLetter(batch.changes[$0]) }
+        var storeRefused: [UInt64] = []
         var start = 0
         let segments = batch.checkpoints.map { ($0.checkpoint as Checkpoint?, $0.after) } + [(nil, batch.changes.count)]
         for (checkpoint, end) in segments {
-            let indices = (start..<end).filter { !forged.contains($0) }
-            guard let part = apply(ArraySlice(indices.map { batch.changes[$0] }), deadLetters: deadLetters,
-                                   messages: batch.deliveries) else {
+            guard let part = apply(batch.changes[start..<end], deadLetters: start == 0 ? batch.deadLetters : [],
+                                   messages: batch.count) else {
                 return .abandoned
             }
-            deadLetters = []
             outcome.decisions += part.outcome.decisions
-            refused += part.refused.map { batch.changeTags[indices[$0]] }
+            storeRefused += part.refused.map { batch.changeTags[start + $0] }  // plan indexes count from the segment
             start = end
             if let checkpoint { reconcile(checkpoint) }
         }
-        aggregator.count(batch, outcome: outcome, laterRefused: refused.count)
-        return .committed(refused: refused)
-    }
-
-    /// Verifies the batch's pending signatures on every core; returns the indexes of changes whose
-    /// signature does not verify.
-    private func verifySignatures(_ batch: CommitBatch) -> Set<Int> {
-        let checks = batch.signatures
-        guard !checks.isEmpty else { return [] }
-        let workers = min(checks.count, max(1, ProcessInfo.processInfo.activeProcessorCount))
-        let forged = Mutex<Set<Int>>([])
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            let mine = stride(from: worker, to: checks.count, by: workers).filter { i in
-                !checks[i].signature.verifies(batch.changes[checks[i].change].body)
-            }
-            if !mine.isEmpty { forged.withLock { $0.formUnion(mine.map { checks[$0].change }) } }
-        }
-        return forged.withLock { $0 }
-    }
-
-    private func forgedLetter(_ change: IncomingChange) -> DeadLetter {
-        let reason = ValidationReason.badSignature.code
-        logger.warning("dead letter", metadata: [
-            "reason": "\(reason)", "routing_key": "\(change.routingKey)", "message_id": "\(change.messageID)",
-            "hub": "\(change.envelope.hub)",
-        ])
-        return DeadLetter(reason: reason, routingKey: change.routingKey, messageID: change.messageID,
-                          hub: change.envelope.hub, body: change.body)
+        aggregator.count(batch, outcome: outcome, laterRefused: storeRefused.count)
+        return .committed(refused: batch.refusedTags + storeRefused)
     }
 
     /// Runs a ``CommitPlan`` over `changes` (indexes are the batch's); nil if stopped before it finished.

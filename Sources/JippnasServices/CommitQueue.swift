@@ -2,26 +2,28 @@ import Foundation
 import Glibc
 import JippnasCore
 import JippnasStore
-import JippnasTrust
+import JippnasAMQP
 
-/// Deliveries gathered by the AMQP thread for the commit thread.
+/// Deliveries gathered by the AMQP thread, screened on every core (``BatchScreener``), then committed.
 struct CommitBatch: Sendable {
     /// The connection the deliveries came on: delivery tags mean nothing on another one.
     var generation: Int
     /// The number ``AckPipeline`` gave the batch when it was handed off.
     var id = 0
+    /// As received; emptied once screened.
+    var deliveries: [AMQPDelivery] = []
     var changes: [IncomingChange] = []
     /// The delivery tag of each change, in the same order.
     var changeTags: [UInt64] = []
-    /// Signatures of changes (by index) still to verify: the commit thread verifies them on every core.
-    var signatures: [(change: Int, signature: Provenance.PendingSignature)] = []
+    /// Deliveries screening refused: dead-lettered with the batch's commit, then rejected.
     var deadLetters: [DeadLetter] = []
+    var refusedTags: [UInt64] = []
     /// Checkpoints with the number of changes that arrived before each: a checkpoint describes the hub as
     /// of its place in the stream, so it is evaluated after exactly those changes are applied.
     var checkpoints: [(checkpoint: Checkpoint, after: Int)] = []
     var hubMessages = 0
     /// Every delivery in the batch, whatever became of it.
-    var deliveries = 0
+    var count = 0
 
     init(generation: Int) {
         self.generation = generation
@@ -31,8 +33,8 @@ struct CommitBatch: Sendable {
 /// What became of a handed-off batch.
 struct CommitResult: Sendable {
     enum Outcome: Sendable {
-        /// Durable; `refused` are tags of changes refused after hand-off (a signature that does not
-        /// verify, or data the store refused), recorded as dead letters in the same commits.
+        /// Durable; `refused` are tags refused after hand-off (by screening, or data the store refused),
+        /// recorded as dead letters in the same commits.
         case committed(refused: [UInt64])
         /// Not committed (stopping while the store fails): nothing of it may be acknowledged.
         case abandoned

@@ -4,8 +4,9 @@ import JippnasCore
 import JippnasOps
 import JippnasTrust
 
-/// One connection's life on the aggregator's AMQP thread: screens deliveries into the open batch and
-/// carries out what the ``AckPipeline`` decides (hand off, reject, acknowledge). It never touches SQLite.
+/// One connection's life on the aggregator's AMQP thread: gathers deliveries into the open batch and
+/// carries out what the ``AckPipeline`` decides (hand off to screening and commit, reject, acknowledge).
+/// It never touches SQLite.
 final class ConsumeSession {
     typealias Pipeline = AckPipeline<ContinuousClock.Instant>
 
@@ -15,16 +16,20 @@ final class ConsumeSession {
     private let aggregator: Aggregator
     private let connection: AMQPConnection
     private let queue: CommitQueue
+    private let screener: BatchScreener
     private let generation: Int
     private(set) var pipeline: Pipeline
     private var open: CommitBatch
     private var finished = false
     private var lastStatus = ContinuousClock.now - .seconds(60)
 
-    init(aggregator: Aggregator, connection: AMQPConnection, queue: CommitQueue, generation: Int, pipeline: Pipeline) {
+    init(aggregator: Aggregator, connection: AMQPConnection, queue: CommitQueue, screener: BatchScreener, generation: Int,
+         pipeline: Pipeline)
+    {
         self.aggregator = aggregator
         self.connection = connection
         self.queue = queue
+        self.screener = screener
         self.generation = generation
         self.pipeline = pipeline
         open = CommitBatch(generation: generation)
@@ -42,7 +47,8 @@ final class ConsumeSession {
         }
     }
 
-    /// One delivery (or one wait without any): screen it, tell the pipeline, carry out its actions.
+    /// One delivery (or one wait without any): add it to the open batch, tell the pipeline, carry out its
+    /// actions. Screening happens after the hand-off, on every core; refusals come back with the commit.
     private func turn() throws {
         aggregator.reportProgress(connection, lastStatus: &lastStatus)
         try takeResults()
@@ -52,8 +58,8 @@ final class ConsumeSession {
         if try connection.waitForInput(timeout: budget, wake: queue.wakeDescriptor),
            let delivery = try connection.nextDelivery(timeout: .zero)
         {
-            let verdict = aggregator.classify(delivery, into: &open, policy: aggregator.provenancePolicy)
-            try carryOut(pipeline.delivered(tag: delivery.deliveryTag, verdict: verdict, at: .now))
+            open.deliveries.append(delivery)
+            try carryOut(pipeline.delivered(tag: delivery.deliveryTag, verdict: .accepted, at: .now))
         } else {
             try carryOut(pipeline.tick(at: .now))
         }
@@ -91,7 +97,7 @@ final class ConsumeSession {
             switch action {
             case .handOff(let id):
                 open.id = id
-                queue.submit(open)
+                screener.screen(open, policy: aggregator.provenancePolicy) { [queue] in queue.submit($0) }
                 open = CommitBatch(generation: generation)
             case .reject(let tag):
                 try connection.reject(tag, requeue: false)
