@@ -31,12 +31,14 @@ public struct AggregatorCounters: Sendable, Equatable, Codable {
 /// The national daemon's work: consumes `jippnas.national`, validates, applies in batched transactions,
 /// acknowledges only after the commit, and reconciles with hubs.
 ///
-/// Two threads: the AMQP thread owns the connection (consume, validate, ack, reject, publish resync
-/// requests) and never waits on SQLite, so heartbeats are serviced through long commits; the commit
-/// thread applies batches and decides reconciliation. A failed commit (busy, disk full, read-only)
-/// acknowledges nothing and is retried with backoff; a valid message is never dead-lettered for a local
-/// fault. Invalid messages are recorded with their reason in the same transaction and then rejected
-/// without requeue, which routes them to `jippnas.national.dead`.
+/// The AMQP thread (``ConsumeSession``) owns the connection (consume, ack, reject, publish resync
+/// requests) and never waits on SQLite, so heartbeats are serviced through long commits; handed-off
+/// batches are screened on every core (``BatchScreener``); the commit thread (``CatalogueCommitter``)
+/// applies them and decides reconciliation. What to acknowledge and how to commit are decided by
+/// ``AckPipeline`` and ``CommitPlan``: a local store failure acknowledges nothing and is retried with
+/// backoff, a message the store refuses is isolated and dead-lettered (`store_refused`), and invalid
+/// messages are recorded with their reason in the same transaction and then rejected without requeue,
+/// which routes them to `jippnas.national.dead`.
 public final class Aggregator: Sendable {
     public let store: CatalogueStore
     public let settings: AggregatorSettings
