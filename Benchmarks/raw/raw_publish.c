@@ -1,5 +1,5 @@
 /* (a) Publishes COUNT persistent messages, the bodies read from an NDJSON file in turn, to the
- * jippnas.innovation exchange with publisher confirms and a window of WINDOW; prints msg/s.
+ * jippnas.innovation exchange with publisher confirms and a window of WINDOW; prints the count and seconds.
  * usage: raw_publish host port vhost user password bodies.ndjson count window routing-key */
 #include "common.h"
 

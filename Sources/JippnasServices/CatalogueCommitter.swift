@@ -44,12 +44,13 @@ final class CatalogueCommitter {
         var outcome = BatchOutcome()
         var storeRefused: [UInt64] = []
         var start = 0
+        var deadLetters = batch.deadLetters  // recorded once, with the first segment (which may hold no change)
         let segments = batch.checkpoints.map { ($0.checkpoint as Checkpoint?, $0.after) } + [(nil, batch.changes.count)]
         for (checkpoint, end) in segments {
-            guard let part = apply(batch.changes[start..<end], deadLetters: start == 0 ? batch.deadLetters : [],
-                                   messages: batch.count) else {
+            guard let part = apply(batch.changes[start..<end], deadLetters: deadLetters, messages: batch.count) else {
                 return .abandoned
             }
+            deadLetters = []
             outcome.decisions += part.outcome.decisions
             storeRefused += part.refused.map { batch.changeTags[start + $0] }  // plan indexes count from the segment
             start = end
@@ -59,7 +60,8 @@ final class CatalogueCommitter {
         return .committed(refused: batch.refusedTags + storeRefused)
     }
 
-    /// Runs a ``CommitPlan`` over `changes` (indexes are the batch's); nil if stopped before it finished.
+    /// Runs a ``CommitPlan`` over `changes`; nil if stopped before it finished. The refused indexes it
+    /// returns count from the start of `changes`, not of the batch.
     private func apply(_ changes: ArraySlice<IncomingChange>, deadLetters: [DeadLetter], messages: Int)
         -> (outcome: BatchOutcome, refused: [Int])?
     {

@@ -55,9 +55,10 @@ final class ConsumeSession {
         let tuned = aggregator.current
         pipeline.reload(.init(batchSize: tuned.batchSize, maxWait: tuned.batchMaxWait))
         let budget = min(pipeline.waitBudget(at: .now) ?? Self.longestWait, Self.longestWait)
-        if try connection.waitForInput(timeout: budget, wake: queue.wakeDescriptor),
-           let delivery = try connection.nextDelivery(timeout: .zero)
-        {
+        // Call into rabbitmq-c after every wait, readable or not: it sends due heartbeats and notices a
+        // broker that stopped sending them only from within its own calls.
+        _ = try connection.waitForInput(timeout: budget, wake: queue.wakeDescriptor)
+        if let delivery = try connection.nextDelivery(timeout: .zero) {
             open.deliveries.append(delivery)
             try carryOut(pipeline.delivered(tag: delivery.deliveryTag, verdict: .accepted, at: .now))
         } else {
@@ -73,9 +74,8 @@ final class ConsumeSession {
             aggregator.observer.tick()
             try takeResults()
             // Reading keeps heartbeats going; what arrives now is not taken and comes again after the close.
-            if try connection.waitForInput(timeout: .milliseconds(20), wake: queue.wakeDescriptor) {
-                _ = try connection.nextDelivery(timeout: .zero)
-            }
+            _ = try connection.waitForInput(timeout: .milliseconds(20), wake: queue.wakeDescriptor)
+            _ = try connection.nextDelivery(timeout: .zero)
         }
     }
 

@@ -106,9 +106,9 @@ final class RelaySession {
     /// Waits for broker events or a write to the database, then takes every event already buffered.
     private func wait(_ timeout: Duration) throws {
         let wake = watcher.descriptor ?? -1
-        let readable = try connection.waitForInput(timeout: timeout, wake: wake)
+        _ = try connection.waitForInput(timeout: timeout, wake: wake)
         if watcher.consume() { planner.outboxChanged() }
-        guard readable else { return }
+        // Into rabbitmq-c after every wait, readable or not: heartbeats are sent and checked only there.
         var event = try connection.nextConfirmEvent(timeout: .zero)
         while let current = event {
             try handle(current)

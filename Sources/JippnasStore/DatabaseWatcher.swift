@@ -47,7 +47,8 @@ public final class DatabaseWatcher: Sendable {
                 let length = buffer.withUnsafeBytes { Int($0.load(fromByteOffset: offset + 12, as: UInt32.self)) }
                 let start = offset + MemoryLayout<inotify_event>.size
                 let nameBytes = buffer[start..<min(start + length, count)].prefix { $0 != 0 }
-                if String(decoding: nameBytes, as: UTF8.self).hasPrefix(name) { changed = true }
+                let changedName = String(decoding: nameBytes, as: UTF8.self)
+                if changedName == name || changedName == name + "-wal" { changed = true }
                 offset = start + length
             }
         }

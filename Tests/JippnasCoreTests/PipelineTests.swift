@@ -57,6 +57,16 @@ struct AckPipelineTests {
         #expect(actions == [.reject(tag: 3), .reject(tag: 5), .ack(tag: 4, multiple: true)])
     }
 
+    /// The path the aggregator takes: every delivery accepted at once, refusals (screening, store) known
+    /// only when the batch commits.
+    @Test func refusalsReportedWithTheCommitAreRejectedAndTheRestAcked() {
+        var p = pipeline(batchSize: 4)
+        _ = deliver(&p, 1...1)
+        _ = deliver(&p, 2...5)
+        _ = p.committed(batch: 1, at: t0)
+        #expect(p.committed(batch: 2, refused: [3, 5], at: t0) == [.reject(tag: 3), .reject(tag: 5), .ack(tag: 4, multiple: true)])
+    }
+
     @Test func storeRefusedTagsAreRejectedNotAcked() {
         var p = pipeline(batchSize: 3)
         _ = deliver(&p, 1...1)
@@ -277,8 +287,8 @@ struct RelayPlannerTests {
         // One of two confirmed, one in flight, fewer than a batch: wait, at most until the mark is due.
         #expect(p.nextStep(at: t0) == .wait(.milliseconds(100)))
         p.received(.ack(tag: 2, multiple: false), at: t0)
-        // Both confirmed: marked together once the first has waited markDelay (or before a checkpoint).
-        #expect(p.nextStep(at: t0) == .checkpoint || p.nextStep(at: t0) == .mark([1, 2]))
+        // Both confirmed and nothing in flight: marked before the checkpoint that is due on connecting.
+        #expect(p.nextStep(at: t0) == .mark([1, 2]))
         #expect(p.nextStep(at: t0.advanced(by: .milliseconds(100))) == .mark([1, 2]))
         p.marked()
     }

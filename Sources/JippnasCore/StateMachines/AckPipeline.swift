@@ -1,7 +1,7 @@
 /// The aggregator's consume → commit → acknowledge pipeline, as a state machine without I/O.
 ///
-/// The AMQP thread feeds it what happens (a delivery screened, a batch committed or abandoned by the
-/// commit thread, a new connection, a stop request, the passing of time) and carries out the actions it
+/// The AMQP thread feeds it what happens (a delivery, a batch committed or abandoned by the commit
+/// thread, a new connection, a stop request, the passing of time) and carries out the actions it
 /// returns: hand the open batch to the commit thread, reject a tag to the dead-letter queue, acknowledge.
 ///
 /// The rules it keeps:
@@ -104,9 +104,9 @@ public struct AckPipeline<Instant: InstantProtocol>: Sendable where Instant.Dura
         return max(.zero, limits.maxWait - open.startedAt.duration(to: now))
     }
 
-    /// The commit thread made batch `id` durable; `refused` are accepted tags refused after the hand-off
-    /// (a signature verified there, data the store refused), recorded as dead letters in the same commits,
-    /// to reject rather than acknowledge.
+    /// The commit thread made batch `id` durable; `refused` are tags refused after the hand-off (by
+    /// screening, or data the store refused), recorded as dead letters in the same commits, to reject
+    /// rather than acknowledge.
     public mutating func committed(batch id: Int, refused: [UInt64] = [], at now: Instant) -> [Action] {
         guard let index = handedOff.firstIndex(where: { $0.id == id }) else { return [] }
         if !refused.isEmpty {
