@@ -286,25 +286,41 @@ public final class HubStore: Sendable {
         }
     }
 
-    /// Queues the current version of records again, marked as resync: every record when `fromSeq` is nil,
-    /// else those changed at or after that sequence number. Returns how many were queued.
+    /// Queues again, as resync messages, every record changed since `fromSeq` (every record when nil), in
+    /// one transaction, and returns how many were queued.
+    ///
+    /// A record that already has an unpublished outbox row is skipped: its latest state goes out after
+    /// the request anyway, so requests that piled up while the hub was away cost one resync, not one each.
+    /// Records are read in pages so that a hub of any size answers in flat memory.
     @discardableResult
     public func enqueueResync(fromSeq: Int64?, now: String = Timestamp.now()) throws(StoreError) -> Int {
         do {
             return try pool.write { db in
-                let sql = fromSeq == nil
-                    ? "SELECT record, withdrawn FROM innovation ORDER BY id"
-                    : "SELECT record, withdrawn FROM innovation WHERE id IN (SELECT innovation_id FROM outbox WHERE seq >= ?) ORDER BY id"
-                let rows = try Row.fetchAll(db, sql: sql, arguments: fromSeq.map { [$0] } ?? [])
+                let changedSince = fromSeq == nil ? "" : "AND id IN (SELECT innovation_id FROM outbox WHERE seq >= :from)"
+                let page = try db.cachedStatement(sql: """
+                    SELECT id, record, withdrawn FROM innovation
+                    WHERE id > :after \(changedSince)
+                      AND id NOT IN (SELECT innovation_id FROM outbox WHERE published_at IS NULL)
+                    ORDER BY id LIMIT 500
+                    """)
+                let decoder = JSONDecoder()
                 var seq = try lastSeq(db)
-                for row in rows {
-                    let record = try JSONDecoder().decode(Innovation.self, from: Data((row["record"] as String).utf8))
-                    seq += 1
-                    try enqueue(db, record: record, event: (row["withdrawn"] as Bool) ? .withdraw : .upsert, seq: seq,
-                                now: now, resync: true)
+                var queued = 0
+                var after = ""
+                while true {
+                    let rows = try Row.fetchAll(page, arguments: ["after": after, "from": fromSeq])
+                    guard let last = rows.last else { break }
+                    for row in rows {
+                        let record = try decoder.decode(Innovation.self, from: Data((row["record"] as String).utf8))
+                        seq += 1
+                        try enqueue(db, record: record, event: (row["withdrawn"] as Bool) ? .withdraw : .upsert, seq: seq,
+                                    now: now, resync: true)
+                    }
+                    queued += rows.count
+                    after = last["id"]
                 }
                 try setLastSeq(db, seq)
-                return rows.count
+                return queued
             }
         } catch {
             throw StoreError.wrap(error, operation: "enqueue resync", path: path)

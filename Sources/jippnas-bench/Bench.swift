@@ -26,7 +26,8 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Innovations of the hub in the resync scenario.") var resyncRecords = 100_000
     @Option(help: "Write the report to this Markdown file.") var markdown: String?
     @Option(help: "Text placed in the report's header (machine, versions, command).") var header: String = ""
-    @Option(help: "Run only the scenarios whose names contain one of these words (raw, relay, aggregator, process, latency).")
+    @Option(parsing: .upToNextOption,
+            help: "Run only the scenarios whose names contain one of these words (raw, relay, aggregator, process, resync, latency).")
     var only: [String] = []
 
     private func wanted(_ name: String) -> Bool { only.isEmpty || only.contains { name.contains($0) } }

@@ -70,4 +70,33 @@ struct HubStoreTests {
         let reopened = try store()
         #expect(try reopened.importContents(SampleData.contents(province: "35", count: 1, start: 10)).seqRange == 3...3)
     }
+
+    @Test func resyncQueuesEveryRecordOnceHoweverManyRequestsPileUp() throws {
+        let s = try store()
+        _ = try s.importContents(SampleData.contents(province: "35", count: 1200))
+        _ = try s.withdraw(id: "t-35-7")
+        // Everything is still pending: each record's latest state goes out anyway.
+        #expect(try s.enqueueResync(fromSeq: nil) == 0)
+        try s.markPublished(Array(1...1201))
+        #expect(try s.enqueueResync(fromSeq: nil) == 1200)
+        #expect(try s.enqueueResync(fromSeq: nil) == 0)
+        let queued = try s.pendingOutbox(after: 0, limit: 2000)
+        #expect(queued.map(\.seq) == Array(1202...2401))
+        let withdrawn = try #require(queued.first { $0.routingKey == "35.innovation.withdraw" })
+        let envelope = try EnvelopeCodec.decode(withdrawn.body, routingKey: withdrawn.routingKey, contentType: nil).get()
+        #expect(envelope.innovation.id == "t-35-7" && envelope.resync == true && envelope.innovation.revision == 2)
+        #expect(Set(queued.map(\.routingKey)) == ["35.innovation.upsert", "35.innovation.withdraw"])
+    }
+
+    @Test func resyncFromASequenceQueuesOnlyWhatChangedSince() throws {
+        let s = try store()
+        _ = try s.importContents(SampleData.contents(province: "35", count: 5))
+        _ = try s.withdraw(id: "t-35-2")
+        try s.markPublished(Array(1...6))
+        #expect(try s.enqueueResync(fromSeq: 4) == 3)
+        let ids = try s.pendingOutbox(after: 0, limit: 10).map {
+            try EnvelopeCodec.decode($0.body, routingKey: $0.routingKey, contentType: nil).get().innovation.id
+        }
+        #expect(ids == ["t-35-2", "t-35-4", "t-35-5"])
+    }
 }
