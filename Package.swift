@@ -1,4 +1,5 @@
 // swift-tools-version: 6.1
+import Foundation
 import PackageDescription
 
 // Targets follow docs/ARCHITECTURE.md: C shim → pure core → AMQP / store layers → services → thin CLI.
@@ -118,3 +119,17 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// Micro-benchmarks of the hot functions (package-benchmark, allocations counted): built only when asked
+// for, by scripts/micro-bench, so that the tests and CI never resolve or build the harness.
+if ProcessInfo.processInfo.environment["JIPPNAS_MICRO_BENCHMARKS"] != nil {
+    package.dependencies.append(
+        .package(url: "https://github.com/ordo-one/benchmark", exact: "1.38.1", traits: ["MallocInterposer"]))
+    package.targets.append(
+        .executableTarget(
+            name: "HotPaths",
+            dependencies: ["JippnasCore", "JippnasStore", "JippnasTrust", .product(name: "Benchmark", package: "benchmark")],
+            path: "Benchmarks/HotPaths",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ))
+}

@@ -61,6 +61,9 @@ public final class HubStore: Sendable {
     public let path: String
     private let pool: DatabasePool
     private let appVersion: String
+    // Shared by every call: a coder per record was a measurable share of an import or a resync.
+    private static let recordEncoder = JSONEncoder()
+    private static let recordDecoder = JSONDecoder()
 
     /// Opens (creating if needed) the store at `path` for `province`.
     ///
@@ -139,7 +142,7 @@ public final class HubStore: Sendable {
                         db, sql: "SELECT revision, record, withdrawn FROM innovation WHERE id = ?", arguments: [content.id])
                     var revision: Int64 = 1
                     if let existing {
-                        let stored = try JSONDecoder().decode(Innovation.self, from: Data((existing["record"] as String).utf8))
+                        let stored = try Self.recordDecoder.decode(Innovation.self, from: Data((existing["record"] as String).utf8))
                         let wasWithdrawn: Bool = existing["withdrawn"]
                         if !wasWithdrawn && stored.content == content {
                             summary.unchanged += 1
@@ -171,7 +174,7 @@ public final class HubStore: Sendable {
                 guard let row = try Row.fetchOne(
                     db, sql: "SELECT record, withdrawn FROM innovation WHERE id = ?", arguments: [id]) else { return .notFound }
                 if row["withdrawn"] as Bool { return .alreadyWithdrawn }
-                var record = try JSONDecoder().decode(Innovation.self, from: Data((row["record"] as String).utf8))
+                var record = try Self.recordDecoder.decode(Innovation.self, from: Data((row["record"] as String).utf8))
                 record.revision += 1
                 record.updatedAt = now
                 let seq = try lastSeq(db) + 1
@@ -186,7 +189,7 @@ public final class HubStore: Sendable {
     }
 
     private func save(_ db: Database, record: Innovation, withdrawnAt: String?) throws {
-        let json = String(decoding: try JSONEncoder().encode(record), as: UTF8.self)
+        let json = String(decoding: try Self.recordEncoder.encode(record), as: UTF8.self)
         try db.execute(
             sql: """
                 INSERT INTO innovation(id, revision, record, withdrawn, withdrawn_at, updated_at)
@@ -303,7 +306,6 @@ public final class HubStore: Sendable {
                       AND id NOT IN (SELECT innovation_id FROM outbox WHERE published_at IS NULL)
                     ORDER BY id LIMIT 500
                     """)
-                let decoder = JSONDecoder()
                 var seq = try lastSeq(db)
                 var queued = 0
                 var after = ""
@@ -311,7 +313,7 @@ public final class HubStore: Sendable {
                     let rows = try Row.fetchAll(page, arguments: ["after": after, "from": fromSeq])
                     guard let last = rows.last else { break }
                     for row in rows {
-                        let record = try decoder.decode(Innovation.self, from: Data((row["record"] as String).utf8))
+                        let record = try Self.recordDecoder.decode(Innovation.self, from: Data((row["record"] as String).utf8))
                         seq += 1
                         try enqueue(db, record: record, event: (row["withdrawn"] as Bool) ? .withdraw : .upsert, seq: seq,
                                     now: now, resync: true)
@@ -349,7 +351,7 @@ public final class HubStore: Sendable {
             return try pool.read { db in
                 try Row.fetchAll(db, sql: "SELECT record, withdrawn, withdrawn_at FROM innovation ORDER BY id").map { row in
                     HubRecord(
-                        innovation: try JSONDecoder().decode(Innovation.self, from: Data((row["record"] as String).utf8)),
+                        innovation: try Self.recordDecoder.decode(Innovation.self, from: Data((row["record"] as String).utf8)),
                         withdrawn: row["withdrawn"], withdrawnAt: row["withdrawn_at"])
                 }
             }

@@ -1,5 +1,6 @@
 import Foundation
 import JippnasCore
+import JippnasTestSupport
 import Testing
 
 @Suite("Broker URLs")
@@ -60,5 +61,35 @@ struct TimestampTests {
         #expect(!RegionCode.isValid("3578"))
         #expect(GlobalID.parse("35:sw-surabaya")! == ("35", "sw-surabaya"))
         #expect(GlobalID.parse("35:") == nil)
+    }
+}
+
+/// Text checks read bytes for speed; these pin them to the characters they stand for.
+@Suite("Text field checks")
+struct TextFieldCheckTests {
+    func reason(title: String? = nil, summary: String? = nil) -> ValidationReason? {
+        var content = SampleData.contents(province: "35", count: 1)[0]
+        if let title { content.title = title }
+        if let summary { content.summary = summary }
+        return InnovationValidator.validate(content, province: "35")
+    }
+
+    @Test(arguments: ["a\u{85}b", "Judul \u{202E}balik", "Judul \u{2067}isolasi", "Judul\u{7F}", "Judul\tTab", "Judul\u{9F}x",
+                      " Judul", "Judul\n", "ab", "a\u{301}b\u{301}", String(repeating: "é", count: 201)])
+    func refusesTitle(_ title: String) {
+        #expect(reason(title: title) == .invalidField("title"))
+    }
+
+    @Test(arguments: ["Layanan \u{202F}Prima", "Antrean\u{A0}Daring", "Ruang \u{2065}Baca", "Inovasi \u{20AC}", "abc",
+                      "a\u{301}b\u{301}c\u{301}", "SIPANDU \u{1F3E5}", String(repeating: "é", count: 200)])
+    func acceptsTitle(_ title: String) {
+        #expect(reason(title: title) == nil)
+    }
+
+    @Test func summaryKeepsNewlinesAndTabsButNotOtherControls() {
+        #expect(reason(summary: "Baris satu\r\nBaris dua\tkolom") == nil)
+        #expect(reason(summary: "Baris\u{1B}[31m merah") == .invalidField("summary"))
+        #expect(reason(summary: String(repeating: "ü", count: 4_000)) == nil)
+        #expect(reason(summary: String(repeating: "ü", count: 4_001)) == .invalidField("summary"))
     }
 }

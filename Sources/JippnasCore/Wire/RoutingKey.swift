@@ -39,17 +39,22 @@ public enum RoutingKey: Sendable, Hashable {
 
     /// The parsed key, or nil when it is not one of the two shapes with a known province.
     public static func parse(_ key: String) -> RoutingKey? {
-        let parts = key.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3 else { return nil }
-        let province = String(parts[0])
+        // Every delivery's key is parsed, twice on the way in: found by byte, without splitting.
+        let dot = UInt8(ascii: ".")
+        guard let first = key.utf8.firstIndex(of: dot) else { return nil }
+        let rest = key.utf8[key.utf8.index(after: first)...]
+        guard let second = rest.firstIndex(of: dot) else { return nil }
+        let last = key[key.utf8.index(after: second)...]
+        guard !last.utf8.contains(dot) else { return nil }
+        let province = String(key[..<first])
         guard ProvinceRegistry.isProvinceCode(province) else { return nil }
-        switch parts[1] {
+        switch key[key.utf8.index(after: first)..<second] {
         case "innovation":
-            guard let event = ChangeEvent(rawValue: String(parts[2])) else { return nil }
+            guard let event = ChangeEvent(rawValue: String(last)) else { return nil }
             return .innovation(province: province, event: event)
         case "hub":
-            guard !parts[2].isEmpty else { return nil }
-            return .hub(province: province, kind: String(parts[2]))
+            guard !last.isEmpty else { return nil }
+            return .hub(province: province, kind: String(last))
         default:
             return nil
         }

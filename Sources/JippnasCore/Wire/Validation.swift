@@ -124,8 +124,7 @@ public enum InnovationValidator {
     }
 
     private static func checkText(_ value: String, _ field: String, _ range: ClosedRange<Int>) -> ValidationReason? {
-        let count = value.count
-        if !range.contains(count) || hasControlCharacters(value) || value.trimmingWhitespace() != value {
+        if !characterCount(of: value, isIn: range) || hasControlCharacters(value) || hasSurroundingWhitespace(value) {
             return .invalidField(field)
         }
         return nil
@@ -133,18 +132,48 @@ public enum InnovationValidator {
 
     private static func checkOptional(_ value: String?, _ field: String, _ max: Int) -> ValidationReason? {
         guard let value else { return nil }
-        if value.count > max || hasControlCharacters(value, allowNewlines: true) { return .invalidField(field) }
+        if !characterCount(of: value, isIn: 0...max) || hasControlCharacters(value, allowNewlines: true) {
+            return .invalidField(field)
+        }
         return nil
+    }
+
+    /// Whether `value` has a number of characters in `range`. A character is at least one byte, so within
+    /// the byte length the upper bound holds and only the first few characters need walking for the lower;
+    /// every grapheme (costly to find) is counted only for a text longer in bytes than the limit.
+    static func characterCount(of value: String, isIn range: ClosedRange<Int>) -> Bool {
+        let bytes = value.utf8.count
+        guard bytes <= range.upperBound else { return range.contains(value.count) }
+        return bytes >= range.lowerBound && value.prefix(range.lowerBound).count == range.lowerBound
+    }
+
+    private static func hasSurroundingWhitespace(_ value: String) -> Bool {
+        let isSpace: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }
+        guard let first = value.utf8.first, let last = value.utf8.last else { return false }
+        return isSpace(first) || isSpace(last)
     }
 
     /// C0 and C1 controls, DEL and the bidirectional overrides (which can make a title read differently
     /// from what it holds) are refused in text; long text may keep newlines and tabs.
+    ///
+    /// Read as UTF-8 bytes, every text field of every message passes here: C1 controls are C2 80–9F, the
+    /// overrides U+202A–202E are E2 80 AA–AE and the isolates U+2066–2069 are E2 81 A6–A9.
     static func hasControlCharacters(_ value: String, allowNewlines: Bool = false) -> Bool {
-        value.unicodeScalars.contains { s in
-            if allowNewlines, s == "\n" || s == "\t" || s == "\r" { return false }
-            let v = s.value
-            return v < 0x20 || (0x7F...0x9F).contains(v) || (0x202A...0x202E).contains(v) || (0x2066...0x2069).contains(v)
+        var previous: UInt8 = 0
+        var beforePrevious: UInt8 = 0
+        for byte in value.utf8 {
+            switch byte {
+            case 0x09, 0x0A, 0x0D: if !allowNewlines { return true }
+            case 0x00..<0x20, 0x7F: return true
+            case 0x80...0x9F where previous == 0xC2: return true
+            case 0xAA...0xAE where previous == 0x80 && beforePrevious == 0xE2: return true
+            case 0xA6...0xA9 where previous == 0x81 && beforePrevious == 0xE2: return true
+            default: break
+            }
+            beforePrevious = previous
+            previous = byte
         }
+        return false
     }
 }
 
