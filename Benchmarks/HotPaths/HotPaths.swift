@@ -75,7 +75,19 @@ let benchmarks: @Sendable () -> Void = {
 
     let envelope = sample.changes()[0].envelope
     Benchmark("encode one envelope (hub outbox)", configuration: perEnvelope) { benchmark in
-        for _ in benchmark.scaledIterations { blackHole(try EnvelopeCodec.encode(envelope)) }
+        for _ in benchmark.scaledIterations { blackHole(EnvelopeCodec.encode(envelope)) }
+    }
+
+    // A hub answering a full resync: every record queued again (decode, encode, insert), then marked
+    // published so that the next iteration has the same work.
+    let hub = try! Hub(records: 5_000)
+    Benchmark("queue a resync of 5,000 records (hub)", configuration: .init(maxIterations: 20)) { benchmark in
+        for _ in benchmark.scaledIterations {
+            benchmark.startMeasurement()
+            blackHole(try hub.store.enqueueResync(fromSeq: nil))
+            benchmark.stopMeasurement()
+            try hub.markAllPublished()
+        }
     }
 
     // Each iteration applies the same 500 innovations at a revision one higher than the last, so every
@@ -111,5 +123,26 @@ private final class Catalogue: @unchecked Sendable {
             batch[index].envelope.innovation.revision += 1
         }
         return batch
+    }
+}
+
+/// A hub store whose every record has been published.
+private final class Hub: @unchecked Sendable {
+    let store: HubStore
+
+    init(records: Int) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("jippnas-micro-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        store = try HubStore(path: dir + "/hub.sqlite", province: "35")
+        _ = try store.importContents(Sample.contents(start: 0, count: records))
+        try markAllPublished()
+    }
+
+    func markAllPublished() throws {
+        while true {
+            let pending = try store.pendingOutbox(after: 0, limit: 5_000)
+            if pending.isEmpty { return }
+            try store.markPublished(pending.map(\.seq))
+        }
     }
 }

@@ -194,12 +194,15 @@ public final class HubRelay: Sendable {
             ])
             try connection.reject(delivery.deliveryTag, requeue: false)
         case .success(let request):
+            let started = ContinuousClock.now
             let count = try store.enqueueResync(fromSeq: request.fromSeq)
+            let queuedIn = ContinuousClock.now - started
             try connection.ack(delivery.deliveryTag, multiple: false)
             counters.withLock { $0.resyncsAnswered += 1 }
             logger.notice("resync answered", metadata: [
                 "request_id": "\(request.requestID)", "reason": "\(request.reason.rawValue)",
                 "from_seq": "\(request.fromSeq.map(String.init) ?? "all")", "records": "\(count)",
+                "queued_ms": "\(queuedIn.milliseconds)",
             ])
         }
     }

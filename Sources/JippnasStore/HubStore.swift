@@ -190,28 +190,27 @@ public final class HubStore: Sendable {
 
     private func save(_ db: Database, record: Innovation, withdrawnAt: String?) throws {
         let json = String(decoding: try Self.recordEncoder.encode(record), as: UTF8.self)
-        try db.execute(
-            sql: """
-                INSERT INTO innovation(id, revision, record, withdrawn, withdrawn_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?)
-                ON CONFLICT(id) DO UPDATE SET revision = excluded.revision, record = excluded.record,
-                    withdrawn = excluded.withdrawn, withdrawn_at = excluded.withdrawn_at, updated_at = excluded.updated_at
-                """,
-            arguments: [record.id, record.revision, json, withdrawnAt != nil, withdrawnAt, record.updatedAt])
+        let upsert = try db.cachedStatement(sql: """
+            INSERT INTO innovation(id, revision, record, withdrawn, withdrawn_at, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT(id) DO UPDATE SET revision = excluded.revision, record = excluded.record,
+                withdrawn = excluded.withdrawn, withdrawn_at = excluded.withdrawn_at, updated_at = excluded.updated_at
+            """)
+        try upsert.execute(arguments: [record.id, record.revision, json, withdrawnAt != nil, withdrawnAt, record.updatedAt])
     }
 
     private func enqueue(_ db: Database, record: Innovation, event: ChangeEvent, seq: Int64, now: String,
                          resync: Bool = false) throws
     {
         let envelope = Envelope(hub: province, seq: seq, event: event, sentAt: now, innovation: record, resync: resync)
-        let body = try EnvelopeCodec.encode(envelope)
-        try db.execute(
-            sql: """
-                INSERT INTO outbox(seq, innovation_id, revision, event, message_id, routing_key, body, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-            arguments: [seq, record.id, record.revision, event.rawValue, UUID().uuidString.lowercased(),
-                        envelope.routingKey, body, now])
+        let body = EnvelopeCodec.encode(envelope)
+        // Cached: an import or a resync inserts thousands of rows in one transaction.
+        let insert = try db.cachedStatement(sql: """
+            INSERT INTO outbox(seq, innovation_id, revision, event, message_id, routing_key, body, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        try insert.execute(arguments: [seq, record.id, record.revision, event.rawValue, UUID().uuidString.lowercased(),
+                                       envelope.routingKey, body, now])
     }
 
     // The counter lives in hub_meta rather than MAX(seq) so that pruning published rows never lets a
@@ -299,33 +298,47 @@ public final class HubStore: Sendable {
     public func enqueueResync(fromSeq: Int64?, now: String = Timestamp.now()) throws(StoreError) -> Int {
         do {
             return try pool.write { db in
-                let changedSince = fromSeq == nil ? "" : "AND id IN (SELECT innovation_id FROM outbox WHERE seq >= :from)"
-                let page = try db.cachedStatement(sql: """
-                    SELECT id, record, withdrawn FROM innovation
-                    WHERE id > :after \(changedSince)
-                      AND id NOT IN (SELECT innovation_id FROM outbox WHERE published_at IS NULL)
-                    ORDER BY id LIMIT 500
-                    """)
+                // Read once, before any row is added: read per page, this set grew with every row queued and
+                // made a resync of 100,000 quadratic (28 s).
+                let pending = Set(try String.fetchAll(
+                    db, sql: "SELECT DISTINCT innovation_id FROM outbox WHERE published_at IS NULL"))
                 var seq = try lastSeq(db)
-                var queued = 0
-                var after = ""
-                while true {
-                    let rows = try Row.fetchAll(page, arguments: ["after": after, "from": fromSeq])
-                    guard let last = rows.last else { break }
-                    for row in rows {
-                        let record = try Self.recordDecoder.decode(Innovation.self, from: Data((row["record"] as String).utf8))
-                        seq += 1
-                        try enqueue(db, record: record, event: (row["withdrawn"] as Bool) ? .withdraw : .upsert, seq: seq,
-                                    now: now, resync: true)
-                    }
-                    queued += rows.count
-                    after = last["id"]
+                let first = seq
+                try forEachResyncCandidate(db, fromSeq: fromSeq) { row in
+                    guard !pending.contains(row["id"]) else { return }
+                    let record = try Self.recordDecoder.decode(Innovation.self, from: Data((row["record"] as String).utf8))
+                    seq += 1
+                    try enqueue(db, record: record, event: (row["withdrawn"] as Bool) ? .withdraw : .upsert, seq: seq,
+                                now: now, resync: true)
                 }
                 try setLastSeq(db, seq)
-                return queued
+                return Int(seq - first)
             }
         } catch {
             throw StoreError.wrap(error, operation: "enqueue resync", path: path)
+        }
+    }
+
+    /// Calls `body` with each record a resync from `fromSeq` covers, in id order: every record (read 500
+    /// at a time, so memory stays flat) when nil, else those changed at or after that sequence number.
+    private func forEachResyncCandidate(_ db: Database, fromSeq: Int64?, _ body: (Row) throws -> Void) throws {
+        let select = "SELECT id, record, withdrawn FROM innovation"
+        if let fromSeq {
+            let ids = try String.fetchAll(
+                db, sql: "SELECT DISTINCT innovation_id FROM outbox WHERE seq >= ? ORDER BY innovation_id", arguments: [fromSeq])
+            let byID = try db.cachedStatement(sql: select + " WHERE id = ?")
+            for id in ids {
+                if let row = try Row.fetchOne(byID, arguments: [id]) { try body(row) }
+            }
+            return
+        }
+        let page = try db.cachedStatement(sql: select + " WHERE id > ? ORDER BY id LIMIT 500")
+        var after = ""
+        while true {
+            let rows = try Row.fetchAll(page, arguments: [after])
+            guard let last = rows.last else { return }
+            after = last["id"]
+            for row in rows { try body(row) }
         }
     }
 

@@ -23,6 +23,7 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Directory holding raw_publish, raw_consume and raw_catalogue.") var raw: String
     @Option(help: "The release jippnas binary, for the operator-style runs.") var jippnas: String
     @Option(help: "Seconds of steady load for the end-to-end latency.") var latencySeconds = 30
+    @Option(help: "Changes per second of that steady load.") var latencyRate = 1000
     @Option(help: "Innovations of the hub in the resync scenario.") var resyncRecords = 100_000
     @Option(help: "Write the report to this Markdown file.") var markdown: String?
     @Option(help: "Text placed in the report's header (machine, versions, command).") var header: String = ""
@@ -51,7 +52,8 @@ struct Bench: AsyncParsableCommand {
                                   rawDir: raw, jippnas: jippnas, window: window, logger: logger)
             try await measure(scenarios, quiet: quiet, run: run, into: &results)
         }
-        let report = Report(results: results, messages: messages, runs: runs, header: header, resyncRecords: resyncRecords)
+        let report = Report(results: results, messages: messages, runs: runs, header: header, resyncRecords: resyncRecords,
+                            latencyRate: latencyRate)
         print(report.table)
         if let markdown { try report.markdown.write(toFile: markdown, atomically: true, encoding: .utf8) }
     }
@@ -72,6 +74,7 @@ struct Bench: AsyncParsableCommand {
         try await record(Names.rawPublish, try s.rawPublish())
         try await record(Names.rawConsume, try s.rawConsume())
         try await record(Names.rawCatalogue, try s.rawCatalogue())
+        try await record(Names.rawPipeline, try s.rawPipeline())
         try await record(Names.relay, try await s.relay(signed: false))
         try await record(Names.relaySigned, try await s.relay(signed: true))
         try await record(Names.aggregator, try await s.aggregator(signed: false))
@@ -84,7 +87,7 @@ struct Bench: AsyncParsableCommand {
             FileHandle.standardError.write(Data("run \(run) resync of \(resyncRecords): \(String(format: "%.1f", sample.seconds)) s\n".utf8))
         }
         if wanted("latency") {
-            let latency = try await quiet.endToEndLatency(seconds: latencySeconds)
+            let latency = try await quiet.endToEndLatency(seconds: latencySeconds, rate: latencyRate)
             results.latencies.append(latency)
             FileHandle.standardError.write(Data("run \(run) latency: \(latency)\n".utf8))
         }

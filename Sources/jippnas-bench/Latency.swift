@@ -5,10 +5,10 @@ import JippnasCore
 import JippnasStore
 
 extension Scenarios {
-    /// Hub and aggregator as processes; this process commits one change every millisecond into the hub's
+    /// Hub and aggregator as processes; this process commits `rate` changes a second, one at a time, into the hub's
     /// store (what `jippnas hub import` does) and watches the catalogue for each row, so the figure runs
     /// from the hub's commit to the row being readable in the national catalogue.
-    func endToEndLatency(seconds: Int) async throws -> Latency {
+    func endToEndLatency(seconds: Int, rate: Int) async throws -> Latency {
         let hubPath = dir + "/latency-hub-\(UUID().uuidString.prefix(6)).sqlite"
         let cataloguePath = dir + "/latency-catalogue-\(UUID().uuidString.prefix(6)).sqlite"
         let hub = try HubStore(path: hubPath, province: "35")
@@ -23,11 +23,11 @@ extension Scenarios {
             aggregator.stop()
         }
         try await Task.sleep(for: .seconds(2))  // both connected and idle
-        let total = seconds * 1000
+        let total = seconds * rate
         let committed = CommitTimes(count: total)
         let watcher = Thread { watch(cataloguePath, committed: committed, total: total) }
         watcher.start()
-        try Self.importSteadily(hub, total: total, committed: committed)
+        try Self.importSteadily(hub, total: total, rate: rate, committed: committed)
         var latency = await committed.waitForResult(timeout: .seconds(30))
         latency.lone = try await loneImports(hub, catalogue: cataloguePath)
         latency.hubCPU = relay.cpuSeconds.map { $0 / Double(seconds) }
@@ -66,11 +66,11 @@ extension Scenarios {
         return (samples[samples.count / 2], samples.last ?? .nan)
     }
 
-    /// One change per millisecond, each its own transaction, as separate `jippnas hub import` runs would.
-    private static func importSteadily(_ hub: HubStore, total: Int, committed: CommitTimes) throws {
+    /// `rate` changes a second, each its own transaction, as separate `jippnas hub import` runs would.
+    private static func importSteadily(_ hub: HubStore, total: Int, rate: Int, committed: CommitTimes) throws {
         let start = ContinuousClock.now
         for n in 0..<total {
-            let due = start + .milliseconds(n)
+            let due = start + .microseconds(n * 1_000_000 / rate)
             if due > .now { Thread.sleep(forTimeInterval: (due - .now).seconds) }
             _ = try hub.importContents(Workload.contents(province: "35", count: 1, start: 1_000_000 + n))
             committed.set(n, ContinuousClock.now)
@@ -90,7 +90,7 @@ extension Scenarios {
         }
         var seenAt = [ContinuousClock.Instant?](repeating: nil, count: total)
         var lastRowID: Int64 = 0, seen = 0
-        let deadline = ContinuousClock.now + .seconds(Int64(total / 1000 + 60))
+        let deadline = ContinuousClock.now + .seconds(Int64(total / 100 + 60))
         while seen < total, ContinuousClock.now < deadline {
             let rows = (try? db.read { db in
                 try Row.fetchAll(db, sql: "SELECT rowid, id FROM innovation WHERE rowid > ? ORDER BY rowid", arguments: [lastRowID])

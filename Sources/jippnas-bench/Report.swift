@@ -5,6 +5,7 @@ enum Names {
     static let rawPublish = "(a) raw publish"
     static let rawConsume = "(b) raw consume"
     static let rawCatalogue = "(c) raw catalogue"
+    static let rawPipeline = "(d) raw publish into raw catalogue"
     static let relay = "hub relay"
     static let relaySigned = "hub relay, signed"
     static let aggregator = "aggregator drain"
@@ -50,6 +51,7 @@ struct Report {
     let runs: Int
     let header: String
     let resyncRecords: Int
+    let latencyRate: Int
 
     private static func median(_ values: [Double]) -> Double {
         guard !values.isEmpty else { return .nan }
@@ -79,7 +81,7 @@ struct Report {
     }
 
     var rows: [[String]] {
-        let names = [Names.rawPublish, Names.rawConsume, Names.rawCatalogue, Names.relay, Names.relaySigned,
+        let names = [Names.rawPublish, Names.rawConsume, Names.rawCatalogue, Names.rawPipeline, Names.relay, Names.relaySigned,
                      Names.aggregator, Names.aggregatorSigned, Names.relayProcess, Names.aggregatorProcess]
         return names.filter { results.samples[$0] != nil }.map { name in
             let rates = results.rates(name, messages: messages)
@@ -91,8 +93,8 @@ struct Report {
     private var latencyLine: String {
         let l = results.latencies
         guard !l.isEmpty else { return "" }
-        return String(format: "end-to-end latency at 1,000 changes/s (median of %d runs): p50 %.1f ms, p99 %.1f ms, max %.1f ms (runs: %@); CPU at that rate: hub %.0f%%, aggregator %.0f%% of a core",
-                      l.count, Self.median(l.map(\.p50)), Self.median(l.map(\.p99)), Self.median(l.map(\.max)),
+        return String(format: "end-to-end latency at %@ changes/s (median of %d runs): p50 %.1f ms, p99 %.1f ms, max %.1f ms (runs: %@); CPU at that rate: hub %.0f%%, aggregator %.0f%% of a core",
+                      latencyRate.formatted(), l.count, Self.median(l.map(\.p50)), Self.median(l.map(\.p99)), Self.median(l.map(\.max)),
                       l.map { String(format: "p99 %.1f", $0.p99) }.joined(separator: ", "),
                       Self.median(l.compactMap(\.hubCPU)) * 100, Self.median(l.compactMap(\.aggregatorCPU)) * 100)
             + String(format: "; a lone import on a quiet federation: p50 %.1f ms, max %.1f ms (20 per run, median of runs)",
@@ -102,8 +104,12 @@ struct Report {
     private var resyncLine: String {
         let r = results.resyncs.sorted()
         guard !r.isEmpty else { return "" }
+        let pipeline = results.samples[Names.rawPipeline].map { _ in
+            String(format: "; %.0f msg/s, %.2f× (d)", Double(resyncRecords) / Self.median(r),
+                   Double(resyncRecords) / Self.median(r) / rate(Names.rawPipeline))
+        } ?? ""
         return String(format: "resync of a hub of %d innovations whose catalogue rows were lost, from `jippnas aggregator resync` to a consistent checkpoint: median %.1f s (min %.1f, max %.1f)",
-                      resyncRecords, Self.median(r), r.first ?? 0, r.last ?? 0)
+                      resyncRecords, Self.median(r), r.first ?? 0, r.last ?? 0) + pipeline
     }
 
     var table: String {
@@ -128,6 +134,9 @@ struct Report {
             - (c) `Benchmarks/raw/raw_catalogue.c`: rabbitmq-c and SQLite alone into our catalogue schema (one JSON
               parse by SQLite, prepared statements, synchronous=FULL, 500 per transaction, ack after commit; no
               validation, no signatures, no hub state).
+            - (d) (a) and (c) at once, (c) consuming what (a) publishes: what the raw libraries manage when one
+              machine both publishes and catalogues, as in the resync scenario, where hub, broker and aggregator
+              share the cores.
             - hub relay: a full outbox of hub 35 until every row is confirmed and marked published.
             - aggregator drain: the three hubs' messages queued, until all are committed with history.
             - signed: the relay signs (Ed25519); the aggregator requires and verifies every signature.

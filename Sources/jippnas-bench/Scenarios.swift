@@ -45,6 +45,27 @@ struct Scenarios {
         return try raw("raw_catalogue", [WireNames.nationalQueue, "\(count)", path])
     }
 
+    /// (d) (c) consuming while (a) publishes: both raw programs share the machine, as hub and aggregator do
+    /// in the resync scenario. The figure is (c)'s, from its first delivery to its last commit.
+    func rawPipeline() throws -> Sample {
+        let path = dir + "/raw-pipeline-\(UUID().uuidString.prefix(6)).sqlite"
+        _ = try CatalogueStore(path: path)
+        let connection = [url.host, "\(url.port)", url.vhost, url.user, url.password]
+        let consumer = Process()
+        consumer.executableURL = URL(fileURLWithPath: rawDir + "/raw_catalogue")
+        consumer.arguments = connection + [WireNames.nationalQueue, "\(count)", path]
+        let output = Pipe()
+        consumer.standardOutput = output
+        try consumer.run()
+        _ = try rawPublish()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        consumer.waitUntilExit()
+        guard consumer.terminationStatus == 0,
+              let seconds = text.split(separator: " ").last.flatMap({ Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+        else { throw BenchError("raw_catalogue in the pipeline exited \(consumer.terminationStatus): \(text)") }
+        return Sample(seconds: seconds)
+    }
+
     /// The hub relay in this process: a full outbox until every row is confirmed and marked.
     func relay(signed: Bool) async throws -> Sample {
         let settings = HubSettings(province: "35", database: dir + "/relay-\(UUID().uuidString.prefix(6)).sqlite",

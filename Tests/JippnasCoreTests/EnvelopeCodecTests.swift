@@ -39,7 +39,7 @@ struct EnvelopeCodecTests {
     }
 
     @Test func roundTrip() throws {
-        let body = try EnvelopeCodec.encode(Self.envelope)
+        let body = EnvelopeCodec.encode(Self.envelope)
         #expect(try decode(body).get() == Self.envelope)
         let text = String(decoding: body, as: UTF8.self)
         #expect(text.contains("\"schema\":1"))
@@ -59,7 +59,7 @@ struct EnvelopeCodecTests {
     }
 
     @Test func transportLevelReasons() throws {
-        let good = try EnvelopeCodec.encode(Self.envelope)
+        let good = EnvelopeCodec.encode(Self.envelope)
         #expect(decode(good, max: 100).failureCode == "body_too_large")
         #expect(decode(Data([0x7B, 0xFF, 0xFE, 0x7D])).failureCode == "invalid_utf8")
         #expect(decode(Data("{\"schema\":1,".utf8)).failureCode == "malformed_json")
@@ -133,5 +133,60 @@ extension Result where Failure == ValidationReason {
     var failureCode: String? {
         if case .failure(let r) = self { return r.code }
         return nil
+    }
+}
+
+/// The envelope writer must produce exactly the bytes `JSONEncoder` (sorted keys, slashes unescaped)
+/// produced before it, so that no hub's output changes: every optional set and unset, every escape.
+@Suite("Envelope writer")
+struct EnvelopeWriterTests {
+    /// The Codable form the writer replaced, kept here as the reference.
+    struct Reference: Encodable {
+        let schema: Int
+        let hub: String
+        let seq: Int64
+        let event: ChangeEvent
+        let sentAt: String
+        let innovation: Innovation
+        let resync: Bool?
+        enum CodingKeys: String, CodingKey {
+            case schema, hub, seq, event, innovation, resync
+            case sentAt = "sent_at"
+        }
+    }
+
+    func reference(_ e: Envelope) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let wire = Reference(schema: Envelope.schemaVersion, hub: e.hub, seq: e.seq, event: e.event, sentAt: e.sentAt,
+                             innovation: e.innovation, resync: e.resync ? true : nil)
+        return String(decoding: try encoder.encode(wire), as: UTF8.self)
+    }
+
+    static let texts = [
+        "Sapa Warga", "Kutip \"ganda\" dan \\garis miring\\ terbalik", "https://a.go.id/x?y=1&z=<2>", "Baris\nbaru\r\ttab",
+        "kontrol \u{0}\u{1}\u{8}\u{B}\u{C}\u{1F}\u{7F} selesai", "Ünïcödé — 日本語 🏥 \u{2028}\u{2029} é\u{301}", "'apostrof' & <tag>",
+    ]
+
+    @Test(arguments: texts.indices)
+    func matchesJSONEncoderByteForByte(_ index: Int) throws {
+        let text = Self.texts[index]
+        var full = EnvelopeCodecTests.record
+        full.title = text
+        full.summary = text
+        full.benefits = text
+        full.contact = text
+        full.url = text
+        full.revision = Int64(index) * 1_000_000_007
+        var bare = full
+        (bare.initiator, bare.launchedOn, bare.summary, bare.benefits, bare.contact, bare.url, bare.replicates) =
+            (nil, nil, nil, nil, nil, nil, nil)
+        for record in [full, bare] {
+            for resync in [false, true] {
+                let e = Envelope(hub: "35", seq: Int64(index + 1) << 40, event: index % 2 == 0 ? .upsert : .withdraw,
+                                 sentAt: "2026-11-29T10:00:01.000Z", innovation: record, resync: resync)
+                #expect(String(decoding: EnvelopeCodec.encode(e), as: UTF8.self) == (try reference(e)))
+            }
+        }
     }
 }

@@ -73,9 +73,9 @@ struct ReconciliationLogicTests {
         let i = Innovation(id: "a", revision: 2, title: "Judul", agency: "OPD", region: "35.78", category: .kesehatan,
                            kind: .digital, stage: .penerapan, updatedAt: "2026-11-29T00:00:00Z")
         let e = Envelope(hub: "35", seq: 9, event: .upsert, sentAt: "2026-11-29T00:00:00Z", innovation: i, resync: true)
-        let body = try EnvelopeCodec.encode(e)
+        let body = EnvelopeCodec.encode(e)
         #expect(try EnvelopeCodec.decode(body, routingKey: e.routingKey, contentType: nil).get().resync)
-        let plain = try EnvelopeCodec.encode(Envelope(hub: "35", seq: 9, event: .upsert, sentAt: e.sentAt, innovation: i))
+        let plain = EnvelopeCodec.encode(Envelope(hub: "35", seq: 9, event: .upsert, sentAt: e.sentAt, innovation: i))
         #expect(!String(decoding: plain, as: UTF8.self).contains("resync"))
     }
 }

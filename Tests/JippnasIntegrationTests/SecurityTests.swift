@@ -50,7 +50,7 @@ struct SecurityTests {
         var content = SampleData.contents(province: province, count: 1, start: Int(seq))[0]
         content.id = id
         let innovation = content.innovation(revision: 1, updatedAt: "2026-11-29T08:00:00Z")
-        return try EnvelopeCodec.encode(Envelope(hub: province, seq: seq, event: .upsert, sentAt: "2026-11-29T08:00:00Z",
+        return EnvelopeCodec.encode(Envelope(hub: province, seq: seq, event: .upsert, sentAt: "2026-11-29T08:00:00Z",
                                                  innovation: innovation))
     }
 

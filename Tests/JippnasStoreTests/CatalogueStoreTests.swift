@@ -17,7 +17,7 @@ struct CatalogueStoreTests {
         let envelope = Envelope(hub: hub, seq: seq, event: event, sentAt: Timestamp.now(),
                                 innovation: content.innovation(revision: revision, updatedAt: Timestamp.now()))
         return IncomingChange(envelope: envelope, messageID: messageID ?? UUID().uuidString,
-                              routingKey: envelope.routingKey, body: try EnvelopeCodec.encode(envelope))
+                              routingKey: envelope.routingKey, body: EnvelopeCodec.encode(envelope))
     }
 
     @Test func appliesNewerRevisionsAndKeepsHistory() throws {
@@ -84,7 +84,7 @@ struct SequenceTrackingTests {
         let envelope = Envelope(hub: "35", seq: seq, event: .upsert, sentAt: Timestamp.now(),
                                 innovation: content.innovation(revision: revision ?? seq, updatedAt: Timestamp.now()))
         return IncomingChange(envelope: envelope, messageID: UUID().uuidString, routingKey: envelope.routingKey,
-                              body: try EnvelopeCodec.encode(envelope))
+                              body: EnvelopeCodec.encode(envelope))
     }
 
     @Test func gapsOpenAndCloseAcrossBatches() throws {

@@ -40,34 +40,16 @@ public enum EnvelopeCodec {
     /// The content type every envelope is published with.
     public static let contentType = "application/json"
 
-    private struct WireOut: Encodable {
-        let schema: Int
-        let hub: String
-        let seq: Int64
-        let event: ChangeEvent
-        let sentAt: String
-        let innovation: Innovation
-        let resync: Bool?
-        enum CodingKeys: String, CodingKey {
-            case schema, hub, seq, event, innovation, resync
-            case sentAt = "sent_at"
-        }
-    }
 
-    // One coder each for the process, not one per message (fewer allocations per message in
-    // Benchmarks/HotPaths). Both are Sendable; their options are set here and never changed.
-    private static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
+    // One decoder for the process, not one per message (fewer allocations per message in
+    // Benchmarks/HotPaths). It is Sendable and its options are never changed.
     private static let decoder = JSONDecoder()
 
-    /// The envelope as the UTF-8 JSON body of an AMQP message.
-    public static func encode(_ envelope: Envelope) throws -> Data {
-        try encoder.encode(
-            WireOut(schema: Envelope.schemaVersion, hub: envelope.hub, seq: envelope.seq, event: envelope.event,
-                    sentAt: envelope.sentAt, innovation: envelope.innovation, resync: envelope.resync ? true : nil))
+    /// The envelope as the UTF-8 JSON body of an AMQP message (see ``EnvelopeWriter`` for the form).
+    public static func encode(_ envelope: Envelope) -> Data {
+        var writer = EnvelopeWriter()
+        writer.write(envelope, schema: Envelope.schemaVersion)
+        return Data(writer.bytes)
     }
 
     /// Decodes and validates a body received under `routingKey`.
