@@ -184,28 +184,40 @@ public final class HubRelay: Sendable {
         return messageID
     }
 
-    /// Answers a resync request: the records are queued again in the outbox (durable) before the request
-    /// is acknowledged, so a crash in between means the request is delivered again, not lost.
-    func answerControl(_ delivery: AMQPDelivery, on connection: AMQPConnection) throws {
+    /// Reads a control message: a valid resync request is returned, to be answered part by part by the
+    /// session (``finishResync(_:on:)`` acknowledges it); anything else is rejected here.
+    func takeControl(_ delivery: AMQPDelivery, on connection: AMQPConnection) throws -> ResyncRequest? {
         switch ControlCodec.decodeResync(delivery.body, province: settings.province) {
         case .failure(let reason):
             logger.warning("control message refused", metadata: [
                 "reason": "\(reason.code)", "routing_key": "\(delivery.routingKey)", "message_id": "\(delivery.messageID ?? "-")",
             ])
             try connection.reject(delivery.deliveryTag, requeue: false)
+            return nil
         case .success(let request):
-            let started = ContinuousClock.now
-            let count = try store.enqueueResync(fromSeq: request.fromSeq)
-            let queuedIn = ContinuousClock.now - started
-            try connection.ack(delivery.deliveryTag, multiple: false)
-            counters.withLock { $0.resyncsAnswered += 1 }
-            logger.notice("resync answered", metadata: [
-                "request_id": "\(request.requestID)", "reason": "\(request.reason.rawValue)",
-                "from_seq": "\(request.fromSeq.map(String.init) ?? "all")", "records": "\(count)",
-                "queued_ms": "\(queuedIn.milliseconds)",
-            ])
+            return request
         }
     }
+
+    /// Acknowledges a resync request whose records are all queued again (durably, in the outbox): a crash
+    /// before this means the request is delivered again, and queues only what was not yet pending.
+    func finishResync(_ answer: ResyncAnswer, on connection: AMQPConnection) throws {
+        try connection.ack(answer.deliveryTag, multiple: false)
+        counters.withLock { $0.resyncsAnswered += 1 }
+        logger.notice("resync answered", metadata: [
+            "request_id": "\(answer.request.requestID)", "reason": "\(answer.request.reason.rawValue)",
+            "from_seq": "\(answer.request.fromSeq.map(String.init) ?? "all")", "records": "\(answer.job.queued)",
+            "queued_ms": "\((ContinuousClock.now - answer.started).milliseconds)",
+        ])
+    }
+}
+
+/// A resync request being answered on one connection.
+struct ResyncAnswer {
+    let deliveryTag: UInt64
+    let request: ResyncRequest
+    var job: HubStore.ResyncJob
+    let started: ContinuousClock.Instant
 }
 
 extension Duration {

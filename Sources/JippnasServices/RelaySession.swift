@@ -20,6 +20,9 @@ final class RelaySession {
     private var next = 0
     private let appID = WireNames.hubAppID(version: JippnasVersion.current)
     private var lastStatus = ContinuousClock.now - .seconds(60)
+    /// Resync requests received and not yet started, in arrival order, and the one being queued.
+    private var waitingResyncs: [(tag: UInt64, request: ResyncRequest)] = []
+    private var answering: ResyncAnswer?
 
     init(relay: HubRelay, connection: AMQPConnection, watcher: DatabaseWatcher) {
         self.relay = relay
@@ -66,6 +69,8 @@ final class RelaySession {
             } else {
                 planner.outboxChanged()
             }
+        case .queueResync(let limit):
+            try queueResync(limit: limit)
         case .wait(let timeout):
             try wait(min(timeout, Self.longestWait))
         case .end(.stopped):
@@ -103,6 +108,20 @@ final class RelaySession {
         relay.count(sent: count)
     }
 
+    /// Queues the next part of the oldest resync request; acknowledges it once all its records are queued.
+    private func queueResync(limit: Int) throws {
+        if answering == nil, !waitingResyncs.isEmpty {
+            let (tag, request) = waitingResyncs.removeFirst()
+            answering = ResyncAnswer(deliveryTag: tag, request: request,
+                                     job: try relay.store.startResync(fromSeq: request.fromSeq), started: .now)
+        }
+        guard var answer = answering else { return planner.resyncQueued(finished: true) }
+        let finished = try relay.store.continueResync(&answer.job, limit: limit)
+        answering = finished ? nil : answer
+        if finished { try relay.finishResync(answer, on: connection) }
+        planner.resyncQueued(finished: finished && waitingResyncs.isEmpty)
+    }
+
     /// Waits for broker events or a write to the database, then takes every event already buffered.
     private func wait(_ timeout: Duration) throws {
         let wake = watcher.descriptor ?? -1
@@ -129,8 +148,10 @@ final class RelaySession {
                 "message_id": "\(messageID ?? "-")", "routing_key": "\(routingKey)", "reply_code": "\(replyCode)",
             ])
         case .delivery(let delivery):
-            try relay.answerControl(delivery, on: connection)
-            planner.resyncAnswered()
+            if let request = try relay.takeControl(delivery, on: connection) {
+                waitingResyncs.append((delivery.deliveryTag, request))
+                planner.resyncRequested()
+            }
         }
     }
 }

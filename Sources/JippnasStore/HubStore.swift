@@ -288,58 +288,94 @@ public final class HubStore: Sendable {
         }
     }
 
-    /// Queues again, as resync messages, every record changed since `fromSeq` (every record when nil), in
-    /// one transaction, and returns how many were queued.
+    /// A resync request being answered part by part (``startResync(fromSeq:now:)``, then
+    /// ``continueResync(_:limit:)`` until it returns true).
+    public struct ResyncJob: Sendable {
+        public let fromSeq: Int64?
+        /// Records queued so far.
+        public internal(set) var queued = 0
+        /// Records with an unpublished outbox row when the request was taken: their latest state goes out
+        /// after the request anyway, so they are skipped.
+        let pending: Set<String>
+        /// For a resync from a sequence number: the records changed since, in id order.
+        let changed: [String]?
+        /// Where the next part starts: after this id (every record), or at this index of `changed`.
+        var afterID = ""
+        var nextChanged = 0
+        let now: String
+    }
+
+    /// Takes a resync request: every record when `fromSeq` is nil, else those changed at or after it.
     ///
-    /// A record that already has an unpublished outbox row is skipped: its latest state goes out after
-    /// the request anyway, so requests that piled up while the hub was away cost one resync, not one each.
-    /// Records are read in pages so that a hub of any size answers in flat memory.
-    @discardableResult
-    public func enqueueResync(fromSeq: Int64?, now: String = Timestamp.now()) throws(StoreError) -> Int {
+    /// Records that already have an unpublished outbox row are skipped, so requests that piled up while
+    /// the hub was away cost one resync, not one each, and a request delivered again after a crash
+    /// between two parts queues only what the first attempt had not.
+    public func startResync(fromSeq: Int64?, now: String = Timestamp.now()) throws(StoreError) -> ResyncJob {
         do {
-            return try pool.write { db in
-                // Read once, before any row is added: read per page, this set grew with every row queued and
-                // made a resync of 100,000 quadratic (28 s).
+            return try pool.read { db in
                 let pending = Set(try String.fetchAll(
                     db, sql: "SELECT DISTINCT innovation_id FROM outbox WHERE published_at IS NULL"))
-                var seq = try lastSeq(db)
-                let first = seq
-                try forEachResyncCandidate(db, fromSeq: fromSeq) { row in
-                    guard !pending.contains(row["id"]) else { return }
-                    let record = try Self.recordDecoder.decode(Innovation.self, from: Data((row["record"] as String).utf8))
-                    seq += 1
-                    try enqueue(db, record: record, event: (row["withdrawn"] as Bool) ? .withdraw : .upsert, seq: seq,
-                                now: now, resync: true)
+                let changed = try fromSeq.map { seq in
+                    try String.fetchAll(
+                        db, sql: "SELECT DISTINCT innovation_id FROM outbox WHERE seq >= ? ORDER BY innovation_id",
+                        arguments: [seq])
                 }
-                try setLastSeq(db, seq)
-                return Int(seq - first)
+                return ResyncJob(fromSeq: fromSeq, pending: pending, changed: changed, now: now)
             }
         } catch {
-            throw StoreError.wrap(error, operation: "enqueue resync", path: path)
+            throw StoreError.wrap(error, operation: "start resync", path: path)
         }
     }
 
-    /// Calls `body` with each record a resync from `fromSeq` covers, in id order: every record (read 500
-    /// at a time, so memory stays flat) when nil, else those changed at or after that sequence number.
-    private func forEachResyncCandidate(_ db: Database, fromSeq: Int64?, _ body: (Row) throws -> Void) throws {
-        let select = "SELECT id, record, withdrawn FROM innovation"
-        if let fromSeq {
-            let ids = try String.fetchAll(
-                db, sql: "SELECT DISTINCT innovation_id FROM outbox WHERE seq >= ? ORDER BY innovation_id", arguments: [fromSeq])
-            let byID = try db.cachedStatement(sql: select + " WHERE id = ?")
-            for id in ids {
-                if let row = try Row.fetchOne(byID, arguments: [id]) { try body(row) }
+    /// Queues up to `limit` more records of `job` again, marked as resync, in one transaction; returns
+    /// true once every record of the job has been queued. Parts keep memory flat and let the relay
+    /// publish the first records while later ones are still being queued.
+    public func continueResync(_ job: inout ResyncJob, limit: Int) throws(StoreError) -> Bool {
+        do {
+            let (updated, finished) = try pool.write { db in
+                var part = job
+                var seq = try lastSeq(db)
+                let (rows, finished) = try resyncPart(db, &part, limit: limit)
+                for row in rows where !part.pending.contains(row["id"]) {
+                    let record = try Self.recordDecoder.decode(Innovation.self, from: Data((row["record"] as String).utf8))
+                    seq += 1
+                    try enqueue(db, record: record, event: (row["withdrawn"] as Bool) ? .withdraw : .upsert, seq: seq,
+                                now: part.now, resync: true)
+                    part.queued += 1
+                }
+                try setLastSeq(db, seq)
+                return (part, finished)
             }
-            return
+            job = updated
+            return finished
+        } catch {
+            throw StoreError.wrap(error, operation: "continue resync", path: path)
         }
-        let page = try db.cachedStatement(sql: select + " WHERE id > ? ORDER BY id LIMIT 500")
-        var after = ""
-        while true {
-            let rows = try Row.fetchAll(page, arguments: [after])
-            guard let last = rows.last else { return }
-            after = last["id"]
-            for row in rows { try body(row) }
+    }
+
+    /// The next part of `job`'s records in id order, and whether it is the last.
+    private func resyncPart(_ db: Database, _ job: inout ResyncJob, limit: Int) throws -> ([Row], Bool) {
+        let select = "SELECT id, record, withdrawn FROM innovation"
+        if let changed = job.changed {
+            let ids = changed[job.nextChanged..<min(changed.count, job.nextChanged + limit)]
+            job.nextChanged += ids.count
+            let byID = try db.cachedStatement(sql: select + " WHERE id = ?")
+            let rows = try ids.compactMap { id in try Row.fetchOne(byID, arguments: [id]) }
+            return (rows, job.nextChanged >= changed.count)
         }
+        let page = try db.cachedStatement(sql: select + " WHERE id > ? ORDER BY id LIMIT ?")
+        let rows = try Row.fetchAll(page, arguments: [job.afterID, limit])
+        if let last = rows.last { job.afterID = last["id"] }
+        return (rows, rows.count < limit)
+    }
+
+    /// Queues every record a resync from `fromSeq` covers (see ``startResync(fromSeq:now:)``), in parts
+    /// of 1,000, and returns how many were queued.
+    @discardableResult
+    public func enqueueResync(fromSeq: Int64?, now: String = Timestamp.now()) throws(StoreError) -> Int {
+        var job = try startResync(fromSeq: fromSeq, now: now)
+        while try !continueResync(&job, limit: 1_000) {}
+        return job.queued
     }
 
     /// Counts of pending and published outbox rows.

@@ -368,7 +368,9 @@ struct RelayPlannerTests {
         p.loaded(count: 0, lastSeq: nil, at: t0)
         p.checkpointPublished(messageID: "cp", at: t0)
         p.received(.ack(tag: 1, multiple: false), at: t0)
-        p.resyncAnswered()
+        p.resyncRequested()
+        #expect(p.nextStep(at: t0) == .queueResync(limit: 30))
+        p.resyncQueued(finished: true)
         #expect(p.nextStep(at: t0) == .load(after: 0, limit: 3))
         p.loaded(count: 0, lastSeq: nil, at: t0)
         #expect(p.nextStep(at: t0) == .checkpoint)
@@ -377,5 +379,50 @@ struct RelayPlannerTests {
         #expect(p.nextStep(at: t0.advanced(by: .seconds(60))) == .load(after: 0, limit: 3))
         p.loaded(count: 0, lastSeq: nil, at: t0.advanced(by: .seconds(60)))
         #expect(p.nextStep(at: t0.advanced(by: .seconds(60))) == .checkpoint)
+    }
+
+    @Test func aResyncIsQueuedInPartsBetweenPublishesAndCheckpointedAfterTheLast() {
+        var p = planner(window: 2, batchSize: 3)
+        _ = p.nextStep(at: t0)
+        p.loaded(count: 0, lastSeq: nil, at: t0)
+        p.checkpointPublished(messageID: "cp", at: t0)
+        p.received(.ack(tag: 1, multiple: false), at: t0)
+        p.resyncRequested()
+        #expect(p.nextStep(at: t0) == .queueResync(limit: 30))
+        p.resyncQueued(finished: false)
+        // The first part goes out before the second is queued.
+        #expect(p.nextStep(at: t0) == .load(after: 0, limit: 3))
+        p.loaded(count: 3, lastSeq: 12, at: t0)
+        #expect(p.nextStep(at: t0) == .publish(count: 2))
+        p.published(seq: 10, messageID: "m10")
+        p.published(seq: 11, messageID: "m11")
+        // The window is full: queue the next part while the broker confirms.
+        #expect(p.nextStep(at: t0) == .queueResync(limit: 30))
+        p.resyncQueued(finished: true)
+        p.received(.ack(tag: 3, multiple: true), at: t0)
+        #expect(p.nextStep(at: t0) == .publish(count: 1))
+        p.published(seq: 12, messageID: "m12")
+        p.received(.ack(tag: 4, multiple: false), at: t0)
+        #expect(p.nextStep(at: t0) == .mark([10, 11, 12]))
+        p.marked()
+        #expect(p.nextStep(at: t0) == .load(after: 12, limit: 3))
+        p.loaded(count: 0, lastSeq: nil, at: t0)
+        #expect(p.nextStep(at: t0) == .checkpoint)
+    }
+
+    @Test func aResyncBeingQueuedIsDroppedWithItsConnectionAndNotContinuedAfterStop() {
+        var p = planner()
+        _ = p.nextStep(at: t0)
+        p.loaded(count: 0, lastSeq: nil, at: t0)
+        p.resyncRequested()
+        #expect(p.nextStep(at: t0) == .queueResync(limit: 30))
+        p.stopRequested(at: t0)
+        #expect(p.nextStep(at: t0) == .end(.stopped))
+        var q = planner()
+        _ = q.nextStep(at: t0)
+        q.loaded(count: 0, lastSeq: nil, at: t0)
+        q.resyncRequested()
+        q.connectionLost()
+        #expect(q.nextStep(at: t0) == .checkpoint)
     }
 }

@@ -99,4 +99,21 @@ struct HubStoreTests {
         }
         #expect(ids == ["t-35-2", "t-35-4", "t-35-5"])
     }
+
+    @Test func aResyncCutShortIsFinishedByTheRequestDeliveredAgain() throws {
+        let s = try store()
+        _ = try s.importContents(SampleData.contents(province: "35", count: 1200))
+        try s.markPublished(Array(1...1200))
+        var first = try s.startResync(fromSeq: nil)
+        #expect(try s.continueResync(&first, limit: 500) == false)
+        #expect(first.queued == 500)
+        // The hub dies here, the request unacknowledged; the broker delivers it again.
+        var again = try s.startResync(fromSeq: nil)
+        while try !s.continueResync(&again, limit: 500) {}
+        #expect(again.queued == 700)
+        let ids = try s.pendingOutbox(after: 0, limit: 2000).map {
+            try EnvelopeCodec.decode($0.body, routingKey: $0.routingKey, contentType: nil).get().innovation.id
+        }
+        #expect(ids.count == 1200 && Set(ids).count == 1200)
+    }
 }

@@ -17,9 +17,14 @@
 ///   come just before the writer's commit becomes visible (SQLite writes the WAL, then syncs, then
 ///   publishes the commit in shared memory, which notifies nobody), so after one the outbox is read
 ///   again after 1 ms, 2, 4... until a read finds nothing new at `idlePoll`.
-/// - A checkpoint is published only when nothing is in flight and the outbox is caught up: only then
-///   does the store's highest seq describe what the broker has. One is due on every connection and
-///   after every answered resync request, and then every `checkpointInterval`.
+/// - A resync request is answered in parts of ten times `batchSize` records, each queued in a
+///   transaction of its own when there is nothing to publish or no room in the window: the first
+///   records are on their way while later ones are still being queued, and the store's writer lock is
+///   never held for the whole store (100,000 records take about 9 s to queue, and an operator's import
+///   gives up after 10 s of waiting for the lock).
+/// - A checkpoint is published only when nothing is in flight, the outbox is caught up and no resync is
+///   being queued: only then does the store's highest seq describe what the broker has. One is due on
+///   every connection and after every answered resync request, and then every `checkpointInterval`.
 /// - On stop or a failure (nack, return) no new row is published; what is in flight is given up to
 ///   `drainTimeout` to be confirmed and marked before the session ends.
 public struct RelayPlanner<Instant: InstantProtocol>: Sendable where Instant.Duration == Duration, Instant: Sendable {
@@ -71,6 +76,9 @@ public struct RelayPlanner<Instant: InstantProtocol>: Sendable where Instant.Dur
         /// Publish a checkpoint if the store is quiescent; report ``checkpointPublished(messageID:at:)`` or
         /// ``outboxChanged()``.
         case checkpoint
+        /// Queue the next `limit` records of the resync being answered, then call
+        /// ``resyncQueued(finished:)``.
+        case queueResync(limit: Int)
         /// Wait up to this long for broker events or a change of the outbox.
         case wait(Duration)
         /// End the session.
@@ -93,6 +101,7 @@ public struct RelayPlanner<Instant: InstantProtocol>: Sendable where Instant.Dur
     private var lastCheckpoint: Instant
     private var failure: String?
     private var drainDeadline: Instant?
+    private var resyncQueueing = false
 
     /// Tracker key of messages that are not outbox rows (checkpoints): their confirms mark nothing.
     static var untracked: Int64 { 0 }
@@ -122,6 +131,7 @@ public struct RelayPlanner<Instant: InstantProtocol>: Sendable where Instant.Dur
         if unpublished > 0 && tracker.hasRoom { return .publish(count: min(unpublished, tracker.window - tracker.outstanding)) }
         if let since = caughtUpAt, since.duration(to: now) >= pollInterval { caughtUpAt = nil }
         if unpublished == 0 && tracker.hasRoom && caughtUpAt == nil { return .load(after: cursor, limit: limits.batchSize) }
+        if resyncQueueing { return .queueResync(limit: limits.batchSize * 10) }
         let idle = tracker.outstanding == 0 && unpublished == 0
         let checkpointAt = lastCheckpoint.advanced(by: limits.checkpointInterval)
         if idle && (checkpointDue || checkpointAt <= now) {
@@ -172,10 +182,19 @@ public struct RelayPlanner<Instant: InstantProtocol>: Sendable where Instant.Dur
         recheck = .milliseconds(1)
     }
 
-    /// A resync request was answered: rows were queued again, and a checkpoint should follow them.
-    public mutating func resyncAnswered() {
+    /// A resync request arrived: its records are to be queued again, part by part.
+    public mutating func resyncRequested() {
+        resyncQueueing = true
+    }
+
+    /// A part of the resync was queued; when `finished`, no request is left and a checkpoint should
+    /// follow the queued rows.
+    public mutating func resyncQueued(finished: Bool) {
         caughtUpAt = nil
-        checkpointDue = true
+        if finished {
+            resyncQueueing = false
+            checkpointDue = true
+        }
     }
 
     /// Returns how many outbox rows the broker nacked or returned.
@@ -211,6 +230,8 @@ public struct RelayPlanner<Instant: InstantProtocol>: Sendable where Instant.Dur
     public mutating func connectionLost() {
         _ = tracker.reset()
         unpublished = 0
+        // The request's delivery went with the connection; the broker delivers it again on the next one.
+        resyncQueueing = false
     }
 
     private mutating func windDown(at now: Instant) -> Step {
