@@ -121,6 +121,7 @@ private final class Catalogue: @unchecked Sendable {
             seq += 1
             batch[index].envelope.seq = seq
             batch[index].envelope.innovation.revision += 1
+            batch[index].messageID = "micro-\(seq)"  // a new message, not a duplicate of the last batch
         }
         return batch
     }

@@ -201,14 +201,18 @@ public final class HubRelay: Sendable {
 
     /// Acknowledges a resync request whose records are all queued again (durably, in the outbox): a crash
     /// before this means the request is delivered again, and queues only what was not yet pending.
-    func finishResync(_ answer: ResyncAnswer, on connection: AMQPConnection) throws {
+    /// `coveredBy` names the request whose answer also answered this one.
+    func finishResync(_ answer: ResyncAnswer, coveredBy: String? = nil, on connection: AMQPConnection) throws {
         try connection.ack(answer.deliveryTag, multiple: false)
         counters.withLock { $0.resyncsAnswered += 1 }
-        logger.notice("resync answered", metadata: [
+        var metadata: Logger.Metadata = [
             "request_id": "\(answer.request.requestID)", "reason": "\(answer.request.reason.rawValue)",
-            "from_seq": "\(answer.request.fromSeq.map(String.init) ?? "all")", "records": "\(answer.job.queued)",
+            "from_seq": "\(answer.request.fromSeq.map(String.init) ?? "all")",
+            "records": "\(coveredBy == nil ? answer.job.queued : 0)",
             "queued_ms": "\((ContinuousClock.now - answer.started).milliseconds)",
-        ])
+        ]
+        if let coveredBy { metadata["covered_by"] = "\(coveredBy)" }
+        logger.notice("resync answered", metadata: metadata)
     }
 }
 

@@ -118,8 +118,20 @@ final class RelaySession {
         guard var answer = answering else { return planner.resyncQueued(finished: true) }
         let finished = try relay.store.continueResync(&answer.job, limit: limit)
         answering = finished ? nil : answer
-        if finished { try relay.finishResync(answer, on: connection) }
+        if finished { try finish(answer) }
         planner.resyncQueued(finished: finished && waitingResyncs.isEmpty)
+    }
+
+    /// Acknowledges `answer`'s request and every waiting one it covers (requests pile up while a hub is
+    /// away and all arrive at once when it connects).
+    private func finish(_ answer: ResyncAnswer) throws {
+        try relay.finishResync(answer, on: connection)
+        let covered = waitingResyncs.filter { answer.job.covers(fromSeq: $0.request.fromSeq) }
+        waitingResyncs.removeAll { answer.job.covers(fromSeq: $0.request.fromSeq) }
+        for (tag, request) in covered {
+            let same = ResyncAnswer(deliveryTag: tag, request: request, job: answer.job, started: answer.started)
+            try relay.finishResync(same, coveredBy: answer.request.requestID, on: connection)
+        }
     }
 
     /// Waits for broker events or a write to the database, then takes every event already buffered.

@@ -303,6 +303,13 @@ public final class HubStore: Sendable {
         var afterID = ""
         var nextChanged = 0
         let now: String
+
+        /// Whether a request for records changed since `other` (every record when nil), received while
+        /// this job ran, is answered by it too: every record's latest state is in the outbox after it.
+        public func covers(fromSeq other: Int64?) -> Bool {
+            guard let mine = fromSeq else { return true }
+            return other.map { $0 >= mine } ?? false
+        }
     }
 
     /// Takes a resync request: every record when `fromSeq` is nil, else those changed at or after it.
@@ -331,6 +338,7 @@ public final class HubStore: Sendable {
     /// true once every record of the job has been queued. Parts keep memory flat and let the relay
     /// publish the first records while later ones are still being queued.
     public func continueResync(_ job: inout ResyncJob, limit: Int) throws(StoreError) -> Bool {
+        precondition(limit > 0, "a resync part must hold at least one record")
         do {
             let (updated, finished) = try pool.write { db in
                 var part = job
@@ -343,7 +351,7 @@ public final class HubStore: Sendable {
                                 now: part.now, resync: true)
                     part.queued += 1
                 }
-                try setLastSeq(db, seq)
+                if part.queued > job.queued { try setLastSeq(db, seq) }
                 return (part, finished)
             }
             job = updated

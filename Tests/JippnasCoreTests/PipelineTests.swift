@@ -396,7 +396,8 @@ struct RelayPlannerTests {
         #expect(p.nextStep(at: t0) == .publish(count: 2))
         p.published(seq: 10, messageID: "m10")
         p.published(seq: 11, messageID: "m11")
-        // The window is full: queue the next part while the broker confirms.
+        // The window is full: read the socket once, then queue the next part while the broker confirms.
+        #expect(p.nextStep(at: t0) == .wait(.zero))
         #expect(p.nextStep(at: t0) == .queueResync(limit: 30))
         p.resyncQueued(finished: true)
         p.received(.ack(tag: 3, multiple: true), at: t0)
@@ -408,6 +409,19 @@ struct RelayPlannerTests {
         #expect(p.nextStep(at: t0) == .load(after: 12, limit: 3))
         p.loaded(count: 0, lastSeq: nil, at: t0)
         #expect(p.nextStep(at: t0) == .checkpoint)
+    }
+
+    @Test func resyncPartsAreCappedAndTheSocketIsReadBetweenThem() {
+        var p = planner(window: 1, batchSize: 1_000)
+        _ = p.nextStep(at: t0)
+        p.loaded(count: 0, lastSeq: nil, at: t0)
+        p.checkpointPublished(messageID: "cp", at: t0)  // fills the window of one
+        p.resyncRequested()
+        for _ in 0..<3 {
+            #expect(p.nextStep(at: t0) == .queueResync(limit: 5_000))
+            p.resyncQueued(finished: false)
+            #expect(p.nextStep(at: t0) == .wait(.zero))
+        }
     }
 
     @Test func aResyncBeingQueuedIsDroppedWithItsConnectionAndNotContinuedAfterStop() {

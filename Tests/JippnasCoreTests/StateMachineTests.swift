@@ -103,7 +103,8 @@ struct RoutingKeyTests {
 
     @Test(arguments: ["", "35", "35.innovation", "35.innovation.upsert.x", "00.innovation.upsert", "35.other.upsert",
                       "35.hub.", "x5.innovation.upsert", "35.innovation.Upsert", ".innovation.upsert", "35..upsert",
-                      "35.innovation.upsert.", "35.hub.checkpoint.x", "35.innovation..upsert"])
+                      "35.innovation.upsert.", "35.hub.checkpoint.x", "35.innovation..upsert", "35.hub.\u{301}",
+                      "35.innovation.upsért"])
     func refusesMalformedKeys(key: String) {
         #expect(RoutingKey.parse(key) == nil)
     }

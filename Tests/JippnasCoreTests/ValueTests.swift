@@ -81,7 +81,7 @@ struct TextFieldCheckTests {
     }
 
     @Test(arguments: ["Layanan \u{202F}Prima", "Antrean\u{A0}Daring", "Ruang \u{2065}Baca", "Inovasi \u{20AC}", "abc",
-                      "a\u{301}b\u{301}c\u{301}", "SIPANDU \u{1F3E5}", String(repeating: "é", count: 200)])
+                      "a\u{301}b\u{301}c\u{301}", "SIPANDU \u{1F3E5}", " \u{301}Judul", String(repeating: "é", count: 200)])
     func acceptsTitle(_ title: String) {
         #expect(reason(title: title) == nil)
     }

@@ -116,4 +116,13 @@ struct HubStoreTests {
         }
         #expect(ids.count == 1200 && Set(ids).count == 1200)
     }
+
+    @Test func aFullResyncCoversEveryRequestAndOneFromASequenceCoversLaterOnes() throws {
+        let s = try store()
+        let full = try s.startResync(fromSeq: nil)
+        #expect(full.covers(fromSeq: nil) && full.covers(fromSeq: 1) && full.covers(fromSeq: 900))
+        let since = try s.startResync(fromSeq: 40)
+        #expect(since.covers(fromSeq: 40) && since.covers(fromSeq: 41))
+        #expect(!since.covers(fromSeq: 39) && !since.covers(fromSeq: nil))
+    }
 }

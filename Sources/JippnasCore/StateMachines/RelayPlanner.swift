@@ -17,11 +17,12 @@
 ///   come just before the writer's commit becomes visible (SQLite writes the WAL, then syncs, then
 ///   publishes the commit in shared memory, which notifies nobody), so after one the outbox is read
 ///   again after 1 ms, 2, 4... until a read finds nothing new at `idlePoll`.
-/// - A resync request is answered in parts of ten times `batchSize` records, each queued in a
-///   transaction of its own when there is nothing to publish or no room in the window: the first
-///   records are on their way while later ones are still being queued, and the store's writer lock is
-///   never held for the whole store (100,000 records take about 9 s to queue, and an operator's import
-///   gives up after 10 s of waiting for the lock).
+/// - A resync request is answered in parts of ten times `batchSize` records (5,000 at most), each
+///   queued in a transaction of its own when there is nothing to publish or no room in the window, with
+///   the socket read between two parts: the first records are on their way while later ones are still
+///   being queued, confirms and heartbeats keep flowing, and the store's writer lock is never held for
+///   the whole store (100,000 records take about 9 s to queue, and an operator's import gives up after
+///   10 s of waiting for the lock).
 /// - A checkpoint is published only when nothing is in flight, the outbox is caught up and no resync is
 ///   being queued: only then does the store's highest seq describe what the broker has. One is due on
 ///   every connection and after every answered resync request, and then every `checkpointInterval`.
@@ -102,6 +103,10 @@ public struct RelayPlanner<Instant: InstantProtocol>: Sendable where Instant.Dur
     private var failure: String?
     private var drainDeadline: Instant?
     private var resyncQueueing = false
+    /// Whether the next resync part may be queued now, or the socket is to be read first.
+    private var partDue = true
+    /// Records per resync transaction at most, whatever `batchSize` is: the writer lock is held that long.
+    static var largestResyncPart: Int { 5_000 }
 
     /// Tracker key of messages that are not outbox rows (checkpoints): their confirms mark nothing.
     static var untracked: Int64 { 0 }
@@ -131,7 +136,12 @@ public struct RelayPlanner<Instant: InstantProtocol>: Sendable where Instant.Dur
         if unpublished > 0 && tracker.hasRoom { return .publish(count: min(unpublished, tracker.window - tracker.outstanding)) }
         if let since = caughtUpAt, since.duration(to: now) >= pollInterval { caughtUpAt = nil }
         if unpublished == 0 && tracker.hasRoom && caughtUpAt == nil { return .load(after: cursor, limit: limits.batchSize) }
-        if resyncQueueing { return .queueResync(limit: limits.batchSize * 10) }
+        if resyncQueueing {
+            // Between two parts the socket is read once, so confirms, heartbeats and requests keep flowing.
+            if partDue { return .queueResync(limit: min(limits.batchSize * 10, Self.largestResyncPart)) }
+            partDue = true
+            return .wait(.zero)
+        }
         let idle = tracker.outstanding == 0 && unpublished == 0
         let checkpointAt = lastCheckpoint.advanced(by: limits.checkpointInterval)
         if idle && (checkpointDue || checkpointAt <= now) {
@@ -185,12 +195,14 @@ public struct RelayPlanner<Instant: InstantProtocol>: Sendable where Instant.Dur
     /// A resync request arrived: its records are to be queued again, part by part.
     public mutating func resyncRequested() {
         resyncQueueing = true
+        partDue = true
     }
 
     /// A part of the resync was queued; when `finished`, no request is left and a checkpoint should
     /// follow the queued rows.
     public mutating func resyncQueued(finished: Bool) {
         caughtUpAt = nil
+        partDue = false
         if finished {
             resyncQueueing = false
             checkpointDue = true

@@ -5,6 +5,7 @@
 /// and every record of a resync goes through here (Benchmarks/HotPaths).
 struct EnvelopeWriter {
     private(set) var bytes: [UInt8] = []
+    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     init(capacity: Int = 1024) { bytes.reserveCapacity(capacity) }
 
@@ -84,10 +85,9 @@ struct EnvelopeWriter {
             case 0x0D: bytes.append(contentsOf: #"\r"#.utf8)
             case 0x09: bytes.append(contentsOf: #"\t"#.utf8)
             case 0x00..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
                 bytes.append(contentsOf: #"\u00"#.utf8)
-                bytes.append(hex[Int(byte >> 4)])
-                bytes.append(hex[Int(byte & 0x0F)])
+                bytes.append(Self.hexDigits[Int(byte >> 4)])
+                bytes.append(Self.hexDigits[Int(byte & 0x0F)])
             default: bytes.append(byte)
             }
         }

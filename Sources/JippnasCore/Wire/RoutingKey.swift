@@ -39,7 +39,9 @@ public enum RoutingKey: Sendable, Hashable {
 
     /// The parsed key, or nil when it is not one of the two shapes with a known province.
     public static func parse(_ key: String) -> RoutingKey? {
-        // Every delivery's key is parsed, twice on the way in: found by byte, without splitting.
+        // Every delivery's key is parsed, twice on the way in: found by byte, without splitting. Bytes and
+        // characters agree only for ASCII (a dot followed by a combining mark is one character).
+        guard key.utf8.allSatisfy({ $0 < 0x80 }) else { return parseCharacters(key) }
         let dot = UInt8(ascii: ".")
         guard let first = key.utf8.firstIndex(of: dot) else { return nil }
         let rest = key.utf8[key.utf8.index(after: first)...]
@@ -55,6 +57,20 @@ public enum RoutingKey: Sendable, Hashable {
         case "hub":
             guard !last.isEmpty else { return nil }
             return .hub(province: province, kind: String(last))
+        default:
+            return nil
+        }
+    }
+
+    /// The same rules over characters, for keys that are not ASCII (none that this federation sends).
+    private static func parseCharacters(_ key: String) -> RoutingKey? {
+        let parts = key.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, ProvinceRegistry.isProvinceCode(String(parts[0])) else { return nil }
+        switch parts[1] {
+        case "innovation":
+            return ChangeEvent(rawValue: String(parts[2])).map { .innovation(province: String(parts[0]), event: $0) }
+        case "hub":
+            return parts[2].isEmpty ? nil : .hub(province: String(parts[0]), kind: String(parts[2]))
         default:
             return nil
         }

@@ -147,9 +147,11 @@ public enum InnovationValidator {
         return bytes >= range.lowerBound && value.prefix(range.lowerBound).count == range.lowerBound
     }
 
+    /// Whether the first or last character is a space, tab or line break: whole characters, so a space
+    /// carrying a combining mark is not one, exactly as ``String/trimmingWhitespace()`` sees it.
     private static func hasSurroundingWhitespace(_ value: String) -> Bool {
-        let isSpace: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }
-        guard let first = value.utf8.first, let last = value.utf8.last else { return false }
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
+        guard let first = value.first, let last = value.last else { return false }
         return isSpace(first) || isSpace(last)
     }
 
