@@ -362,14 +362,19 @@ struct RelayPlannerTests {
         #expect(p.unmarked.isEmpty)
     }
 
-    @Test func aNewCheckpointIsDueAfterTheIntervalAndAfterAResync() {
-        var p = planner()
+    /// Brings `p` to an idle, checkpointed outbox, then delivers a resync request: its first part is due.
+    func requestResyncWhenIdle(_ p: inout Planner) {
         _ = p.nextStep(at: t0)
         p.loaded(count: 0, lastSeq: nil, at: t0)
         p.checkpointPublished(messageID: "cp", at: t0)
         p.received(.ack(tag: 1, multiple: false), at: t0)
         p.resyncRequested()
         #expect(p.nextStep(at: t0) == .queueResync(limit: 30))
+    }
+
+    @Test func aNewCheckpointIsDueAfterTheIntervalAndAfterAResync() {
+        var p = planner()
+        requestResyncWhenIdle(&p)
         p.resyncQueued(finished: true)
         #expect(p.nextStep(at: t0) == .load(after: 0, limit: 3))
         p.loaded(count: 0, lastSeq: nil, at: t0)
@@ -383,12 +388,7 @@ struct RelayPlannerTests {
 
     @Test func aResyncIsQueuedInPartsBetweenPublishesAndCheckpointedAfterTheLast() {
         var p = planner(window: 2, batchSize: 3)
-        _ = p.nextStep(at: t0)
-        p.loaded(count: 0, lastSeq: nil, at: t0)
-        p.checkpointPublished(messageID: "cp", at: t0)
-        p.received(.ack(tag: 1, multiple: false), at: t0)
-        p.resyncRequested()
-        #expect(p.nextStep(at: t0) == .queueResync(limit: 30))
+        requestResyncWhenIdle(&p)
         p.resyncQueued(finished: false)
         // The first part goes out before the second is queued.
         #expect(p.nextStep(at: t0) == .load(after: 0, limit: 3))
