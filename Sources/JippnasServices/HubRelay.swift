@@ -222,6 +222,8 @@ struct ResyncAnswer {
     let request: ResyncRequest
     var job: HubStore.ResyncJob
     let started: ContinuousClock.Instant
+    /// Requests already waiting when this one started: the only ones its answer may also answer.
+    let waitingAtStart: Int
 }
 
 extension Duration {

@@ -112,8 +112,9 @@ final class RelaySession {
     private func queueResync(limit: Int) throws {
         if answering == nil, !waitingResyncs.isEmpty {
             let (tag, request) = waitingResyncs.removeFirst()
-            answering = ResyncAnswer(deliveryTag: tag, request: request,
-                                     job: try relay.store.startResync(fromSeq: request.fromSeq), started: .now)
+            let job = try relay.store.startResync(fromSeq: request.fromSeq, unsentAfter: planner.readThrough)
+            answering = ResyncAnswer(deliveryTag: tag, request: request, job: job, started: .now,
+                                     waitingAtStart: waitingResyncs.count)
         }
         guard var answer = answering else { return planner.resyncQueued(finished: true) }
         let finished = try relay.store.continueResync(&answer.job, limit: limit)
@@ -122,14 +123,19 @@ final class RelaySession {
         planner.resyncQueued(finished: finished && waitingResyncs.isEmpty)
     }
 
-    /// Acknowledges `answer`'s request and every waiting one it covers (requests pile up while a hub is
-    /// away and all arrive at once when it connects).
+    /// Acknowledges `answer`'s request and every one it covers among those that were already waiting
+    /// when it started (requests pile up while a hub is away and all arrive at once when it connects). A
+    /// request that came later may follow a loss at the aggregator after the first parts were sent, so it
+    /// gets a job of its own.
     private func finish(_ answer: ResyncAnswer) throws {
         try relay.finishResync(answer, on: connection)
-        let covered = waitingResyncs.filter { answer.job.covers(fromSeq: $0.request.fromSeq) }
-        waitingResyncs.removeAll { answer.job.covers(fromSeq: $0.request.fromSeq) }
+        let earlier = waitingResyncs.prefix(answer.waitingAtStart)
+        let covered = earlier.filter { answer.job.covers(fromSeq: $0.request.fromSeq) }
+        waitingResyncs = earlier.filter { !answer.job.covers(fromSeq: $0.request.fromSeq) }
+            + waitingResyncs.dropFirst(answer.waitingAtStart)
         for (tag, request) in covered {
-            let same = ResyncAnswer(deliveryTag: tag, request: request, job: answer.job, started: answer.started)
+            let same = ResyncAnswer(deliveryTag: tag, request: request, job: answer.job, started: answer.started,
+                                    waitingAtStart: 0)
             try relay.finishResync(same, coveredBy: answer.request.requestID, on: connection)
         }
     }

@@ -294,8 +294,8 @@ public final class HubStore: Sendable {
         public let fromSeq: Int64?
         /// Records queued so far.
         public internal(set) var queued = 0
-        /// Records with an unpublished outbox row when the request was taken: their latest state goes out
-        /// after the request anyway, so they are skipped.
+        /// Records with an unpublished outbox row that the relay has not read yet when the request was
+        /// taken: that row goes out after the request, so they are skipped.
         let pending: Set<String>
         /// For a resync from a sequence number: the records changed since, in id order.
         let changed: [String]?
@@ -314,14 +314,21 @@ public final class HubStore: Sendable {
 
     /// Takes a resync request: every record when `fromSeq` is nil, else those changed at or after it.
     ///
-    /// Records that already have an unpublished outbox row are skipped, so requests that piled up while
+    /// Records that already have an unsent outbox row are skipped, so requests that piled up while
     /// the hub was away cost one resync, not one each, and a request delivered again after a crash
     /// between two parts queues only what the first attempt had not.
-    public func startResync(fromSeq: Int64?, now: String = Timestamp.now()) throws(StoreError) -> ResyncJob {
+    ///
+    /// `unsentAfter` is the highest seq the relay has read on its connection: an unpublished row at or
+    /// below it may be in flight, or confirmed and not yet marked, and may already have reached the
+    /// aggregator before it lost the record, so its record is queued again rather than skipped.
+    public func startResync(fromSeq: Int64?, unsentAfter: Int64 = 0, now: String = Timestamp.now()) throws(StoreError)
+        -> ResyncJob
+    {
         do {
             return try pool.read { db in
                 let pending = Set(try String.fetchAll(
-                    db, sql: "SELECT DISTINCT innovation_id FROM outbox WHERE published_at IS NULL"))
+                    db, sql: "SELECT DISTINCT innovation_id FROM outbox WHERE published_at IS NULL AND seq > ?",
+                    arguments: [unsentAfter]))
                 let changed = try fromSeq.map { seq in
                     try String.fetchAll(
                         db, sql: "SELECT DISTINCT innovation_id FROM outbox WHERE seq >= ? ORDER BY innovation_id",

@@ -125,4 +125,17 @@ struct HubStoreTests {
         #expect(since.covers(fromSeq: 40) && since.covers(fromSeq: 41))
         #expect(!since.covers(fromSeq: 39) && !since.covers(fromSeq: nil))
     }
+
+    @Test func rowsTheRelayHasAlreadyReadAreQueuedAgainNotSkipped() throws {
+        let s = try store()
+        _ = try s.importContents(SampleData.contents(province: "35", count: 10))
+        // Rows 1-6 were read (in flight, or confirmed and not yet marked); 7-10 were not sent yet.
+        var job = try s.startResync(fromSeq: nil, unsentAfter: 6)
+        #expect(try s.continueResync(&job, limit: 100))
+        #expect(job.queued == 6)
+        let requeued = try s.pendingOutbox(after: 10, limit: 100).map {
+            try EnvelopeCodec.decode($0.body, routingKey: $0.routingKey, contentType: nil).get().innovation.id
+        }
+        #expect(Set(requeued) == Set((1...6).map { "t-35-\($0)" }))
+    }
 }

@@ -120,6 +120,8 @@ public struct RelayPlanner<Instant: InstantProtocol>: Sendable where Instant.Dur
 
     /// Publishes awaiting their confirm.
     public var outstanding: Int { tracker.outstanding }
+    /// The highest outbox seq read on this connection: rows above it have not been sent on it.
+    public var readThrough: Int64 { cursor }
     /// Rows the broker confirmed that are not marked yet: mark them even when the session fails.
     public var unmarked: [Int64] { confirmed }
 

@@ -150,9 +150,8 @@ public enum InnovationValidator {
     /// Whether the first or last character is a space, tab or line break: whole characters, so a space
     /// carrying a combining mark is not one, exactly as ``String/trimmingWhitespace()`` sees it.
     private static func hasSurroundingWhitespace(_ value: String) -> Bool {
-        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
         guard let first = value.first, let last = value.last else { return false }
-        return isSpace(first) || isSpace(last)
+        return first.isTrimmedWhitespace || last.isTrimmedWhitespace
     }
 
     /// C0 and C1 controls, DEL and the bidirectional overrides (which can make a title read differently
@@ -182,10 +181,15 @@ public enum InnovationValidator {
 extension String {
     /// The string without leading and trailing spaces, tabs and newlines.
     public func trimmingWhitespace() -> String {
-        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
-        guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else {
+        guard let first = firstIndex(where: { !$0.isTrimmedWhitespace }),
+              let last = lastIndex(where: { !$0.isTrimmedWhitespace }) else {
             return ""
         }
         return String(self[first...last])
     }
+}
+
+extension Character {
+    /// A space, tab or line break: what ``String/trimmingWhitespace()`` removes from either end.
+    var isTrimmedWhitespace: Bool { self == " " || self == "\t" || self == "\n" || self == "\r" }
 }
