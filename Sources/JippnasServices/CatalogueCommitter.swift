@@ -82,6 +82,7 @@ final class CatalogueCommitter {
                     if plan.retries > 0 { logger.notice("commit recovered", metadata: ["attempts": "\(plan.retries + 1)", "messages": "\(range.count)"]) }
                     pendingDeadLetters = []
                     outcome.decisions += part.decisions
+                    for change in part.epochsBegun { logEpoch(change) }
                     step = plan.succeeded()
                 } catch {
                     if error.refusesData { lastRefusal = error.message }
@@ -131,7 +132,15 @@ final class CatalogueCommitter {
 
     private func reconcile(_ checkpoint: Checkpoint) {
         do {
-            let view = try store.view(hub: checkpoint.hub)
+            let (epochDecision, epochChange) = try store.enterEpoch(of: checkpoint)
+            if let epochChange { logEpoch(epochChange) }
+            guard epochDecision != .retired else {
+                logger.info("checkpoint of a retired epoch skipped", metadata: [
+                    "hub": "\(checkpoint.hub)", "seq": "\(checkpoint.seq)", "epoch": "\(checkpoint.epoch ?? "")",
+                ])
+                return
+            }
+            let view = try store.view(hub: checkpoint.hub, epoch: checkpoint.epoch)
             // A checkpoint older than changes already applied (a redelivery after a reconnect) describes a
             // past state: comparing it would report a false mismatch. The next one will be current.
             guard checkpoint.seq >= view.highestSeq else {
@@ -141,19 +150,33 @@ final class CatalogueCommitter {
                 return
             }
             let action = Reconciler.onCheckpoint(checkpoint, view: view)
-            try store.recordCheckpoint(checkpoint, consistent: action == .consistent(seq: checkpoint.seq))
-            if case .resync(let fromSeq, let reason) = action {
+            let orphaned = try store.recordCheckpoint(checkpoint, action: action)
+            switch action {
+            case .resync(let fromSeq, let reason):
                 requestResync(hub: checkpoint.hub, fromSeq: fromSeq, reason: reason, detail: [
                     "checkpoint_seq": "\(checkpoint.seq)", "hub_records": "\(checkpoint.live + checkpoint.withdrawn)",
                     "catalogue_records": "\(view.digest.count)", "hub_digest": "\(checkpoint.digest)",
                     "catalogue_digest": "\(view.digest)", "highest_seq": "\(view.highestSeq)",
                 ])
-            } else {
+            case .adoptEpoch, .orphanOthers:
+                logger.notice("catalogue agrees with the hub's new epoch", metadata: [
+                    "hub": "\(checkpoint.hub)", "epoch": "\(checkpoint.epoch ?? "")", "seq": "\(checkpoint.seq)",
+                    "records": "\(checkpoint.live + checkpoint.withdrawn)", "orphaned": "\(orphaned)",
+                ])
+                gapSeen[checkpoint.hub] = nil
+            case .consistent, .none:
                 gapSeen[checkpoint.hub] = nil
             }
         } catch {
             logger.error("checkpoint not evaluated", metadata: ["hub": "\(checkpoint.hub)", "reason": "\(error)"])
         }
+    }
+
+    private func logEpoch(_ change: EpochChange) {
+        logger.notice(change.from.isEmpty ? "hub epoch adopted" : "hub store has a new epoch: sequence tracking restarts", metadata: [
+            "hub": "\(change.hub)", "epoch": "\(change.to)", "previous_epoch": "\(change.from.isEmpty ? "-" : change.from)",
+            "seq": "\(change.baselineSeq)",
+        ])
     }
 
     /// Hubs whose sequence has had a gap for longer than `gap_timeout` are asked to resync.

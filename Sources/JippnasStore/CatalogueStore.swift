@@ -49,10 +49,29 @@ public struct DeadLetter: Sendable, Equatable {
 /// What one batch did, message by message in the order given.
 public struct BatchOutcome: Sendable, Equatable {
     public var decisions: [ApplyDecision] = []
+    /// Hubs whose messages in this batch began a new epoch (a restored or rebuilt store), with the epoch.
+    public var epochsBegun: [EpochChange] = []
     public init(decisions: [ApplyDecision] = []) { self.decisions = decisions }
     public var applied: Int { decisions.filter { $0 == .apply }.count }
     public var duplicates: Int { decisions.filter { $0 == .duplicate }.count }
     public var stale: Int { decisions.filter { $0 == .stale }.count }
+}
+
+/// A hub whose store began a new epoch, as the catalogue saw it.
+public struct EpochChange: Sendable, Equatable {
+    public var hub: String
+    /// The epoch retired ("" when the catalogue had none).
+    public var from: String
+    public var to: String
+    /// Sequence tracking starts again after this seq.
+    public var baselineSeq: Int64
+
+    public init(hub: String, from: String, to: String, baselineSeq: Int64) {
+        self.hub = hub
+        self.from = from
+        self.to = to
+        self.baselineSeq = baselineSeq
+    }
 }
 
 /// One catalogue entry.
@@ -168,9 +187,15 @@ public final class CatalogueStore: Sendable {
     public let path: String
     private let pool: DatabasePool
 
-    public init(path: String) throws(StoreError) {
+    /// Opens the catalogue at `path`: with `.readWrite` creating and migrating it as needed, with
+    /// `.readOnly` only an existing, current one ("no store at PATH" otherwise).
+    public init(path: String, access: StoreAccess = .readWrite) throws(StoreError) {
         self.path = path
-        pool = try StoreDatabase.open(path: path, operation: "open catalogue")
+        pool = try StoreDatabase.open(path: path, operation: "open catalogue", access: access)
+        if access == .readOnly {
+            try StoreDatabase.requireMigrated(pool, Self.migrator, path: path)
+            return
+        }
         do {
             try Self.migrator.migrate(pool)
         } catch {
@@ -265,6 +290,26 @@ public final class CatalogueStore: Sendable {
         m.registerMigration("catalogue-v2-dead-letter-detail") { db in
             try db.execute(sql: "ALTER TABLE dead_letter ADD COLUMN detail TEXT")
         }
+        // Hub epochs: which store of a hub set each record and revision, which epochs a hub has left, and
+        // records a restored hub no longer had (withdrawn here, marked orphaned).
+        m.registerMigration("catalogue-v3-hub-epochs") { db in
+            try db.execute(sql: """
+                ALTER TABLE innovation ADD COLUMN hub_epoch TEXT NOT NULL DEFAULT '';
+                ALTER TABLE innovation ADD COLUMN orphaned_at TEXT;
+                ALTER TABLE history ADD COLUMN hub_epoch TEXT NOT NULL DEFAULT '';
+                DROP INDEX history_innovation;
+                CREATE INDEX history_innovation ON history(global_id, hub_epoch, revision);
+                ALTER TABLE hub_state ADD COLUMN epoch TEXT NOT NULL DEFAULT '';
+                ALTER TABLE hub_state ADD COLUMN epoch_since TEXT;
+                CREATE TABLE hub_epoch (
+                    hub TEXT NOT NULL,
+                    epoch TEXT NOT NULL,
+                    first_seen_at TEXT NOT NULL,
+                    retired_at TEXT,
+                    PRIMARY KEY (hub, epoch)
+                ) WITHOUT ROWID;
+                """)
+        }
         return m
     }()
 
@@ -275,16 +320,60 @@ public final class CatalogueStore: Sendable {
         var contiguous: Int64 = 0
         var pendingSeqs = 0
         var loaded = false
+        /// The hub's current epoch, loaded with the rest ("" when it has none).
+        var epoch = ""
+    }
+
+    /// Loads the hub's sequence tracking and epoch once per batch.
+    private func load(hub: String, _ c: inout HubCounters, _ db: Database) throws {
+        guard !c.loaded else { return }
+        let state = try Row.fetchOne(db, sql: "SELECT contiguous_seq, epoch FROM hub_state WHERE hub = ?", arguments: [hub])
+        c.contiguous = state?["contiguous_seq"] ?? 0
+        c.epoch = state?["epoch"] ?? ""
+        c.pendingSeqs = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM hub_seq_pending WHERE hub = ?", arguments: [hub]) ?? 0
+        c.loaded = true
+    }
+
+    /// Decides what `epoch` (from a message with `seq`) means for `hub` and carries out a change of epoch.
+    private func enter(epoch: String?, seq: Int64, hub: String, now: String, _ c: inout HubCounters,
+                       _ db: Database) throws -> (HubEpoch.Decision, EpochChange?)
+    {
+        try load(hub: hub, &c, db)
+        let isRetired = try epoch.map {
+            try Bool.fetchOne(db, sql: "SELECT 1 FROM hub_epoch WHERE hub = ? AND epoch = ? AND retired_at IS NOT NULL",
+                              arguments: [hub, $0]) ?? false
+        } ?? false
+        let decision = HubEpoch.decide(current: c.epoch, incoming: epoch, isRetired: isRetired)
+        guard let epoch, decision == .adopt || decision == .begin else { return (decision, nil) }
+        try db.execute(sql: "INSERT OR IGNORE INTO hub_epoch(hub, epoch, first_seen_at) VALUES (?, ?, ?)",
+                       arguments: [hub, epoch, now])
+        try db.execute(sql: """
+            INSERT INTO hub_state(hub, highest_seq, last_message_at, epoch, epoch_since) VALUES (?, 0, ?, ?, ?)
+            ON CONFLICT(hub) DO UPDATE SET epoch = excluded.epoch, epoch_since = excluded.epoch_since
+            """, arguments: [hub, now, epoch, now])
+        let change = EpochChange(hub: hub, from: c.epoch, to: epoch, baselineSeq: decision == .begin ? seq : c.contiguous)
+        if decision == .adopt {
+            // The same store, upgraded: its records are the new epoch's.
+            try db.execute(sql: "UPDATE innovation SET hub_epoch = ? WHERE hub = ? AND hub_epoch = ''", arguments: [epoch, hub])
+        } else {
+            try db.execute(sql: "UPDATE hub_epoch SET retired_at = ? WHERE hub = ? AND epoch = ?", arguments: [now, hub, c.epoch])
+            try db.execute(sql: "INSERT OR IGNORE INTO hub_epoch(hub, epoch, first_seen_at, retired_at) VALUES (?, ?, ?, ?)",
+                           arguments: [hub, c.epoch, now, now])
+            try db.execute(sql: "DELETE FROM hub_seq_pending WHERE hub = ?", arguments: [hub])
+            try db.execute(sql: "UPDATE hub_state SET highest_seq = ?, contiguous_seq = ?, gap_since = NULL WHERE hub = ?",
+                           arguments: [seq, seq, hub])
+            c.contiguous = seq
+            c.highestSeq = seq
+            c.pendingSeqs = 0
+        }
+        c.epoch = epoch
+        return (decision, change)
     }
 
     /// Records that `seq` arrived: advances the hub's contiguous sequence number, or remembers a seq that
     /// arrived ahead of a gap.
     private func track(seq: Int64, hub: String, _ c: inout HubCounters, _ db: Database) throws {
-        if !c.loaded {
-            c.contiguous = try Int64.fetchOne(db, sql: "SELECT contiguous_seq FROM hub_state WHERE hub = ?", arguments: [hub]) ?? 0
-            c.pendingSeqs = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM hub_seq_pending WHERE hub = ?", arguments: [hub]) ?? 0
-            c.loaded = true
-        }
+        try load(hub: hub, &c, db)
         if seq <= c.contiguous { return }
         if seq == c.contiguous + 1 {
             c.contiguous = seq
@@ -320,7 +409,7 @@ public final class CatalogueStore: Sendable {
                 var counters: [String: HubCounters] = [:]
                 let statements = try ApplyStatements(db)
                 for change in changes {
-                    let decision = try apply(change, statements, receivedAt: receivedAt, &counters, db)
+                    let decision = try apply(change, statements, receivedAt: receivedAt, &counters, &outcome, db)
                     outcome.decisions.append(decision)
                 }
                 try record(deadLetters, receivedAt: receivedAt, &counters, db)
@@ -345,9 +434,12 @@ public final class CatalogueStore: Sendable {
             try pool.write { db in
                 var counters: [String: HubCounters] = [:]
                 var c = HubCounters()
-                c.highestSeq = change.envelope.seq
-                try track(seq: change.envelope.seq, hub: change.envelope.hub, &c, db)
-                counters[change.envelope.hub] = c
+                let e = change.envelope
+                if try enter(epoch: e.epoch, seq: e.seq, hub: e.hub, now: receivedAt, &c, db).0 != .retired {
+                    c.highestSeq = max(c.highestSeq, e.seq)
+                    try track(seq: e.seq, hub: e.hub, &c, db)
+                }
+                counters[e.hub] = c
                 try record([letter], receivedAt: receivedAt, &counters, db)
                 try updateHubState(counters, receivedAt: receivedAt, db)
             }
@@ -362,12 +454,12 @@ public final class CatalogueStore: Sendable {
 
         init(_ db: Database) throws {
             seen = try db.cachedStatement(sql: "SELECT 1 FROM history WHERE message_id = ?")
-            current = try db.cachedStatement(sql: "SELECT revision FROM innovation WHERE global_id = ?")
+            current = try db.cachedStatement(sql: "SELECT revision, hub_epoch FROM innovation WHERE global_id = ?")
             upsert = try db.cachedStatement(sql: """
                 INSERT INTO innovation(global_id, hub, id, revision, title, agency, region, category, kind, stage,
                     initiator, launched_on, summary, benefits, contact, url, status, replicates, updated_at,
-                    withdrawn, withdrawn_at, last_seq, last_message_id, received_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    withdrawn, withdrawn_at, last_seq, last_message_id, received_at, hub_epoch)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(global_id) DO UPDATE SET revision = excluded.revision, title = excluded.title,
                     agency = excluded.agency, region = excluded.region, category = excluded.category,
                     kind = excluded.kind, stage = excluded.stage, initiator = excluded.initiator,
@@ -376,28 +468,37 @@ public final class CatalogueStore: Sendable {
                     replicates = excluded.replicates, updated_at = excluded.updated_at,
                     withdrawn = excluded.withdrawn, withdrawn_at = excluded.withdrawn_at,
                     last_seq = excluded.last_seq, last_message_id = excluded.last_message_id,
-                    received_at = excluded.received_at
+                    received_at = excluded.received_at, hub_epoch = excluded.hub_epoch, orphaned_at = NULL
                 """)
-            historyHas = try db.cachedStatement(sql: "SELECT 1 FROM history WHERE global_id = ? AND revision = ?")
+            historyHas = try db.cachedStatement(sql: "SELECT 1 FROM history WHERE global_id = ? AND hub_epoch = ? AND revision = ?")
             history = try db.cachedStatement(sql: """
-                INSERT INTO history(global_id, revision, event, hub, seq, message_id, sent_at, received_at, body)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO history(global_id, revision, event, hub, seq, message_id, sent_at, received_at, body, hub_epoch)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         }
     }
 
     /// Decides one change against the catalogue as it stands and writes it if it is news.
     private func apply(_ change: IncomingChange, _ s: ApplyStatements, receivedAt: String,
-                       _ counters: inout [String: HubCounters], _ db: Database) throws -> ApplyDecision
+                       _ counters: inout [String: HubCounters], _ outcome: inout BatchOutcome, _ db: Database) throws
+        -> ApplyDecision
     {
         let e = change.envelope
-        let i = e.innovation
         let globalID = e.globalID
-        let messageSeen = try Bool.fetchOne(s.seen, arguments: [change.messageID]) ?? false
-        let stored = try Int64.fetchOne(s.current, arguments: [globalID])
-        let decision = ApplyDecision.decide(messageSeen: messageSeen, storedRevision: stored, incomingRevision: i.revision)
         var c = counters[e.hub] ?? HubCounters()
         defer { counters[e.hub] = c }
+        let (epochDecision, epochChange) = try enter(epoch: e.epoch, seq: e.seq, hub: e.hub, now: receivedAt, &c, db)
+        if let epochChange { outcome.epochsBegun.append(epochChange) }
+        guard epochDecision != .retired else {
+            c.stale += 1
+            return .stale
+        }
+        let messageSeen = try Bool.fetchOne(s.seen, arguments: [change.messageID]) ?? false
+        let stored = try Row.fetchOne(s.current, arguments: [globalID])
+        let storedEpoch: String? = stored?[1]
+        let decision = ApplyDecision.decide(messageSeen: messageSeen, storedRevision: stored?[0],
+                                            incomingRevision: e.innovation.revision,
+                                            storedBySupersededEpoch: storedEpoch.map { $0 != c.epoch } ?? false)
         c.highestSeq = max(c.highestSeq, e.seq)
         try track(seq: e.seq, hub: e.hub, &c, db)
         switch decision {
@@ -405,23 +506,32 @@ public final class CatalogueStore: Sendable {
         case .stale: c.stale += 1
         case .apply:
             c.applied += 1
-            let withdrawn = e.event == .withdraw
-            try s.upsert.execute(arguments: [
-                globalID, e.hub, i.id, i.revision, i.title, i.agency, i.region, i.category.rawValue,
-                i.kind.rawValue, i.stage.rawValue, i.initiator?.rawValue, i.launchedOn, i.summary,
-                i.benefits, i.contact, i.url, i.status.rawValue, i.replicates, i.updatedAt,
-                withdrawn, withdrawn ? i.updatedAt : nil, e.seq, change.messageID, receivedAt,
-            ])
-            // A resync restores a record the catalogue lost; its revision may already be in history.
-            let known = e.resync ? try Bool.fetchOne(s.historyHas, arguments: [globalID, i.revision]) ?? false : false
             if e.resync { c.fixed += 1 }
-            if !known {
-                try s.history.execute(arguments: [
-                    globalID, i.revision, e.event.rawValue, e.hub, e.seq, change.messageID, e.sentAt, receivedAt, change.body,
-                ])
-            }
+            try write(change, epoch: c.epoch, s, receivedAt: receivedAt)
         }
         return decision
+    }
+
+    /// Writes an applied change: the current record and, unless a resync repeats a revision already
+    /// there, its history row.
+    private func write(_ change: IncomingChange, epoch: String, _ s: ApplyStatements, receivedAt: String) throws {
+        let e = change.envelope
+        let i = e.innovation
+        let globalID = e.globalID
+        let withdrawn = e.event == .withdraw
+        try s.upsert.execute(arguments: [
+            globalID, e.hub, i.id, i.revision, i.title, i.agency, i.region, i.category.rawValue,
+            i.kind.rawValue, i.stage.rawValue, i.initiator?.rawValue, i.launchedOn, i.summary,
+            i.benefits, i.contact, i.url, i.status.rawValue, i.replicates, i.updatedAt,
+            withdrawn, withdrawn ? i.updatedAt : nil, e.seq, change.messageID, receivedAt, epoch,
+        ])
+        // A resync restores a record the catalogue lost; its revision may already be in history.
+        let known = e.resync ? try Bool.fetchOne(s.historyHas, arguments: [globalID, epoch, i.revision]) ?? false : false
+        if !known {
+            try s.history.execute(arguments: [
+                globalID, i.revision, e.event.rawValue, e.hub, e.seq, change.messageID, e.sentAt, receivedAt, change.body, epoch,
+            ])
+        }
     }
 
     private func record(_ deadLetters: [DeadLetter], receivedAt: String, _ counters: inout [String: HubCounters],
@@ -465,15 +575,39 @@ public final class CatalogueStore: Sendable {
 
     // MARK: Anti-entropy
 
-    /// What the catalogue holds for `hub`, for ``Reconciler``.
-    public func view(hub: String) throws(StoreError) -> Reconciler.View {
+    /// What the catalogue holds for `hub`, for ``Reconciler``; `epoch` is the checkpoint's (nil: the
+    /// hub's current one).
+    public func view(hub: String, epoch: String? = nil) throws(StoreError) -> Reconciler.View {
         try read("view \(hub)") { db in
-            var digest = RecordDigest()
-            let rows = try Row.fetchCursor(db, sql: "SELECT id, revision, withdrawn FROM innovation WHERE hub = ?", arguments: [hub])
-            while let row = try rows.next() { digest.add(id: row[0], revision: row[1], withdrawn: row[2]) }
-            let state = try Row.fetchOne(db, sql: "SELECT contiguous_seq, highest_seq FROM hub_state WHERE hub = ?", arguments: [hub])
+            let state = try Row.fetchOne(db, sql: "SELECT contiguous_seq, highest_seq, epoch FROM hub_state WHERE hub = ?",
+                                         arguments: [hub])
+            let current: String = epoch ?? state?["epoch"] ?? ""
+            var records = Reconciler.Records()
+            var inEpoch = Reconciler.Records()
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT id, revision, withdrawn, hub_epoch FROM innovation WHERE hub = ? AND orphaned_at IS NULL
+                """, arguments: [hub])
+            while let row = try rows.next() {
+                records.add(id: row[0], revision: row[1], withdrawn: row[2])
+                if row[3] == current { inEpoch.add(id: row[0], revision: row[1], withdrawn: row[2]) }
+            }
             return Reconciler.View(contiguousSeq: state?["contiguous_seq"] ?? 0, highestSeq: state?["highest_seq"] ?? 0,
-                                   digest: digest)
+                                   records: records, inEpoch: inEpoch.digest.count == records.digest.count ? nil : inEpoch)
+        }
+    }
+
+    /// Enters the epoch a checkpoint carries, as a change would: returns what it meant, and the change of
+    /// epoch it began, if any.
+    public func enterEpoch(of checkpoint: Checkpoint, at now: String = Timestamp.now()) throws(StoreError)
+        -> (HubEpoch.Decision, EpochChange?)
+    {
+        do {
+            return try pool.write { db in
+                var c = HubCounters()
+                return try enter(epoch: checkpoint.epoch, seq: checkpoint.seq, hub: checkpoint.hub, now: now, &c, db)
+            }
+        } catch {
+            throw StoreError.wrap(error, operation: "enter epoch \(checkpoint.hub)", path: path)
         }
     }
 
@@ -482,39 +616,62 @@ public final class CatalogueStore: Sendable {
         try read("gaps") { db in try String.fetchAll(db, sql: "SELECT hub FROM hub_state WHERE highest_seq > contiguous_seq ORDER BY hub") }
     }
 
-    /// Records a checkpoint; when it agreed with the catalogue, closes gaps up to its seq and completes the
-    /// hub's open reconciliation.
-    public func recordCheckpoint(_ checkpoint: Checkpoint, consistent: Bool, at now: String = Timestamp.now())
-        throws(StoreError)
+    /// Records a checkpoint and carries out the ``Reconciler`` action decided on it: when it agreed with the
+    /// catalogue (after labelling or orphaning records of earlier epochs), closes gaps up to its seq and
+    /// completes the hub's open reconciliation. Returns how many records were orphaned.
+    @discardableResult
+    public func recordCheckpoint(_ checkpoint: Checkpoint, action: Reconciler.Action, at now: String = Timestamp.now())
+        throws(StoreError) -> Int
     {
         do {
-            try pool.write { db in
+            return try pool.write { db in
                 try db.execute(sql: """
                     INSERT INTO hub_state(hub, highest_seq, last_message_at, last_checkpoint_at, last_checkpoint_seq)
                     VALUES (?, 0, ?, ?, ?)
                     ON CONFLICT(hub) DO UPDATE SET last_message_at = excluded.last_message_at,
                         last_checkpoint_at = excluded.last_checkpoint_at, last_checkpoint_seq = excluded.last_checkpoint_seq
                     """, arguments: [checkpoint.hub, now, now, checkpoint.seq])
-                guard consistent else { return }
-                var c = HubCounters()
-                c.contiguous = max(checkpoint.seq,
-                                   try Int64.fetchOne(db, sql: "SELECT contiguous_seq FROM hub_state WHERE hub = ?",
-                                                      arguments: [checkpoint.hub]) ?? 0)
-                try db.execute(sql: "DELETE FROM hub_seq_pending WHERE hub = ? AND seq <= ?", arguments: [checkpoint.hub, c.contiguous])
-                c.pendingSeqs = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM hub_seq_pending WHERE hub = ?",
-                                                 arguments: [checkpoint.hub]) ?? 0
-                try closeUp(hub: checkpoint.hub, &c, db)
+                let epoch = try checkpoint.epoch
+                    ?? String.fetchOne(db, sql: "SELECT epoch FROM hub_state WHERE hub = ?", arguments: [checkpoint.hub]) ?? ""
+                var orphaned = 0
+                switch action {
+                case .consistent: break
+                case .adoptEpoch:
+                    try db.execute(sql: "UPDATE innovation SET hub_epoch = ? WHERE hub = ? AND orphaned_at IS NULL AND hub_epoch != ?",
+                                   arguments: [epoch, checkpoint.hub, epoch])
+                case .orphanOthers:
+                    try db.execute(sql: """
+                        UPDATE innovation SET withdrawn = 1, withdrawn_at = COALESCE(withdrawn_at, ?), orphaned_at = ?
+                        WHERE hub = ? AND orphaned_at IS NULL AND hub_epoch != ?
+                        """, arguments: [now, now, checkpoint.hub, epoch])
+                    orphaned = db.changesCount
+                case .resync, .none: return 0
+                }
+                try closeGaps(upTo: checkpoint.seq, hub: checkpoint.hub, db)
                 try db.execute(sql: """
-                    UPDATE hub_state SET contiguous_seq = ?, highest_seq = MAX(highest_seq, ?),
-                        gap_since = CASE WHEN MAX(highest_seq, ?) > ? THEN gap_since END
-                    WHERE hub = ?
-                    """, arguments: [c.contiguous, checkpoint.seq, checkpoint.seq, c.contiguous, checkpoint.hub])
-                try db.execute(sql: "UPDATE reconciliation SET completed_at = ? WHERE hub = ? AND completed_at IS NULL",
-                               arguments: [now, checkpoint.hub])
+                    UPDATE reconciliation SET completed_at = ?, records_fixed = records_fixed + ?
+                    WHERE hub = ? AND completed_at IS NULL
+                    """, arguments: [now, orphaned, checkpoint.hub])
+                return orphaned
             }
         } catch {
             throw StoreError.wrap(error, operation: "record checkpoint \(checkpoint.hub)", path: path)
         }
+    }
+
+    /// Everything up to `seq` is known to be held: the contiguous sequence number moves there.
+    private func closeGaps(upTo seq: Int64, hub: String, _ db: Database) throws {
+        var c = HubCounters()
+        c.contiguous = max(seq, try Int64.fetchOne(db, sql: "SELECT contiguous_seq FROM hub_state WHERE hub = ?",
+                                                   arguments: [hub]) ?? 0)
+        try db.execute(sql: "DELETE FROM hub_seq_pending WHERE hub = ? AND seq <= ?", arguments: [hub, c.contiguous])
+        c.pendingSeqs = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM hub_seq_pending WHERE hub = ?", arguments: [hub]) ?? 0
+        try closeUp(hub: hub, &c, db)
+        try db.execute(sql: """
+            UPDATE hub_state SET contiguous_seq = ?, highest_seq = MAX(highest_seq, ?),
+                gap_since = CASE WHEN MAX(highest_seq, ?) > ? THEN gap_since END
+            WHERE hub = ?
+            """, arguments: [c.contiguous, seq, seq, c.contiguous, hub])
     }
 
     /// Records a resync request sent to a hub; returns its id.
@@ -666,11 +823,11 @@ public final class CatalogueStore: Sendable {
         }
     }
 
-    /// Number of history rows that share a message id or an (innovation, revision): zero in a healthy catalogue.
+    /// Number of history rows that share an (innovation, hub epoch, revision): zero in a healthy catalogue.
     public func duplicatedHistoryRows() throws(StoreError) -> Int {
         try read("history duplicates") { db in
             try Int.fetchOne(db, sql: """
-                SELECT COALESCE(SUM(n - 1), 0) FROM (SELECT COUNT(*) AS n FROM history GROUP BY global_id, revision)
+                SELECT COALESCE(SUM(n - 1), 0) FROM (SELECT COUNT(*) AS n FROM history GROUP BY global_id, hub_epoch, revision)
                 """) ?? 0
         }
     }

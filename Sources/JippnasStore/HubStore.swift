@@ -58,41 +58,57 @@ public struct HubRecord: Sendable, Equatable {
 public final class HubStore: Sendable {
     /// The province whose hub owns this store; fixed at creation.
     public let province: String
+    /// The store's epoch (see ``HubEpoch``): drawn when the store is created, drawn again by
+    /// ``restore(from:to:province:)``. Envelopes and checkpoints carry it. "" only when read-only on a
+    /// store no daemon of this version has opened yet.
+    public let epoch: String
     public let path: String
-    private let pool: DatabasePool
+    let pool: DatabasePool
     private let appVersion: String
     // Shared by every call: a coder per record was a measurable share of an import or a resync.
     private static let recordEncoder = JSONEncoder()
     private static let recordDecoder = JSONDecoder()
 
-    /// Opens (creating if needed) the store at `path` for `province`.
+    /// Opens the store at `path` for `province`: with `.readWrite` creating and migrating it as needed,
+    /// with `.readOnly` only an existing, current one ("no store at PATH" otherwise).
     ///
     /// Refuses a store created for another province, so one misconfigured daemon cannot publish another
     /// hub's data under its own code.
-    public init(path: String, province: String, appVersion: String = JippnasVersion.current) throws(StoreError) {
+    public init(path: String, province: String, appVersion: String = JippnasVersion.current,
+                access: StoreAccess = .readWrite) throws(StoreError) {
         guard ProvinceRegistry.isProvinceCode(province) else {
             throw StoreError(operation: "open", path: path, message: "unknown province code \(province)")
         }
         self.path = path
         self.province = province
         self.appVersion = appVersion
-        pool = try StoreDatabase.open(path: path, operation: "open hub store")
+        pool = try StoreDatabase.open(path: path, operation: "open hub store", access: access)
+        if access == .readOnly {
+            try StoreDatabase.requireMigrated(pool, Self.migrator, path: path)
+        }
         do {
-            try Self.migrator.migrate(pool)
-            try pool.write { db in
-                if let stored = try String.fetchOne(db, sql: "SELECT value FROM hub_meta WHERE key = 'province'") {
-                    guard stored == province else {
-                        throw StoreError(operation: "open", path: path,
-                                         message: "store belongs to province \(stored), not \(province)")
-                    }
-                } else {
-                    try db.execute(sql: "INSERT INTO hub_meta(key, value) VALUES ('province', ?), ('last_seq', '0')",
-                                   arguments: [province])
-                }
-            }
+            if access == .readWrite { try Self.migrator.migrate(pool) }
+            try pool.read { db in try Self.checkProvince(province, db, path: path) }
+            if access == .readWrite { try pool.write { db in try Self.createMeta(province, db) } }
+            epoch = try pool.read { db in try String.fetchOne(db, sql: "SELECT value FROM hub_meta WHERE key = 'epoch'") } ?? ""
         } catch {
             throw StoreError.wrap(error, operation: "open hub store", path: path)
         }
+    }
+
+    static func checkProvince(_ province: String, _ db: Database, path: String) throws {
+        if let stored = try String.fetchOne(db, sql: "SELECT value FROM hub_meta WHERE key = 'province'"), stored != province {
+            throw StoreError(operation: "open", path: path, message: "store belongs to province \(stored), not \(province)")
+        }
+    }
+
+    /// Fixes the province, the sequence counter and the epoch on a new store; gives a store made before
+    /// epochs its first.
+    static func createMeta(_ province: String, _ db: Database) throws {
+        if try String.fetchOne(db, sql: "SELECT value FROM hub_meta WHERE key = 'province'") == nil {
+            try db.execute(sql: "INSERT INTO hub_meta(key, value) VALUES ('province', ?), ('last_seq', '0')", arguments: [province])
+        }
+        try db.execute(sql: "INSERT OR IGNORE INTO hub_meta(key, value) VALUES ('epoch', ?)", arguments: [HubEpoch.generate()])
     }
 
     static let migrator: DatabaseMigrator = {
@@ -202,7 +218,8 @@ public final class HubStore: Sendable {
     private func enqueue(_ db: Database, record: Innovation, event: ChangeEvent, seq: Int64, now: String,
                          resync: Bool = false) throws
     {
-        let envelope = Envelope(hub: province, seq: seq, event: event, sentAt: now, innovation: record, resync: resync)
+        let envelope = Envelope(hub: province, seq: seq, event: event, sentAt: now, innovation: record, resync: resync,
+                                epoch: epoch.isEmpty ? nil : epoch)
         let body = EnvelopeCodec.encode(envelope)
         // Cached: an import or a resync inserts thousands of rows in one transaction.
         let insert = try db.cachedStatement(sql: """
@@ -281,7 +298,7 @@ public final class HubStore: Sendable {
                     digest.add(id: row[0], revision: row[1], withdrawn: isWithdrawn)
                 }
                 return Checkpoint(hub: province, seq: try lastSeq(db), live: digest.count - withdrawn, withdrawn: withdrawn,
-                                  digest: digest.description, sentAt: now)
+                                  digest: digest.description, sentAt: now, epoch: epoch.isEmpty ? nil : epoch)
             }
         } catch {
             throw StoreError.wrap(error, operation: "checkpoint", path: path)

@@ -43,10 +43,25 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     }
 }
 
+/// How a store is opened.
+public enum StoreAccess: Sendable {
+    /// Creates the database if needed and migrates it: daemons and commands that write.
+    case readWrite
+    /// An existing database, read only and never migrated: status and catalogue commands, which must not
+    /// leave an empty store behind a mistyped path, nor change a store a newer version has migrated.
+    case readOnly
+}
+
 /// Opens databases the same way for both stores.
 enum StoreDatabase {
-    static func open(path: String, operation: String) throws(StoreError) -> DatabasePool {
+    static func open(path: String, operation: String, access: StoreAccess = .readWrite) throws(StoreError) -> DatabasePool {
         var config = Configuration()
+        if access == .readOnly {
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw StoreError(operation: operation, path: path, message: "no store at \(path)")
+            }
+            config.readonly = true
+        }
         // The importer and the relay (or the commit thread and an operator's command) write the same file.
         // SQLite's own busy timeout sleeps in steps that grow to 100 ms, which a daemon feels as a stall of
         // its whole loop; polling every half millisecond, then every two, gives the lock up as soon as it
@@ -64,6 +79,21 @@ enum StoreDatabase {
             return try DatabasePool(path: path, configuration: config)
         } catch {
             throw StoreError.wrap(error, operation: operation, path: path)
+        }
+    }
+
+    /// Checks that a store opened read-only has every migration this version knows, so that reads never
+    /// meet a table or column that is not there yet.
+    static func requireMigrated(_ pool: DatabasePool, _ migrator: DatabaseMigrator, path: String) throws(StoreError) {
+        let current: Bool
+        do {
+            current = try pool.read { db in try migrator.hasCompletedMigrations(db) }
+        } catch {
+            throw StoreError.wrap(error, operation: "open read-only", path: path)
+        }
+        guard current else {
+            throw StoreError(operation: "open read-only", path: path,
+                             message: "the store was made by an older version: start its daemon once to migrate it")
         }
     }
 }

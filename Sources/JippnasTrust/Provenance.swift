@@ -68,12 +68,18 @@ public enum Provenance {
         default:
             if policy.requireUserID { return .refused(.userIDMismatch) }
         }
-        guard let signature, let keyID else {
-            return policy.requireSignatures && policy.trust != nil ? .refused(.missingSignature) : .accepted
-        }
+        // Without a trust store nothing is verified, so signature headers are not looked at.
         guard let trust = policy.trust else { return .accepted }
-        guard let key = trust.keys[keyID] else { return .refused(.unknownSigningKey) }
-        guard key.province == province else { return .refused(.signingKeyProvinceMismatch) }
-        return .verify(PendingSignature(key: key, signature: signature))
+        switch (signature, keyID) {
+        case (nil, nil):
+            return policy.requireSignatures ? .refused(.missingSignature) : .accepted
+        case (let signature?, let keyID?):
+            guard let key = trust.keys[keyID] else { return .refused(.unknownSigningKey) }
+            guard key.province == province else { return .refused(.signingKeyProvinceMismatch) }
+            return .verify(PendingSignature(key: key, signature: signature))
+        default:
+            // One header without the other cannot verify; a present signature header must, required or not.
+            return .refused(.badSignature)
+        }
     }
 }

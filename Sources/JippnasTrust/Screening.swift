@@ -76,25 +76,28 @@ public enum Screening {
     private static func screenChecks(_ message: Message, maxBodyBytes: Int,
                                      provenanceProblem: (String) -> ValidationReason?) -> Verdict
     {
-        switch RoutingKey.parse(message.routingKey) {
-        case nil:
-            return .refused(.invalidRoutingKey, hub: nil)
-        case .hub(let province, let kind)?:
-            if let reason = provenanceProblem(province) { return .refused(reason, hub: province) }
+        guard let key = RoutingKey.parse(message.routingKey) else { return .refused(.invalidRoutingKey, hub: nil) }
+        let province = key.province
+        // Every message, checkpoints included: its id is logged and (for changes) the deduplication key.
+        guard let messageID = message.messageID, !messageID.isEmpty else {
+            return .refused(.missingField("message_id"), hub: province)
+        }
+        guard messageID.utf8.count <= 128, messageID.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            return .refused(.invalidField("message_id"), hub: province)
+        }
+        if let reason = provenanceProblem(province) { return .refused(reason, hub: province) }
+        switch key {
+        case .hub(_, let kind):
+            // A kind this version does not read may use any content type; a checkpoint is JSON.
             guard kind == Checkpoint.kind else { return .otherHubMessage }
+            guard EnvelopeCodec.isAccepted(contentType: message.contentType) else {
+                return .refused(.unsupportedContentType, hub: province)
+            }
             switch ControlCodec.decodeCheckpoint(message.body, routingKey: message.routingKey) {
             case .failure(let reason): return .refused(reason, hub: province)
             case .success(let checkpoint): return .checkpoint(checkpoint)
             }
-        case .innovation(let province, _)?:
-            guard let messageID = message.messageID, !messageID.isEmpty else {
-                return .refused(.missingField("message_id"), hub: province)
-            }
-            // Printable ASCII only: the id is logged, stored and used as a key.
-            guard messageID.utf8.count <= 128, messageID.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
-                return .refused(.invalidField("message_id"), hub: province)
-            }
-            if let reason = provenanceProblem(province) { return .refused(reason, hub: province) }
+        case .innovation:
             switch EnvelopeCodec.decode(message.body, routingKey: message.routingKey, contentType: message.contentType,
                                         maxBodyBytes: maxBodyBytes) {
             case .failure(let reason): return .refused(reason, hub: province)

@@ -165,7 +165,8 @@ private struct KeyFile {
             throw TrustError(file: path, problem: "cannot read the key file (or it is not a small UTF-8 text)")
         }
         var fields: [String: String] = [:]
-        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+        // Any line break: "\r\n" is one Character in Swift, so a file saved on Windows would not split on "\n".
+        for line in text.split(whereSeparator: \.isNewline) where !line.hasPrefix("#") {
             guard let colon = line.firstIndex(of: ":") else { continue }
             fields[String(line[..<colon]).trimmingWhitespace()] = String(line[line.index(after: colon)...]).trimmingWhitespace()
         }

@@ -18,6 +18,11 @@ struct AggregatorCommand: AsyncParsableCommand {
         try openDatabase(settings.database) { try CatalogueStore(path: $0) }
     }
 
+    /// The existing catalogue, read-only, for commands that only look.
+    static func openStoreForReading(_ settings: AggregatorSettings) throws -> CatalogueStore {
+        try openExistingDatabase(settings.database) { try CatalogueStore(path: $0, access: .readOnly) }
+    }
+
     struct Run: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run the aggregator daemon.",
@@ -155,11 +160,7 @@ struct CatalogueCommand: AsyncParsableCommand {
 
         func store() async throws -> CatalogueStore {
             let settings = try await loadSettings(role: "aggregator", options: common, SettingsLoader.aggregator)
-            guard FileManager.default.fileExists(atPath: settings.database) else {
-                printError("no catalogue at \(settings.database) (has the aggregator run?)")
-                throw ExitCodes.failure
-            }
-            return try AggregatorCommand.openStore(settings)
+            return try AggregatorCommand.openStoreForReading(settings)
         }
     }
 

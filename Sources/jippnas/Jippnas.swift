@@ -95,6 +95,21 @@ func openDatabase<Store>(_ path: String, _ open: (String) throws -> Store) throw
     }
 }
 
+/// Opens an existing store read-only for a command that only reads, or exits 1 with "no store at PATH":
+/// a mistyped path must not leave an empty store behind that then reports itself healthy.
+func openExistingDatabase<Store>(_ path: String, _ open: (String) throws -> Store) throws -> Store {
+    guard FileManager.default.fileExists(atPath: path) else {
+        printError("no store at \(path)")
+        throw ExitCodes.failure
+    }
+    do {
+        return try open(path)
+    } catch {
+        printError("\(error)")
+        throw ExitCodes.failure
+    }
+}
+
 func printError(_ message: String) {
     FileHandle.standardError.write(Data(("jippnas: " + message + "\n").utf8))
 }

@@ -76,7 +76,7 @@ struct StatusCommand: AsyncParsableCommand {
     func hubReport() async throws -> Report {
         let settings = try await loadSettings(role: "hub", options: common,
                                               extra: province.map { ["province": .string($0)] } ?? [:], SettingsLoader.hub)
-        let store = try HubCommand.openStore(settings)
+        let store = try HubCommand.openStoreForReading(settings)
         let state = DaemonState<RelayCounters>.read(database: settings.database)
         var problems = daemonProblems(state, connected: state?.counters.connected)
         let outbox: OutboxStats
@@ -107,7 +107,7 @@ struct StatusCommand: AsyncParsableCommand {
 
     func aggregatorReport() async throws -> Report {
         let settings = try await loadSettings(role: "aggregator", options: common, SettingsLoader.aggregator)
-        let store = try AggregatorCommand.openStore(settings)
+        let store = try AggregatorCommand.openStoreForReading(settings)
         let state = DaemonState<AggregatorCounters>.read(database: settings.database)
         var problems = daemonProblems(state, connected: state?.counters.connected)
         var facts = ["database": settings.database]

@@ -20,6 +20,12 @@ struct ReconciliationLogicTests {
         #expect(RecordDigest().description == "0000000000000000")
     }
 
+    func records(_ list: [(String, Int64, Bool)]) -> Reconciler.Records {
+        var r = Reconciler.Records()
+        for item in list { r.add(id: item.0, revision: item.1, withdrawn: item.2) }
+        return r
+    }
+
     func checkpoint(_ d: RecordDigest, seq: Int64 = 9, withdrawn: Int = 0) -> Checkpoint {
         Checkpoint(hub: "35", seq: seq, live: d.count - withdrawn, withdrawn: withdrawn, digest: d.description,
                    sentAt: "2026-11-29T00:00:00Z")
@@ -27,23 +33,66 @@ struct ReconciliationLogicTests {
 
     @Test func agreeingCheckpointClosesGaps() {
         let d = digest([("a", 1, false), ("b", 1, false)])
-        let view = Reconciler.View(contiguousSeq: 4, highestSeq: 9, digest: d)
+        let view = Reconciler.View(contiguousSeq: 4, highestSeq: 9, records: records([("a", 1, false), ("b", 1, false)]))
         #expect(Reconciler.onCheckpoint(checkpoint(d), view: view) == .consistent(seq: 9))
     }
 
     @Test func disagreeingCheckpointAsksForEverything() {
         let hub = digest([("a", 1, false), ("b", 1, false)])
-        let catalogue = digest([("a", 1, false)])
-        let view = Reconciler.View(contiguousSeq: 9, highestSeq: 9, digest: catalogue)
+        let view = Reconciler.View(contiguousSeq: 9, highestSeq: 9, records: records([("a", 1, false)]))
         #expect(Reconciler.onCheckpoint(checkpoint(hub), view: view) == .resync(fromSeq: nil, reason: .digestMismatch))
     }
 
+    @Test("a checkpoint is judged by its digest and each count, not by their total")
+    func checkpointCountsAreComparedOneByOne() {
+        let held = records([("a", 1, false), ("b", 2, true)])
+        var claim = checkpoint(held.digest, withdrawn: 1)
+        let view = Reconciler.View(contiguousSeq: 9, highestSeq: 9, records: held)
+        #expect(Reconciler.onCheckpoint(claim, view: view) == .consistent(seq: 9))
+        claim.live = 2
+        claim.withdrawn = 0
+        #expect(Reconciler.onCheckpoint(claim, view: view) == .resync(fromSeq: nil, reason: .digestMismatch))
+    }
+
+    @Test("after a new epoch: all agree -> adopt; the epoch's own records agree -> orphan the rest; else resync all")
+    func newEpochDecisions() {
+        let restored: [(String, Int64, Bool)] = [("a", 1, false), ("b", 3, false)]
+        let hub = checkpoint(digest(restored))
+        let allAgree = Reconciler.View(contiguousSeq: 9, highestSeq: 9, records: records(restored), inEpoch: records([("a", 1, false)]))
+        #expect(Reconciler.onCheckpoint(hub, view: allAgree) == .adoptEpoch(seq: 9))
+        let withLost = Reconciler.View(contiguousSeq: 9, highestSeq: 9, records: records(restored + [("c", 1, false)]),
+                                       inEpoch: records(restored))
+        #expect(Reconciler.onCheckpoint(hub, view: withLost) == .orphanOthers(seq: 9))
+        let notYet = Reconciler.View(contiguousSeq: 9, highestSeq: 9, records: records([("a", 1, false), ("b", 4, false)]),
+                                     inEpoch: records([("a", 1, false)]))
+        #expect(Reconciler.onCheckpoint(hub, view: notYet) == .resync(fromSeq: nil, reason: .newEpoch))
+    }
+
+    @Test("an epoch is current, adopted by a catalogue that had none, begun when unknown, ignored when retired")
+    func epochDecisions() {
+        #expect(HubEpoch.decide(current: "e1", incoming: "e1", isRetired: false) == .current)
+        #expect(HubEpoch.decide(current: "e1", incoming: nil, isRetired: false) == .current)
+        #expect(HubEpoch.decide(current: "", incoming: "e1", isRetired: false) == .adopt)
+        #expect(HubEpoch.decide(current: "e1", incoming: "e2", isRetired: false) == .begin)
+        #expect(HubEpoch.decide(current: "e2", incoming: "e1", isRetired: true) == .retired)
+        let epoch = HubEpoch.generate()
+        #expect(epoch.count == 16 && HubEpoch.isValid(epoch) && epoch != HubEpoch.generate())
+        #expect(!HubEpoch.isValid("") && !HubEpoch.isValid("a b") && !HubEpoch.isValid(String(repeating: "a", count: 65)))
+    }
+
+    @Test("within an epoch revisions order; a record set by a superseded epoch yields to any revision")
+    func supersededEpochYields() {
+        #expect(ApplyDecision.decide(messageSeen: false, storedRevision: 7, incomingRevision: 6) == .stale)
+        #expect(ApplyDecision.decide(messageSeen: false, storedRevision: 7, incomingRevision: 6, storedBySupersededEpoch: true) == .apply)
+        #expect(ApplyDecision.decide(messageSeen: true, storedRevision: 7, incomingRevision: 8, storedBySupersededEpoch: true) == .duplicate)
+    }
+
     @Test func gapWaitsForItsTimeoutThenAsksFromTheFirstMissingSeq() {
-        let view = Reconciler.View(contiguousSeq: 2, highestSeq: 5, digest: RecordDigest())
+        let view = Reconciler.View(contiguousSeq: 2, highestSeq: 5, records: records([]))
         #expect(Reconciler.onTick(view: view, gapOpenFor: .seconds(5), gapTimeout: .seconds(30)) == .none)
         #expect(Reconciler.onTick(view: view, gapOpenFor: .seconds(30), gapTimeout: .seconds(30))
                 == .resync(fromSeq: 3, reason: .seqGap))
-        let noGap = Reconciler.View(contiguousSeq: 5, highestSeq: 5, digest: RecordDigest())
+        let noGap = Reconciler.View(contiguousSeq: 5, highestSeq: 5, records: records([]))
         #expect(Reconciler.onTick(view: noGap, gapOpenFor: .seconds(99), gapTimeout: .seconds(30)) == .none)
     }
 

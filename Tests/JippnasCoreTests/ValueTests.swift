@@ -64,7 +64,8 @@ struct TimestampTests {
     }
 }
 
-/// Text checks read bytes for speed; these pin them to the characters they stand for.
+/// Text checks read bytes for speed; these pin them to the Unicode scalars they stand for (the unit
+/// docs/PROTOCOL.md gives, which every language counts alike).
 @Suite("Text field checks")
 struct TextFieldCheckTests {
     func reason(title: String? = nil, summary: String? = nil) -> ValidationReason? {
@@ -75,15 +76,25 @@ struct TextFieldCheckTests {
     }
 
     @Test(arguments: ["a\u{85}b", "Judul \u{202E}balik", "Judul \u{2067}isolasi", "Judul\u{7F}", "Judul\tTab", "Judul\u{9F}x",
-                      " Judul", "Judul\n", "ab", "a\u{301}b\u{301}", String(repeating: "é", count: 201)])
+                      " Judul", "Judul\n", "ab", "a\u{301}", String(repeating: "é", count: 201), " \u{301}Judul",
+                      "\u{A0}Judul", "Judul\u{3000}", "\u{2003}Judul", "Judul\u{85}",
+                      String(repeating: "e\u{301}", count: 101)])
     func refusesTitle(_ title: String) {
         #expect(reason(title: title) == .invalidField("title"))
     }
 
     @Test(arguments: ["Layanan \u{202F}Prima", "Antrean\u{A0}Daring", "Ruang \u{2065}Baca", "Inovasi \u{20AC}", "abc",
-                      "a\u{301}b\u{301}c\u{301}", "SIPANDU \u{1F3E5}", " \u{301}Judul", String(repeating: "é", count: 200)])
+                      "a\u{301}b\u{301}c\u{301}", "SIPANDU \u{1F3E5}", "a\u{301}b", String(repeating: "é", count: 200),
+                      String(repeating: "e\u{301}", count: 100), String(repeating: "\u{1F3E5}", count: 200)])
     func acceptsTitle(_ title: String) {
         #expect(reason(title: title) == nil)
+    }
+
+    @Test("import trims exactly the White_Space the check refuses at either end")
+    func importTrimsUnicodeSpaces() {
+        #expect("\u{A0}\u{3000} Judul\u{2003}\n".trimmingWhitespace() == "Judul")
+        #expect("Antrean\u{A0}Daring".trimmingWhitespace() == "Antrean\u{A0}Daring")
+        #expect(reason(title: "\u{A0} Antrean Daring\u{2003}".trimmingWhitespace()) == nil)
     }
 
     @Test func summaryKeepsNewlinesAndTabsButNotOtherControls() {

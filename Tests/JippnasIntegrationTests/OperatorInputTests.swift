@@ -46,6 +46,33 @@ struct OperatorInputTests {
         #expect(sqlLooking.innovation.summary == "=HYPERLINK(\"http://evil\")\n%s%n")
     }
 
+    @Test("read commands on a missing database say so, exit 1 and create nothing; existing stores open read-only")
+    func readCommandsNeverCreate() throws {
+        let typo = dir.file("typo.sqlite")
+        let commands: [[String]] = [
+            ["hub", "status", "--province", "35", "--database", typo],
+            ["status", "--role", "hub", "--province", "35", "--database", typo],
+            ["status", "--role", "aggregator", "--database", typo],
+            ["catalogue", "list", "--database", typo], ["catalogue", "show", "--database", typo, "35:x"],
+            ["catalogue", "stats", "--database", typo], ["catalogue", "dead-letters", "--database", typo],
+        ]
+        for command in commands {
+            let outcome = try jippnas(command)
+            #expect(outcome.status == 1, "\(command): \(outcome.output)")
+            #expect(outcome.output.contains("no store at \(typo)"), "\(command): \(outcome.output)")
+            let left = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix("typo") }
+            #expect(left.isEmpty, "\(command) left \(left)")
+        }
+        // An existing store made read-only on disk is still readable: nothing is written to it.
+        let hub = dir.file("hub.sqlite")
+        _ = try HubStore(path: hub, province: "35").importContents(SampleData.contents(province: "35", count: 2))
+        chmod(hub, 0o444)
+        let status = try jippnas(["hub", "status", "--province", "35", "--database", hub])
+        #expect(status.status == 2 && status.output.contains("records=2"), "\(status.output)")
+        let wrongProvince = try jippnas(["hub", "status", "--province", "33", "--database", hub])
+        #expect(wrongProvince.status == 1 && wrongProvince.output.contains("belongs to province 35"), "\(wrongProvince.output)")
+    }
+
     @Test("a config file holding a broker password is refused while others can read it")
     func secretsInWorldReadableFilesAreRefused() throws {
         let config = dir.file("hub.yaml")
@@ -57,6 +84,7 @@ struct OperatorInputTests {
         #expect(refused.output.contains("readable by every user (mode 644)"), "\(refused.output)")
         #expect(!refused.output.contains("s3cret-pw"))
         chmod(config, 0o600)
+        _ = try HubStore(path: dir.file("h.sqlite"), province: "35")
         #expect(try jippnas(["hub", "status", "--config", config, "--database", dir.file("h.sqlite")]).status == 0)
 
         // The guest default is no secret; a password file others can read is.

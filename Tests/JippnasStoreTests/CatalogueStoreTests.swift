@@ -9,13 +9,15 @@ struct CatalogueStoreTests {
     let dir = TempDir("catalogue")
 
     func change(_ id: String, revision: Int64, seq: Int64, hub: String = "35", event: ChangeEvent = .upsert,
-                messageID: String? = nil, title: String = "Judul Inovasi") throws -> IncomingChange
+                messageID: String? = nil, title: String = "Judul Inovasi", epoch: String? = nil,
+                resync: Bool = false) throws -> IncomingChange
     {
         var content = SampleData.contents(province: hub, count: 1)[0]
         content.id = id
         content.title = title
         let envelope = Envelope(hub: hub, seq: seq, event: event, sentAt: Timestamp.now(),
-                                innovation: content.innovation(revision: revision, updatedAt: Timestamp.now()))
+                                innovation: content.innovation(revision: revision, updatedAt: Timestamp.now()),
+                                resync: resync, epoch: epoch)
         return IncomingChange(envelope: envelope, messageID: messageID ?? UUID().uuidString,
                               routingKey: envelope.routingKey, body: EnvelopeCodec.encode(envelope))
     }
@@ -72,7 +74,70 @@ struct CatalogueStoreTests {
         #expect(try s.list(hub: "33").count == 1)
         #expect(try s.stats().hubs.map(\.hub) == ["33", "35"])
     }
+
+    func checkpoint(_ s: CatalogueStore, seq: Int64, epoch: String, records: [(String, Int64, Bool)]) -> Checkpoint {
+        var digest = RecordDigest()
+        for r in records { digest.add(id: r.0, revision: r.1, withdrawn: r.2) }
+        let withdrawn = records.filter(\.2).count
+        return Checkpoint(hub: "35", seq: seq, live: records.count - withdrawn, withdrawn: withdrawn,
+                          digest: digest.description, sentAt: Timestamp.now(), epoch: epoch)
+    }
+
+    /// Decides and records a checkpoint as the aggregator does.
+    func judge(_ s: CatalogueStore, _ checkpoint: Checkpoint) throws -> (Reconciler.Action, Int) {
+        let (decision, _) = try s.enterEpoch(of: checkpoint)
+        #expect(decision != .retired)
+        let action = Reconciler.onCheckpoint(checkpoint, view: try s.view(hub: "35", epoch: checkpoint.epoch))
+        return (action, try s.recordCheckpoint(checkpoint, action: action))
+    }
+
+    @Test("a restored hub: its new epoch restarts seq tracking, supersedes older revisions, retires the old epoch, and what it lost is orphaned")
+    func restoredHubConverges() throws {
+        let s = try CatalogueStore(path: dir.file("c.sqlite"))
+        let before = try s.apply([try change("a", revision: 3, seq: 3, epoch: "e1"), try change("b", revision: 1, seq: 4, epoch: "e1"),
+                                  try change("c", revision: 1, seq: 5, epoch: "e1")])
+        #expect(before.epochsBegun.map(\.from) == [""], "the first epoch is adopted")
+        // Restored from a backup made at seq 2 (a at revision 2, b at 1, no c): a new revision 3 of a.
+        let restored = try s.apply([try change("a", revision: 3, seq: 3, title: "Dipulihkan", epoch: "e2"),
+                                    try change("b", revision: 2, seq: 6, epoch: "e1")])
+        #expect(restored.decisions == [.apply, .stale], "the new epoch's revision 3 replaces the old one; the old epoch is retired")
+        #expect(restored.epochsBegun == [EpochChange(hub: "35", from: "e1", to: "e2", baselineSeq: 3)])
+        #expect(try s.entry(globalID: "35:a")?.innovation.title == "Dipulihkan")
+        #expect(try s.entry(globalID: "35:b")?.innovation.revision == 1)
+        let hub = try #require(try s.stats().hubs.first)
+        #expect(hub.highestSeq == 3 && hub.contiguousSeq == 3, "tracking restarted at the new epoch's first seq")
+
+        let truth: [(String, Int64, Bool)] = [("a", 3, false), ("b", 1, false)]
+        #expect(try judge(s, checkpoint(s, seq: 3, epoch: "e2", records: truth)).0 == .resync(fromSeq: nil, reason: .newEpoch))
+        _ = try s.apply([try change("a", revision: 3, seq: 4, title: "Dipulihkan", epoch: "e2", resync: true),
+                         try change("b", revision: 1, seq: 5, epoch: "e2", resync: true)])
+        let (action, orphaned) = try judge(s, checkpoint(s, seq: 5, epoch: "e2", records: truth))
+        #expect(action == .orphanOthers(seq: 5) && orphaned == 1)
+        let lost = try #require(try s.entry(globalID: "35:c"))
+        #expect(lost.withdrawn, "a record the restored hub no longer has is withdrawn")
+        #expect(try judge(s, checkpoint(s, seq: 5, epoch: "e2", records: truth)).0 == .consistent(seq: 5))
+        #expect(try s.duplicatedHistoryRows() == 0)
+
+        // The operator imports c again: it comes back under the new epoch.
+        #expect(try s.apply([try change("c", revision: 1, seq: 6, epoch: "e2")]).decisions == [.apply])
+        #expect(try s.entry(globalID: "35:c")?.withdrawn == false)
+        #expect(try judge(s, checkpoint(s, seq: 6, epoch: "e2", records: truth + [("c", 1, false)])).0 == .consistent(seq: 6))
+        let (late, _) = try s.enterEpoch(of: checkpoint(s, seq: 9, epoch: "e1", records: truth))
+        #expect(late == .retired, "a checkpoint of the retired epoch is ignored")
+    }
+
+    @Test("a hub upgraded in place: its first epoch labels the records it already had, without a reconciliation")
+    func legacyHubAdoptsItsEpoch() throws {
+        let s = try CatalogueStore(path: dir.file("c.sqlite"))
+        _ = try s.apply([try change("a", revision: 1, seq: 1), try change("b", revision: 1, seq: 2)])
+        let outcome = try s.apply([try change("a", revision: 2, seq: 3, epoch: "e1")])
+        #expect(outcome.decisions == [.apply] && outcome.epochsBegun.first?.from == "")
+        #expect(try s.stats().hubs.first?.contiguousSeq == 3, "sequence tracking continues")
+        let (action, _) = try judge(s, checkpoint(s, seq: 3, epoch: "e1", records: [("a", 2, false), ("b", 1, false)]))
+        #expect(action == .consistent(seq: 3))
+    }
 }
+
 
 @Suite("Catalogue sequence tracking")
 struct SequenceTrackingTests {
@@ -110,7 +175,7 @@ struct SequenceTrackingTests {
         })
         let checkpoint = Checkpoint(hub: "35", seq: 9, live: 2, withdrawn: 0, digest: try s.view(hub: "35").digest.description,
                                     sentAt: Timestamp.now())
-        try s.recordCheckpoint(checkpoint, consistent: true)
+        try s.recordCheckpoint(checkpoint, action: .consistent(seq: 9))
         let hub = try #require(try s.stats().hubs.first)
         #expect(hub.contiguousSeq == 9 && hub.gapSince == nil && hub.lastCheckpointAt != nil)
         let reconciliation = try #require(try s.reconciliations().first)

@@ -24,6 +24,34 @@ struct HubStoreTests {
         #expect(first.hub == "35" && first.seq == 1 && first.innovation.revision == 1 && first.innovation.id == "t-35-1")
     }
 
+    @Test("a restored backup gets a new epoch, continues its own seq, and reissues its unpublished rows under that epoch")
+    func restoreFromBackupStartsANewEpoch() throws {
+        let s = try store()
+        #expect(HubEpoch.isValid(s.epoch))
+        _ = try s.importContents(SampleData.contents(province: "35", count: 4))
+        try s.markPublished([1, 2])
+        let backup = dir.file("backup.sqlite")
+        try s.backup(to: backup)
+        #expect(throws: StoreError.self) { try s.backup(to: backup) }
+        _ = try s.importContents(SampleData.contents(province: "35", count: 3, start: 5))
+        let before = try s.pendingOutbox(after: 0, limit: 100)
+        let oldEnvelope = try EnvelopeCodec.decode(before[0].body, routingKey: before[0].routingKey, contentType: nil).get()
+        #expect(oldEnvelope.epoch == s.epoch, "envelopes carry the store's epoch")
+        #expect(try s.checkpointIfQuiescent() == nil)
+
+        let (restored, summary) = try HubStore.restore(from: backup, to: s.path, province: "35")
+        #expect(summary.backupEpoch == s.epoch && summary.epoch == restored.epoch && restored.epoch != s.epoch)
+        #expect(summary.records == 4 && summary.lastSeq == 4 && summary.pendingReissued == 2)
+        let pending = try restored.pendingOutbox(after: 0, limit: 100)
+        #expect(pending.map(\.seq) == [3, 4])
+        #expect(Set(pending.map(\.messageID)).isDisjoint(with: before.map(\.messageID)), "reissued rows are new messages")
+        for row in pending {
+            #expect(try EnvelopeCodec.decode(row.body, routingKey: row.routingKey, contentType: nil).get().epoch == restored.epoch)
+        }
+        #expect(try restored.importContents(SampleData.contents(province: "35", count: 1, start: 9)).seqRange == 5...5)
+        #expect(throws: StoreError.self) { try HubStore.restore(from: backup, to: dir.file("other.sqlite"), province: "33") }
+    }
+
     @Test func reimportingUnchangedRecordsMakesNoRevision() throws {
         let s = try store()
         let contents = SampleData.contents(province: "35", count: 3)

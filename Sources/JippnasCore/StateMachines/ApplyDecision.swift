@@ -13,9 +13,13 @@ public enum ApplyDecision: Sendable, Equatable {
     ///   - messageSeen: whether the message id is already in the catalogue's history.
     ///   - storedRevision: the revision the catalogue holds for this innovation, if any.
     ///   - incomingRevision: the revision the message carries.
-    public static func decide(messageSeen: Bool, storedRevision: Int64?, incomingRevision: Int64) -> ApplyDecision {
+    ///   - storedBySupersededEpoch: whether the held revision came from an earlier epoch of the hub's store
+    ///     (before a restore). Revisions only grow within an epoch: a restored hub may reuse a number, and
+    ///     what it holds now is the truth, so any revision of the current epoch replaces it.
+    public static func decide(messageSeen: Bool, storedRevision: Int64?, incomingRevision: Int64,
+                              storedBySupersededEpoch: Bool = false) -> ApplyDecision {
         if messageSeen { return .duplicate }
-        if let storedRevision, incomingRevision <= storedRevision { return .stale }
+        if let storedRevision, incomingRevision <= storedRevision, !storedBySupersededEpoch { return .stale }
         return .apply
     }
 }

@@ -18,14 +18,18 @@ public struct Envelope: Sendable, Hashable {
     public var innovation: Innovation
     /// Set when the hub publishes the record again to answer a resync request (same revision, new seq).
     public var resync: Bool
+    /// The hub store's epoch (see ``HubEpoch``); nil from hubs older than epochs.
+    public var epoch: String?
 
-    public init(hub: String, seq: Int64, event: ChangeEvent, sentAt: String, innovation: Innovation, resync: Bool = false) {
+    public init(hub: String, seq: Int64, event: ChangeEvent, sentAt: String, innovation: Innovation, resync: Bool = false,
+                epoch: String? = nil) {
         self.hub = hub
         self.seq = seq
         self.event = event
         self.sentAt = sentAt
         self.innovation = innovation
         self.resync = resync
+        self.epoch = epoch
     }
 
     /// The routing key this envelope is published under.
@@ -60,10 +64,7 @@ public enum EnvelopeCodec {
         maxBodyBytes: Int = InnovationLimits.defaultMaxBodyBytes
     ) -> Result<Envelope, ValidationReason> {
         if body.count > maxBodyBytes { return .failure(.bodyTooLarge) }
-        if let contentType, !contentType.isEmpty, contentType != Self.contentType,
-           !contentType.hasPrefix(Self.contentType + ";") {
-            return .failure(.unsupportedContentType)
-        }
+        if !isAccepted(contentType: contentType) { return .failure(.unsupportedContentType) }
         guard case .innovation(let keyProvince, let keyEvent)? = RoutingKey.parse(routingKey) else {
             return .failure(.invalidRoutingKey)
         }
@@ -79,6 +80,16 @@ public enum EnvelopeCodec {
             return .failure(.malformedJSON)
         }
         return wire.validated(keyProvince: keyProvince, keyEvent: keyEvent)
+    }
+
+    /// Whether a message's content-type property is one the federation reads: absent, empty, or
+    /// `application/json` in any letter case, optionally followed by `;` and parameters (ignored, as
+    /// `charset=utf-8`), with optional spaces around the type.
+    public static func isAccepted(contentType: String?) -> Bool {
+        guard let contentType else { return true }
+        let type = contentType.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        let trimmed = type.trimmingCharacters(in: [" ", "\t"])
+        return trimmed.isEmpty && !contentType.contains(";") || trimmed.lowercased() == Self.contentType
     }
 
     /// Strict UTF-8 and ``StrictJSON``'s checks, shared by every JSON body the federation reads.
@@ -110,6 +121,7 @@ private struct WireIn: Decodable {
     var sent_at: String?
     var innovation: WireInnovation?
     var resync: Bool?
+    var epoch: String?
 
     func validated(keyProvince: String, keyEvent: ChangeEvent) -> Result<Envelope, ValidationReason> {
         guard let schema else { return .failure(.missingField("schema")) }
@@ -124,13 +136,14 @@ private struct WireIn: Decodable {
         guard event == keyEvent else { return .failure(.eventMismatch) }
         guard let sentAt = sent_at else { return .failure(.missingField("sent_at")) }
         guard Timestamp.isValidRFC3339(sentAt) else { return .failure(.invalidField("sent_at")) }
+        if let epoch, !HubEpoch.isValid(epoch) { return .failure(.invalidField("epoch")) }
         guard let wireInnovation = innovation else { return .failure(.missingField("innovation")) }
         switch wireInnovation.record() {
         case .failure(let reason): return .failure(reason)
         case .success(let record):
             if let reason = InnovationValidator.validate(record, province: hub) { return .failure(reason) }
             return .success(Envelope(hub: hub, seq: seq, event: event, sentAt: sentAt, innovation: record,
-                                     resync: resync ?? false))
+                                     resync: resync ?? false, epoch: epoch))
         }
     }
 }

@@ -12,6 +12,7 @@ struct EnvelopeWriter {
     /// `schema` and `resync` are given as they go on the wire (resync only when set).
     mutating func write(_ envelope: Envelope, schema: Int) {
         open()
+        optional("epoch", envelope.epoch)
         key("event"); string(envelope.event.rawValue)
         key("hub"); string(envelope.hub)
         key("innovation"); write(envelope.innovation)

@@ -49,20 +49,26 @@ public struct Checkpoint: Sendable, Hashable, Codable {
     /// ``RecordDigest`` of all records, as hex.
     public var digest: String
     public var sentAt: String
+    /// The hub store's epoch (see ``HubEpoch``); nil from hubs older than epochs.
+    public var epoch: String?
 
-    public init(hub: String, seq: Int64, live: Int, withdrawn: Int, digest: String, sentAt: String) {
+    public init(hub: String, seq: Int64, live: Int, withdrawn: Int, digest: String, sentAt: String, epoch: String? = nil) {
         self.hub = hub
         self.seq = seq
         self.live = live
         self.withdrawn = withdrawn
         self.digest = digest
         self.sentAt = sentAt
+        self.epoch = epoch
     }
 
     enum CodingKeys: String, CodingKey {
-        case schema, hub, seq, live, withdrawn, digest
+        case schema, hub, seq, live, withdrawn, digest, epoch
         case sentAt = "sent_at"
     }
+
+    /// The largest checkpoint body accepted: a checkpoint is a few short fields.
+    public static let maxBodyBytes = 4096
 
     public static let kind = "checkpoint"
 }
@@ -71,6 +77,8 @@ public struct Checkpoint: Sendable, Hashable, Codable {
 public enum ResyncReason: String, Sendable, Codable, CaseIterable {
     case seqGap = "seq_gap"
     case digestMismatch = "digest_mismatch"
+    /// The hub's store has a new epoch (restored or rebuilt) and differs from the catalogue.
+    case newEpoch = "new_epoch"
     case manual
 }
 
@@ -116,7 +124,7 @@ public enum ControlCodec {
         guard case .hub(let province, Checkpoint.kind)? = RoutingKey.parse(routingKey) else {
             return .failure(.invalidRoutingKey)
         }
-        guard body.count <= 4096 else { return .failure(.bodyTooLarge) }
+        guard body.count <= Checkpoint.maxBodyBytes else { return .failure(.bodyTooLarge) }
         if let reason = EnvelopeCodec.structuralProblem(body) { return .failure(reason) }
         let checkpoint: Checkpoint
         do {
@@ -130,13 +138,23 @@ public enum ControlCodec {
         }
         guard checkpoint.schema == Envelope.schemaVersion else { return .failure(.unknownSchema) }
         guard checkpoint.hub == province else { return .failure(.provinceMismatch) }
-        guard checkpoint.seq >= 0, checkpoint.live >= 0, checkpoint.withdrawn >= 0 else {
-            return .failure(.invalidField("seq"))
+        return validate(checkpoint).map { .failure($0) } ?? .success(checkpoint)
+    }
+
+    /// The field rules of a checkpoint after decoding. Seq 0 is a hub that has assigned none yet.
+    static func validate(_ checkpoint: Checkpoint) -> ValidationReason? {
+        let exact = InnovationLimits.revisionRange.upperBound
+        guard (0...exact).contains(checkpoint.seq) else { return .invalidField("seq") }
+        guard (0...Int(exact)).contains(checkpoint.live) else { return .invalidField("live") }
+        guard (0...Int(exact)).contains(checkpoint.withdrawn) else { return .invalidField("withdrawn") }
+        // Lower-case only: the digest is compared as text, so "8E68..." would decode and then never match.
+        guard checkpoint.digest.utf8.count == 16,
+              checkpoint.digest.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }) else {
+            return .invalidField("digest")
         }
-        guard checkpoint.digest.count == 16, UInt64(checkpoint.digest, radix: 16) != nil else {
-            return .failure(.invalidField("digest"))
-        }
-        return .success(checkpoint)
+        guard Timestamp.isValidRFC3339(checkpoint.sentAt) else { return .invalidField("sent_at") }
+        if let epoch = checkpoint.epoch, !HubEpoch.isValid(epoch) { return .invalidField("epoch") }
+        return nil
     }
 
     /// Decodes a resync request addressed to `province`.

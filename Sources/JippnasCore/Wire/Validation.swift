@@ -103,8 +103,8 @@ public enum InnovationValidator {
         if let r = checkOptional(content.benefits, "benefits", InnovationLimits.benefitsMax) { return r }
         if let r = checkOptional(content.contact, "contact", InnovationLimits.contactMax) { return r }
         if let url = content.url {
-            if url.utf8.count > InnovationLimits.urlMax || hasControlCharacters(url)
-                || !(url.hasPrefix("https://") || url.hasPrefix("http://")) || url.contains(" ")
+            if !scalarCount(of: url, isIn: 0...InnovationLimits.urlMax) || hasControlCharacters(url)
+                || !(url.hasPrefix("https://") || url.hasPrefix("http://")) || url.unicodeScalars.contains(where: \.isFederationWhitespace)
             {
                 return .invalidField("url")
             }
@@ -124,7 +124,7 @@ public enum InnovationValidator {
     }
 
     private static func checkText(_ value: String, _ field: String, _ range: ClosedRange<Int>) -> ValidationReason? {
-        if !characterCount(of: value, isIn: range) || hasControlCharacters(value) || hasSurroundingWhitespace(value) {
+        if !scalarCount(of: value, isIn: range) || hasControlCharacters(value) || hasSurroundingWhitespace(value) {
             return .invalidField(field)
         }
         return nil
@@ -132,26 +132,31 @@ public enum InnovationValidator {
 
     private static func checkOptional(_ value: String?, _ field: String, _ max: Int) -> ValidationReason? {
         guard let value else { return nil }
-        if !characterCount(of: value, isIn: 0...max) || hasControlCharacters(value, allowNewlines: true) {
+        if !scalarCount(of: value, isIn: 0...max) || hasControlCharacters(value, allowNewlines: true) {
             return .invalidField(field)
         }
         return nil
     }
 
-    /// Whether `value` has a number of characters in `range`. A character is at least one byte, so within
-    /// the byte length the upper bound holds and only the first few characters need walking for the lower;
-    /// every grapheme (costly to find) is counted only for a text longer in bytes than the limit.
-    static func characterCount(of value: String, isIn range: ClosedRange<Int>) -> Bool {
+    /// Whether `value` has a number of Unicode scalar values (code points) in `range`: the unit every
+    /// language counts alike (Python's `len`, Go's `utf8.RuneCountInString`, Java's `codePointCount`),
+    /// where characters as people see them (grapheme clusters) vary with the Unicode version. A scalar
+    /// starts at every UTF-8 byte that is not a continuation byte (10xxxxxx).
+    static func scalarCount(of value: String, isIn range: ClosedRange<Int>) -> Bool {
+        // A scalar is one to four UTF-8 bytes, so the byte length alone often settles it.
         let bytes = value.utf8.count
-        guard bytes <= range.upperBound else { return range.contains(value.count) }
-        return bytes >= range.lowerBound && value.prefix(range.lowerBound).count == range.lowerBound
+        if bytes < range.lowerBound { return false }
+        if bytes <= range.upperBound && bytes >= 4 * range.lowerBound { return true }
+        var scalars = 0
+        for byte in value.utf8 where byte & 0xC0 != 0x80 { scalars += 1 }
+        return range.contains(scalars)
     }
 
-    /// Whether the first or last character is a space, tab or line break: whole characters, so a space
-    /// carrying a combining mark is not one, exactly as ``String/trimmingWhitespace()`` sees it.
+    /// Whether the first or last Unicode scalar is White_Space (space, tab, line breaks, U+00A0 and the
+    /// other Unicode spaces): import trims exactly these, so the two always agree.
     private static func hasSurroundingWhitespace(_ value: String) -> Bool {
-        guard let first = value.first, let last = value.last else { return false }
-        return first.isTrimmedWhitespace || last.isTrimmedWhitespace
+        guard let first = value.unicodeScalars.first, let last = value.unicodeScalars.last else { return false }
+        return first.isFederationWhitespace || last.isFederationWhitespace
     }
 
     /// C0 and C1 controls, DEL and the bidirectional overrides (which can make a title read differently
@@ -179,17 +184,19 @@ public enum InnovationValidator {
 }
 
 extension String {
-    /// The string without leading and trailing spaces, tabs and newlines.
+    /// The string without leading and trailing Unicode White_Space scalars.
     public func trimmingWhitespace() -> String {
-        guard let first = firstIndex(where: { !$0.isTrimmedWhitespace }),
-              let last = lastIndex(where: { !$0.isTrimmedWhitespace }) else {
+        let scalars = unicodeScalars
+        guard let first = scalars.firstIndex(where: { !$0.isFederationWhitespace }),
+              let last = scalars.lastIndex(where: { !$0.isFederationWhitespace }) else {
             return ""
         }
-        return String(self[first...last])
+        return String(scalars[first...last])
     }
 }
 
-extension Character {
-    /// A space, tab or line break: what ``String/trimmingWhitespace()`` removes from either end.
-    var isTrimmedWhitespace: Bool { self == " " || self == "\t" || self == "\n" || self == "\r" }
+extension Unicode.Scalar {
+    /// The Unicode White_Space property: U+0009–U+000D, U+0020, U+0085, U+00A0, U+1680, U+2000–U+200A,
+    /// U+2028, U+2029, U+202F, U+205F and U+3000 (docs/PROTOCOL.md lists them for other implementations).
+    var isFederationWhitespace: Bool { properties.isWhitespace }
 }
