@@ -173,9 +173,11 @@ final class CatalogueCommitter {
     }
 
     private func logEpoch(_ change: EpochChange) {
-        logger.notice(change.from.isEmpty ? "hub epoch adopted" : "hub store has a new epoch: sequence tracking restarts", metadata: [
-            "hub": "\(change.hub)", "epoch": "\(change.to)", "previous_epoch": "\(change.from.isEmpty ? "-" : change.from)",
-            "seq": "\(change.baselineSeq)",
+        guard !change.from.isEmpty else {
+            return logger.notice("hub epoch adopted", metadata: ["hub": "\(change.hub)", "epoch": "\(change.to)"])
+        }
+        logger.notice("hub store has a new epoch: sequence tracking restarts", metadata: [
+            "hub": "\(change.hub)", "epoch": "\(change.to)", "previous_epoch": "\(change.from)", "seq": "\(change.baselineSeq)",
         ])
     }
 
