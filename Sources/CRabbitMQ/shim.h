@@ -14,6 +14,23 @@
 #include <amqp_ssl_socket.h>
 #endif
 
+#include <openssl/err.h>
+
+// rabbitmq-c reports every TLS failure after the handshake as AMQP_STATUS_SSL_ERROR and leaves OpenSSL's
+// reason (for example "tlsv13 alert certificate required", the broker's answer to a missing client
+// certificate) on this thread's error queue. This copies the latest reason into `buffer` ("" if none).
+static inline void jippnas_tls_last_reason(char *buffer, size_t length) {
+    unsigned long code = ERR_peek_last_error();
+    const char *reason = code ? ERR_reason_error_string(code) : NULL;
+    if (length == 0) return;
+    buffer[0] = 0;
+    if (reason) {
+        size_t i = 0;
+        for (; reason[i] && i + 1 < length; i++) buffer[i] = reason[i];
+        buffer[i] = 0;
+    }
+}
+
 // amqp_login is variadic, which Swift cannot call; this fixes the PLAIN mechanism's two arguments.
 static inline amqp_rpc_reply_t jippnas_amqp_login_plain(amqp_connection_state_t state, const char *vhost,
                                                         int channel_max, int frame_max, int heartbeat,

@@ -101,10 +101,10 @@ public final class AMQPConnection {
         var tv = timeval(duration: timeout)
         let rc = amqp_socket_open_noblock(socket, url.host, Int32(url.port), &tv)
         if rc != AMQP_STATUS_OK.rawValue {
+            let hint = url.tls ? Self.tlsHint(rc, tls) : ""
             amqp_destroy_connection(state)
             throw AMQPError(operation: url.tls ? "TLS connect" : "connect",
-                            kind: .library(code: rc, message: Self.statusText(rc) + Self.tlsHint(rc, tls)),
-                            broker: url.description)
+                            kind: .library(code: rc, message: Self.statusText(rc) + hint), broker: url.description)
         }
         _ = amqp_set_handshake_timeout(state, &tv)
         _ = amqp_set_rpc_timeout(state, &tv)
@@ -112,11 +112,17 @@ public final class AMQPConnection {
         do {
             try check(reply, "login")
         } catch {
+            // Read before the connection is freed: OpenSSL's reason is all that says why TLS failed here.
+            let hint = url.tls ? Self.tlsHint(AMQP_STATUS_SSL_ERROR.rawValue, tls, afterHandshake: true) : ""
             amqp_destroy_connection(state)
-            if case .connectionClosed(let code, let text) = error.kind, code == 403 || code == 530 {
+            switch error.kind {
+            case .connectionClosed(let code, let text) where code == 403 || code == 530:
                 throw AMQPError(operation: "login", kind: .authentication("\(code) \(text)"), broker: url.description)
+            case .library(let code, let message) where code == AMQP_STATUS_SSL_ERROR.rawValue:
+                throw AMQPError(operation: "login", kind: .library(code: code, message: message + hint), broker: url.description)
+            default:
+                throw error
             }
-            throw error
         }
         self.heartbeat = amqp_get_heartbeat(state)
         isOpen = true
@@ -172,18 +178,39 @@ public final class AMQPConnection {
     }
 
     /// What a TLS failure most likely means, for an operator reading the log.
-    private static func tlsHint(_ rc: Int32, _ tls: BrokerTLS) -> String {
+    private static func tlsHint(_ rc: Int32, _ tls: BrokerTLS, afterHandshake: Bool = false) -> String {
         let ca = tls.caFile ?? BrokerTLS.systemBundle
+        let reason = tlsLastReason()
+        let openssl = reason.isEmpty ? "" : "; OpenSSL: \(reason)"
+        if reason.contains("certificate required") {
+            return " (the broker requires a client certificate: set broker.tls.cert_file and broker.tls.key_file\(openssl))"
+        }
+        if ["unknown ca", "bad certificate", "certificate unknown", "unsupported certificate"].contains(where: reason.contains) {
+            let which = tls.certFile.map { "the client certificate \($0)" } ?? "the client certificate"
+            return " (the broker refused \(which): is it signed by a CA the broker trusts\(openssl))"
+        }
+        if afterHandshake && reason.isEmpty && tls.certFile == nil {
+            // TLS 1.3 ends the handshake before the broker checks the client; its refusal may then show
+            // only as a closed socket, without OpenSSL's reason.
+            return " (TLS failed after the handshake: the broker may require a client certificate, and broker.tls.cert_file is not set)"
+        }
         switch rc {
         case AMQP_STATUS_SSL_PEER_VERIFY_FAILED.rawValue:
-            return " (the broker's certificate does not chain to the CA in \(ca))"
+            return " (the broker's certificate does not chain to the CA in \(ca)\(openssl))"
         case AMQP_STATUS_SSL_HOSTNAME_VERIFY_FAILED.rawValue:
-            return " (the broker's certificate does not name the host in the URL)"
+            return " (the broker's certificate does not name the host in the URL\(openssl))"
         case AMQP_STATUS_SSL_CONNECTION_FAILED.rawValue, AMQP_STATUS_SSL_ERROR.rawValue:
-            return " (TLS handshake failed: is this a TLS port, and does the certificate chain to \(ca)?)"
+            return " (TLS handshake failed: is this a TLS port, and does the certificate chain to \(ca)?\(openssl))"
         default:
             return ""
         }
+    }
+
+    /// OpenSSL's latest reason on this thread, "" if none.
+    private static func tlsLastReason() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        jippnas_tls_last_reason(&buffer, buffer.count)
+        return String(cString: buffer)
     }
 
     /// Closes channel and connection politely when possible, and frees the connection.

@@ -209,6 +209,51 @@ struct SecurityTests {
         }
     }
 
+    @Test("mutual TLS: a daemon with a client certificate from the broker's CA connects and delivers; without one, or with another CA's, it is refused and its log names the cause")
+    func mutualTLS() async throws {
+        let broker = try DedicatedBroker(label: "mtls", requireClientCertificate: true)
+        defer { broker.stop() }
+        let dir = TempDir("mtls")
+        let binary = try ChildProcess.jippnasBinary()
+        let port = try broker.value("JIPPNAS_BROKER_TLS_PORT")
+        func environment(cert: String?, key: String?) throws -> [String: String] {
+            var env = ["JIPPNAS_BROKER_URLS": "amqps://guest:guest@localhost:\(port)/",
+                       "JIPPNAS_BROKER_TLS_CA_FILE": try broker.value("JIPPNAS_BROKER_CA"), "JIPPNAS_BROKER_TIMEOUT_S": "3",
+                       "JIPPNAS_RELAY_CHECKPOINT_INTERVAL_S": "1"]
+            if let cert, let key {
+                env["JIPPNAS_BROKER_TLS_CERT_FILE"] = try broker.value(cert)
+                env["JIPPNAS_BROKER_TLS_KEY_FILE"] = try broker.value(key)
+            }
+            return env
+        }
+        let withCert = try environment(cert: "JIPPNAS_BROKER_CLIENT_CERT", key: "JIPPNAS_BROKER_CLIENT_KEY")
+        let hubDatabase = dir.file("hub.sqlite"), catalogue = dir.file("catalogue.sqlite")
+        _ = try HubStore(path: hubDatabase, province: "35").importContents(SampleData.contents(province: "35", count: 5))
+        let aggregator = try ChildProcess([binary, "aggregator", "run", "--database", catalogue], environment: withCert,
+                                          outputPath: dir.file("aggregator.log"))
+        let hub = try ChildProcess([binary, "hub", "run", "--province", "35", "--database", hubDatabase], environment: withCert,
+                                   outputPath: dir.file("hub.log"))
+        let arrived = await eventually(timeout: .seconds(30)) { (try? CatalogueStore(path: catalogue).list(hub: "35").count) == 5 }
+        #expect(arrived, "hub log:\n\(hub.output)\naggregator log:\n\(aggregator.output)")
+        hub.signal(SIGTERM)
+        aggregator.signal(SIGTERM)
+        _ = await hub.wait(timeout: .seconds(20))
+        _ = await aggregator.wait(timeout: .seconds(20))
+
+        for (label, cert, key, cause) in [("no-cert", nil, nil, "client certificate"),
+                                          ("other-ca", "JIPPNAS_BROKER_OTHER_CLIENT_CERT", "JIPPNAS_BROKER_OTHER_CLIENT_KEY",
+                                           "the broker refused the client certificate")] {
+            let refused = try ChildProcess([binary, "hub", "run", "--province", "35", "--database", dir.file("\(label).sqlite")],
+                                           environment: try environment(cert: cert, key: key), outputPath: dir.file("\(label).log"))
+            let named = await eventually(timeout: .seconds(15)) { refused.output.contains("broker connect failed") }
+            refused.signal(SIGTERM)
+            _ = await refused.wait(timeout: .seconds(10))
+            let line = refused.output.split(separator: "\n").first { $0.contains("broker connect failed") } ?? ""
+            #expect(named && line.contains(cause), "\(label): \(refused.output)")
+            #expect(!refused.output.contains("connected to broker"), "\(label) must not connect")
+        }
+    }
+
     @Test("the hostile corpus is dead-lettered with its reasons while good messages between them arrive")
     func hostileCorpusThroughARunningAggregator() async throws {
         let base = try BrokerFixture.isolatedURL("corpus")

@@ -75,3 +75,35 @@ public enum BrokerFixture {
         return outcome.output
     }
 }
+
+/// A RabbitMQ node of a test's own (`scripts/broker start`), for what the shared one must not be
+/// configured for, such as a TLS listener that demands client certificates. Stop it with ``stop()``.
+public final class DedicatedBroker: Sendable {
+    public let directory: String
+    public let url: BrokerURL
+
+    /// Starts the node in a new directory under /tmp (its parents must be traversable by the rabbitmq user).
+    public init(label: String, requireClientCertificate: Bool = false) throws {
+        directory = "/tmp/jippnas-\(label)-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o755])
+        let output = try BrokerFixture.run(["env", "JIPPNAS_BROKER_REQUIRE_CLIENT_CERT=\(requireClientCertificate ? 1 : 0)",
+                                            "\(repositoryRoot)/scripts/broker", "start", directory + "/broker"])
+        let last = output.split(separator: "\n").last.map(String.init) ?? ""
+        url = try BrokerURL(parsing: last.trimmingCharacters(in: .whitespaces))
+    }
+
+    /// A value of the node's broker.env (JIPPNAS_BROKER_*).
+    public func value(_ name: String) throws -> String {
+        let env = try String(contentsOfFile: directory + "/broker/broker.env", encoding: .utf8)
+        guard let line = env.split(separator: "\n").first(where: { $0.hasPrefix(name + "=") }) else {
+            throw BrokerFixture.Unavailable(description: "broker.env has no \(name)")
+        }
+        return String(line.dropFirst(name.count + 1))
+    }
+
+    public func stop() {
+        _ = Subprocess.run(["\(repositoryRoot)/scripts/broker", "stop", directory + "/broker"])
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
