@@ -128,6 +128,12 @@ public struct RecordKey: Hashable, Sendable, CustomStringConvertible {
     public var revision: Int64
     public var withdrawn: Bool
     public var description: String { "\(globalID)@\(revision)\(withdrawn ? "(withdrawn)" : "")" }
+
+    public init(globalID: String, revision: Int64, withdrawn: Bool) {
+        self.globalID = globalID
+        self.revision = revision
+        self.withdrawn = withdrawn
+    }
 }
 
 /// One message exactly as a test wants it on the wire.
