@@ -189,10 +189,13 @@ public final class AMQPConnection {
             let which = tls.certFile.map { "the client certificate \($0)" } ?? "the client certificate"
             return " (the broker refused \(which): is it signed by a CA the broker trusts\(openssl))"
         }
-        if afterHandshake && reason.isEmpty && tls.certFile == nil {
+        if afterHandshake && reason.isEmpty {
             // TLS 1.3 ends the handshake before the broker checks the client; its refusal may then show
             // only as a closed socket, without OpenSSL's reason.
-            return " (TLS failed after the handshake: the broker may require a client certificate, and broker.tls.cert_file is not set)"
+            guard let cert = tls.certFile else {
+                return " (TLS failed after the handshake: the broker may require a client certificate, and broker.tls.cert_file is not set)"
+            }
+            return " (TLS failed after the handshake: the broker may have refused the client certificate \(cert): is it signed by a CA the broker trusts?)"
         }
         switch rc {
         case AMQP_STATUS_SSL_PEER_VERIFY_FAILED.rawValue:

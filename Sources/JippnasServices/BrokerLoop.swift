@@ -55,6 +55,7 @@ struct BrokerLoop {
              session: (AMQPConnection) -> SessionEnd)
     {
         var planner = ReconnectPlanner<ContinuousClock.Instant>(urls: broker.urls)
+        var reconnecting = false
         while !stop.isStopped {
             // A connect and its set-up block without ticking (each step bounded by broker.timeout_s): feed
             // the watchdog between attempts too, not only from sessions and back-off sleeps.
@@ -73,9 +74,14 @@ struct BrokerLoop {
                 stop.sleep(delay, tick: observer.tick)
                 continue
             }
+            // A recovery is as much news as the loss that preceded it: at notice, so a log kept at that
+            // level shows both; the first connection of a run is routine.
+            logger.log(level: reconnecting || planner.failures > 0 ? .notice : .info, "connected to broker", metadata: [
+                "broker": "\(url)", "heartbeat_s": "\(connection.heartbeat)",
+            ])
             planner.connected(at: .now)
             connectedChanged(true, false, url.description)
-            logger.info("connected to broker", metadata: ["broker": "\(url)", "heartbeat_s": "\(connection.heartbeat)"])
+            reconnecting = true
             let end = session(connection)
             connectedChanged(false, !isStopped(end), url.description)
             if isStopped(end) {

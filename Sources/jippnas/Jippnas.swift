@@ -86,8 +86,11 @@ func applyReload(level: Logger.Level, changes: Logger.Metadata, logger: Logger) 
 /// Creates the database's directory and opens the store, or exits 1 with the problem on stderr.
 func openDatabase<Store>(_ path: String, _ open: (String) throws -> Store) throws -> Store {
     do {
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
-                                                withIntermediateDirectories: true)
+        // A bare file name ("hub.sqlite") has no directory to make: it is in the current one.
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
         return try open(path)
     } catch {
         printError("\(error)")

@@ -71,6 +71,11 @@ struct OperatorInputTests {
         #expect(status.status == 2 && status.output.contains("records=2"), "\(status.output)")
         let wrongProvince = try jippnas(["hub", "status", "--province", "33", "--database", hub])
         #expect(wrongProvince.status == 1 && wrongProvince.output.contains("belongs to province 35"), "\(wrongProvince.output)")
+        // A bare file name is a store in the current directory.
+        let seeds = repositoryRoot + "/seeds/hubs/35-jawa-timur.csv"
+        let bare = Subprocess.run(["/bin/sh", "-c", "cd \"$0\" && \"$1\" hub import --province 35 --database bare.sqlite \"$2\"",
+                                   dir.path, binary, seeds])
+        #expect(bare.status == 0 && FileManager.default.fileExists(atPath: dir.file("bare.sqlite")), "\(bare.output)")
     }
 
     @Test("a config file holding a broker password is refused while others can read it")

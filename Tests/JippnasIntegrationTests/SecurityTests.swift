@@ -240,9 +240,11 @@ struct SecurityTests {
         _ = await hub.wait(timeout: .seconds(20))
         _ = await aggregator.wait(timeout: .seconds(20))
 
+        // OpenSSL's reason (the broker's alert) reaches the client only when it reads before the broker hangs
+        // up; either way the line names the client certificate, and which one.
         for (label, cert, key, cause) in [("no-cert", nil, nil, "client certificate"),
                                           ("other-ca", "JIPPNAS_BROKER_OTHER_CLIENT_CERT", "JIPPNAS_BROKER_OTHER_CLIENT_KEY",
-                                           "the broker refused the client certificate")] {
+                                           "client certificate \(try broker.value("JIPPNAS_BROKER_OTHER_CLIENT_CERT"))")] {
             let refused = try ChildProcess([binary, "hub", "run", "--province", "35", "--database", dir.file("\(label).sqlite")],
                                            environment: try environment(cert: cert, key: key), outputPath: dir.file("\(label).log"))
             let named = await eventually(timeout: .seconds(15)) { refused.output.contains("broker connect failed") }
