@@ -31,6 +31,9 @@ static inline void jippnas_tls_last_reason(char *buffer, size_t length) {
     }
 }
 
+// Empties this thread's OpenSSL error queue before a connection, so that its reasons are this one's.
+static inline void jippnas_tls_clear_errors(void) { ERR_clear_error(); }
+
 // amqp_login is variadic, which Swift cannot call; this fixes the PLAIN mechanism's two arguments.
 static inline amqp_rpc_reply_t jippnas_amqp_login_plain(amqp_connection_state_t state, const char *vhost,
                                                         int channel_max, int frame_max, int heartbeat,

@@ -99,6 +99,7 @@ public final class AMQPConnection {
             throw error
         }
         var tv = timeval(duration: timeout)
+        if url.tls { jippnas_tls_clear_errors() }
         let rc = amqp_socket_open_noblock(socket, url.host, Int32(url.port), &tv)
         if rc != AMQP_STATUS_OK.rawValue {
             let hint = url.tls ? Self.tlsHint(rc, tls) : ""
@@ -180,6 +181,9 @@ public final class AMQPConnection {
     /// What a TLS failure most likely means, for an operator reading the log.
     private static func tlsHint(_ rc: Int32, _ tls: BrokerTLS, afterHandshake: Bool = false) -> String {
         let ca = tls.caFile ?? BrokerTLS.systemBundle
+        let tlsCodes = [AMQP_STATUS_SSL_ERROR, AMQP_STATUS_SSL_HOSTNAME_VERIFY_FAILED, AMQP_STATUS_SSL_PEER_VERIFY_FAILED,
+                        AMQP_STATUS_SSL_CONNECTION_FAILED].map(\.rawValue)
+        guard tlsCodes.contains(rc) else { return "" }
         let reason = tlsLastReason()
         let openssl = reason.isEmpty ? "" : "; OpenSSL: \(reason)"
         if reason.contains("certificate required") {

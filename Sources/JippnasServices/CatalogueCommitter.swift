@@ -68,7 +68,7 @@ final class CatalogueCommitter {
         var plan = CommitPlan(count: changes.count)
         var outcome = BatchOutcome()
         var pendingDeadLetters = deadLetters
-        var lastRefusal = ""
+        var lastRefusal = (reason: DeadLetterReason.storeRefused, detail: "")
         var step = plan.step
         let base = changes.startIndex
         while true {
@@ -85,12 +85,14 @@ final class CatalogueCommitter {
                     for change in part.epochsBegun { logEpoch(change) }
                     step = plan.succeeded()
                 } catch {
-                    if error.refusesData { lastRefusal = error.message }
+                    if error.refusesData {
+                        lastRefusal = (error.deadLetterReason ?? DeadLetterReason.storeRefused, error.message)
+                    }
                     step = failed(&plan, error, messages: range.count)
                 }
             case .deadLetter(let index):
                 do {
-                    try refuse(changes[base + index], detail: lastRefusal)
+                    try refuse(changes[base + index], reason: lastRefusal.reason, detail: lastRefusal.detail)
                     step = plan.succeeded()
                 } catch {
                     step = failed(&plan, error, messages: 1)
@@ -119,11 +121,12 @@ final class CatalogueCommitter {
         return next
     }
 
-    /// Dead-letters one valid change the store refused, with SQLite's message as the detail.
-    private func refuse(_ change: IncomingChange, detail: String) throws(StoreError) {
-        try store.refuse(change, reason: DeadLetterReason.storeRefused, detail: detail)
+    /// Dead-letters one valid change the store refused, with SQLite's (or the epoch check's) message as
+    /// the detail.
+    private func refuse(_ change: IncomingChange, reason: String, detail: String) throws(StoreError) {
+        try store.refuse(change, reason: reason, detail: detail)
         logger.error("dead letter", metadata: [
-            "reason": "\(DeadLetterReason.storeRefused)", "detail": "\(detail)", "hub": "\(change.envelope.hub)",
+            "reason": "\(reason)", "detail": "\(detail)", "hub": "\(change.envelope.hub)",
             "seq": "\(change.envelope.seq)", "message_id": "\(change.messageID)", "routing_key": "\(change.routingKey)",
         ])
     }
@@ -134,11 +137,21 @@ final class CatalogueCommitter {
         do {
             let (epochDecision, epochChange) = try store.enterEpoch(of: checkpoint)
             if let epochChange { logEpoch(epochChange) }
-            guard epochDecision != .retired else {
-                logger.info("checkpoint of a retired epoch skipped", metadata: [
+            switch epochDecision {
+            case .retired:
+                logger.warning("checkpoint of a retired epoch skipped: a store replaced by a restore is still publishing?", metadata: [
                     "hub": "\(checkpoint.hub)", "seq": "\(checkpoint.seq)", "epoch": "\(checkpoint.epoch ?? "")",
                 ])
                 return
+            case .unknown:
+                logger.error("checkpoint of an unknown epoch ignored: a new or rebuilt store publishes for this hub", metadata: [
+                    "hub": "\(checkpoint.hub)", "epoch": "\(checkpoint.epoch ?? "")",
+                    "epoch_parent": "\(checkpoint.epochParent ?? "none")",
+                    "hint": "if the hub was rebuilt without a backup: jippnas aggregator accept-epoch --hub \(checkpoint.hub) --epoch \(checkpoint.epoch ?? "")",
+                ])
+                return
+            case .current, .adopt, .begin:
+                break
             }
             let view = try store.view(hub: checkpoint.hub, epoch: checkpoint.epoch)
             // A checkpoint older than changes already applied (a redelivery after a reconnect) describes a

@@ -144,7 +144,7 @@ public struct Reconciliation: Sendable, Equatable, Codable {
     public var id: Int64
     public var hub: String
     public var requestedAt: String
-    /// `seq_gap`, `digest_mismatch` or `manual`.
+    /// `seq_gap`, `digest_mismatch`, `new_epoch` or `manual`.
     public var reason: String
     public var fromSeq: Int64?
     /// When a checkpoint agreeing with the catalogue arrived afterwards.
@@ -334,40 +334,65 @@ public final class CatalogueStore: Sendable {
         c.loaded = true
     }
 
-    /// Decides what `epoch` (from a message with `seq`) means for `hub` and carries out a change of epoch.
-    private func enter(epoch: String?, seq: Int64, hub: String, now: String, _ c: inout HubCounters,
+    /// Decides what `epoch` (with its `parent`, from a message with `seq`) means for `hub` and carries out
+    /// a change of epoch.
+    private func enter(epoch: String?, parent: String?, seq: Int64, hub: String, now: String, _ c: inout HubCounters,
                        _ db: Database) throws -> (HubEpoch.Decision, EpochChange?)
     {
         try load(hub: hub, &c, db)
-        let isRetired = try epoch.map {
-            try Bool.fetchOne(db, sql: "SELECT 1 FROM hub_epoch WHERE hub = ? AND epoch = ? AND retired_at IS NOT NULL",
-                              arguments: [hub, $0]) ?? false
-        } ?? false
-        let decision = HubEpoch.decide(current: c.epoch, incoming: epoch, isRetired: isRetired)
-        guard let epoch, decision == .adopt || decision == .begin else { return (decision, nil) }
+        guard let epoch, epoch != c.epoch else { return (.current, nil) }
+        let retired = Set(try String.fetchAll(db, sql: "SELECT epoch FROM hub_epoch WHERE hub = ? AND retired_at IS NOT NULL",
+                                              arguments: [hub]))
+        let decision = HubEpoch.decide(current: c.epoch, incoming: epoch, parent: parent, isRetired: retired.contains(epoch),
+                                       parentIsKnown: parent.map { $0 == c.epoch || retired.contains($0) } ?? false)
+        guard decision == .adopt || decision == .begin else { return (decision, nil) }
+        let change = EpochChange(hub: hub, from: c.epoch, to: epoch, baselineSeq: decision == .begin ? seq : c.contiguous)
         try db.execute(sql: "INSERT OR IGNORE INTO hub_epoch(hub, epoch, first_seen_at) VALUES (?, ?, ?)",
                        arguments: [hub, epoch, now])
         try db.execute(sql: """
             INSERT INTO hub_state(hub, highest_seq, last_message_at, epoch, epoch_since) VALUES (?, 0, ?, ?, ?)
             ON CONFLICT(hub) DO UPDATE SET epoch = excluded.epoch, epoch_since = excluded.epoch_since
             """, arguments: [hub, now, epoch, now])
-        let change = EpochChange(hub: hub, from: c.epoch, to: epoch, baselineSeq: decision == .begin ? seq : c.contiguous)
+        // The epoch left behind is retired; "" stands for the time before epochs, so that a backup from
+        // then (parent "") is recognised as this hub's.
+        try db.execute(sql: """
+            INSERT INTO hub_epoch(hub, epoch, first_seen_at, retired_at) VALUES (?, ?, ?, ?)
+            ON CONFLICT(hub, epoch) DO UPDATE SET retired_at = excluded.retired_at
+            """, arguments: [hub, c.epoch, now, now])
         if decision == .adopt {
             // The same store, upgraded: its records are the new epoch's.
             try db.execute(sql: "UPDATE innovation SET hub_epoch = ? WHERE hub = ? AND hub_epoch = ''", arguments: [epoch, hub])
         } else {
-            try db.execute(sql: "UPDATE hub_epoch SET retired_at = ? WHERE hub = ? AND epoch = ?", arguments: [now, hub, c.epoch])
-            try db.execute(sql: "INSERT OR IGNORE INTO hub_epoch(hub, epoch, first_seen_at, retired_at) VALUES (?, ?, ?, ?)",
-                           arguments: [hub, c.epoch, now, now])
-            try db.execute(sql: "DELETE FROM hub_seq_pending WHERE hub = ?", arguments: [hub])
-            try db.execute(sql: "UPDATE hub_state SET highest_seq = ?, contiguous_seq = ?, gap_since = NULL WHERE hub = ?",
-                           arguments: [seq, seq, hub])
-            c.contiguous = seq
-            c.highestSeq = seq
-            c.pendingSeqs = 0
+            try restartTracking(at: seq, hub: hub, &c, db)
         }
         c.epoch = epoch
         return (decision, change)
+    }
+
+    /// A new epoch's sequence numbers start wherever its store's do: nothing before `seq` can be missing.
+    private func restartTracking(at seq: Int64, hub: String, _ c: inout HubCounters, _ db: Database) throws {
+        try db.execute(sql: "DELETE FROM hub_seq_pending WHERE hub = ?", arguments: [hub])
+        try db.execute(sql: "UPDATE hub_state SET highest_seq = ?, contiguous_seq = ?, gap_since = NULL WHERE hub = ?",
+                       arguments: [seq, seq, hub])
+        c.contiguous = seq
+        c.highestSeq = seq
+        c.pendingSeqs = 0
+    }
+
+    /// Makes `epoch` the hub's current one on an operator's word (`jippnas aggregator accept-epoch`): for a
+    /// hub rebuilt without a backup, whose new epoch descends from none the catalogue knows. Its sequence
+    /// tracking starts from nothing; its first checkpoint then orphans or resyncs as for a restore.
+    public func acceptEpoch(hub: String, epoch: String, at now: String = Timestamp.now()) throws(StoreError) -> EpochChange? {
+        do {
+            return try pool.write { db in
+                var c = HubCounters()
+                try load(hub: hub, &c, db)
+                let parent = c.epoch
+                return try enter(epoch: epoch, parent: parent, seq: 0, hub: hub, now: now, &c, db).1
+            }
+        } catch {
+            throw StoreError.wrap(error, operation: "accept epoch \(epoch) for \(hub)", path: path)
+        }
     }
 
     /// Records that `seq` arrived: advances the hub's contiguous sequence number, or remembers a seq that
@@ -435,7 +460,8 @@ public final class CatalogueStore: Sendable {
                 var counters: [String: HubCounters] = [:]
                 var c = HubCounters()
                 let e = change.envelope
-                if try enter(epoch: e.epoch, seq: e.seq, hub: e.hub, now: receivedAt, &c, db).0 != .retired {
+                if try ![.retired, .unknown].contains(enter(epoch: e.epoch, parent: e.epochParent, seq: e.seq, hub: e.hub,
+                                                             now: receivedAt, &c, db).0) {
                     c.highestSeq = max(c.highestSeq, e.seq)
                     try track(seq: e.seq, hub: e.hub, &c, db)
                 }
@@ -487,11 +513,22 @@ public final class CatalogueStore: Sendable {
         let globalID = e.globalID
         var c = counters[e.hub] ?? HubCounters()
         defer { counters[e.hub] = c }
-        let (epochDecision, epochChange) = try enter(epoch: e.epoch, seq: e.seq, hub: e.hub, now: receivedAt, &c, db)
+        let (epochDecision, epochChange) = try enter(epoch: e.epoch, parent: e.epochParent, seq: e.seq, hub: e.hub,
+                                                     now: receivedAt, &c, db)
         if let epochChange { outcome.epochsBegun.append(epochChange) }
-        guard epochDecision != .retired else {
+        switch epochDecision {
+        case .retired:
             c.stale += 1
             return .stale
+        case .unknown:
+            // Refused like data the store cannot take: the batch is split until this message is alone,
+            // and it is dead-lettered with its own reason while the others commit.
+            throw StoreError(operation: "apply", path: path, message: "epoch \(e.epoch ?? "") of hub \(e.hub) descends from "
+                             + "none of its epochs (parent \(e.epochParent.map { $0.isEmpty ? "before epochs" : $0 } ?? "none")): a new "
+                             + "or rebuilt store; accept it with jippnas aggregator accept-epoch --hub \(e.hub) --epoch \(e.epoch ?? "")",
+                             refusesData: true, deadLetterReason: DeadLetterReason.unknownEpoch)
+        case .current, .adopt, .begin:
+            break
         }
         let messageSeen = try Bool.fetchOne(s.seen, arguments: [change.messageID]) ?? false
         let stored = try Row.fetchOne(s.current, arguments: [globalID])
@@ -604,7 +641,8 @@ public final class CatalogueStore: Sendable {
         do {
             return try pool.write { db in
                 var c = HubCounters()
-                return try enter(epoch: checkpoint.epoch, seq: checkpoint.seq, hub: checkpoint.hub, now: now, &c, db)
+                return try enter(epoch: checkpoint.epoch, parent: checkpoint.epochParent, seq: checkpoint.seq,
+                                 hub: checkpoint.hub, now: now, &c, db)
             }
         } catch {
             throw StoreError.wrap(error, operation: "enter epoch \(checkpoint.hub)", path: path)
@@ -760,7 +798,7 @@ public final class CatalogueStore: Sendable {
         try read("history \(globalID)") { db in
             try Row.fetchAll(db, sql: """
                 SELECT revision, event, hub, seq, message_id, sent_at, received_at FROM history
-                WHERE global_id = ? ORDER BY revision
+                WHERE global_id = ? ORDER BY id
                 """, arguments: [globalID]).map { row in
                 HistoryEntry(revision: row["revision"], event: row["event"], hub: row["hub"], seq: row["seq"],
                              messageID: row["message_id"], sentAt: row["sent_at"], receivedAt: row["received_at"])

@@ -29,56 +29,84 @@ extension HubStore {
         }
     }
 
-    /// Replaces the store at `path` with the backup at `backup` and gives it a new epoch, so that the
-    /// aggregator knows its sequence numbers and revisions went back and reconciles with it
-    /// (docs/PROTOCOL.md, Epochs). The hub daemon must be stopped: the caller holds its ``DatabaseLock``.
+    /// Replaces the store at `path` with the backup at `backup` under a new epoch whose parent is the
+    /// backup's, so that the aggregator knows the store's sequence numbers and revisions went back and
+    /// reconciles with it (docs/PROTOCOL.md, Epochs). The hub daemon must be stopped (the caller holds its
+    /// ``DatabaseLock``), and so must imports.
     ///
-    /// The backup's unpublished outbox rows are published under the new epoch with new message ids:
-    /// under the old epoch the aggregator would ignore them as coming from a store that no longer exists.
+    /// The new store is made whole beside the old one (`<path>.restoring`) and then renamed over it, so a
+    /// failure at any step leaves the old store as it was. The backup's unpublished outbox rows are
+    /// reissued under the new epoch with new message ids: under the old one the aggregator would ignore
+    /// them as coming from a store that no longer exists.
     public static func restore(from backup: String, to path: String, province: String) throws(StoreError)
         -> (HubStore, RestoreSummary)
     {
-        let source = try StoreDatabase.open(path: backup, operation: "read backup", access: .readOnly)
+        let staging = path + ".restoring"
         let backupEpoch: String
         do {
-            backupEpoch = try source.read { db in
-                try checkProvince(province, db, path: backup)
-                guard try db.tableExists("outbox") else {
-                    throw StoreError(operation: "restore", path: backup, message: "not a hub store (no outbox table)")
-                }
-                return try String.fetchOne(db, sql: "SELECT value FROM hub_meta WHERE key = 'epoch'") ?? ""
-            }
-            let target = try StoreDatabase.open(path: path, operation: "restore")
+            try removeDatabaseFiles(staging)
+            let source = try StoreDatabase.open(path: backup, operation: "read backup", access: .readOnly)
+            backupEpoch = try source.read { db in try checkBackup(db, province: province, path: backup) }
+            let target = try StoreDatabase.open(path: staging, operation: "restore")
             try source.backup(to: target)
+            try source.close()
             try migrator.migrate(target)
             try target.write { db in
                 try createMeta(province, db)
-                try beginEpoch(HubEpoch.generate(), db)
+                try beginEpoch(HubEpoch.generate(), parent: backupEpoch, db)
+            }
+            try target.close()
+            // The old store's WAL must not meet the new file: SQLite would replay it into it.
+            try removeDatabaseFiles(path)
+            guard rename(staging, path) == 0 else {
+                throw StoreError(operation: "restore", path: path, message: "cannot rename \(staging): \(String(cString: strerror(errno)))")
             }
         } catch {
+            try? removeDatabaseFiles(staging)
             throw StoreError.wrap(error, operation: "restore from \(backup)", path: path)
         }
         let store = try HubStore(path: path, province: province)
-        let summary = try store.restoreSummary(backupEpoch: backupEpoch)
-        return (store, summary)
+        return (store, try store.restoreSummary(backupEpoch: backupEpoch))
     }
 
-    /// Sets `epoch` and reissues every unpublished outbox row under it.
-    private static func beginEpoch(_ epoch: String, _ db: Database) throws {
-        try db.execute(sql: "INSERT OR REPLACE INTO hub_meta(key, value) VALUES ('epoch', ?)", arguments: [epoch])
-        let pending = try Row.fetchAll(db, sql: "SELECT seq, routing_key, body FROM outbox WHERE published_at IS NULL")
+    /// The backup's epoch, once it is known to be a hub store of `province`.
+    private static func checkBackup(_ db: Database, province: String, path: String) throws -> String {
+        guard try db.tableExists("outbox"), try db.tableExists("hub_meta") else {
+            throw StoreError(operation: "restore", path: path, message: "not a hub store (no outbox table)")
+        }
+        try checkProvince(province, db, path: path)
+        return try String.fetchOne(db, sql: "SELECT value FROM hub_meta WHERE key = 'epoch'") ?? ""
+    }
+
+    /// Removes a database and its -wal and -shm files, where they exist.
+    private static func removeDatabaseFiles(_ path: String) throws {
+        for file in [path + "-wal", path + "-shm", path] where FileManager.default.fileExists(atPath: file) {
+            try FileManager.default.removeItem(atPath: file)
+        }
+    }
+
+    /// Sets `epoch` (descending from `parent`) and reissues every unpublished outbox row under it.
+    private static func beginEpoch(_ epoch: String, parent: String, _ db: Database) throws {
+        try db.execute(sql: "INSERT OR REPLACE INTO hub_meta(key, value) VALUES ('epoch', ?), ('epoch_parent', ?)",
+                       arguments: [epoch, parent])
+        let pending = try Row.fetchAll(db, sql: "SELECT seq, body FROM outbox WHERE published_at IS NULL")
         let update = try db.makeStatement(sql: "UPDATE outbox SET body = ?, message_id = ? WHERE seq = ?")
         for row in pending {
             let seq: Int64 = row[0]
-            let body: Data = row[2]
-            guard case .success(var envelope) = EnvelopeCodec.decode(body, routingKey: row[1], contentType: nil,
-                                                                     maxBodyBytes: .max) else {
-                throw StoreError(operation: "restore", path: db.description,
-                                 message: "outbox row seq \(seq) holds no valid envelope")
-            }
-            envelope.epoch = epoch
-            try update.execute(arguments: [EnvelopeCodec.encode(envelope), UUID().uuidString.lowercased(), seq])
+            let body = try reissued(row[1], epoch: epoch, parent: parent, seq: seq)
+            try update.execute(arguments: [body, UUID().uuidString.lowercased(), seq])
         }
+    }
+
+    /// `body` with the new epoch and parent. Only those two keys change: the row was valid when it was
+    /// written, and validating it again under this version's rules could refuse it and stop the restore.
+    private static func reissued(_ body: Data, epoch: String, parent: String, seq: Int64) throws -> Data {
+        guard var object = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else {
+            throw StoreError(operation: "restore", path: "outbox", message: "outbox row seq \(seq) is not a JSON object")
+        }
+        object["epoch"] = epoch
+        object["epoch_parent"] = parent
+        return try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
     }
 
     private func restoreSummary(backupEpoch: String) throws(StoreError) -> RestoreSummary {

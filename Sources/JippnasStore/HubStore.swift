@@ -62,6 +62,9 @@ public final class HubStore: Sendable {
     /// ``restore(from:to:province:)``. Envelopes and checkpoints carry it. "" only when read-only on a
     /// store no daemon of this version has opened yet.
     public let epoch: String
+    /// For a restored store, the epoch of the backup it came from ("" for a backup from before epochs);
+    /// nil for a store created here.
+    public let epochParent: String?
     public let path: String
     let pool: DatabasePool
     private let appVersion: String
@@ -90,7 +93,10 @@ public final class HubStore: Sendable {
             if access == .readWrite { try Self.migrator.migrate(pool) }
             try pool.read { db in try Self.checkProvince(province, db, path: path) }
             if access == .readWrite { try pool.write { db in try Self.createMeta(province, db) } }
-            epoch = try pool.read { db in try String.fetchOne(db, sql: "SELECT value FROM hub_meta WHERE key = 'epoch'") } ?? ""
+            (epoch, epochParent) = try pool.read { db in
+                (try String.fetchOne(db, sql: "SELECT value FROM hub_meta WHERE key = 'epoch'") ?? "",
+                 try String.fetchOne(db, sql: "SELECT value FROM hub_meta WHERE key = 'epoch_parent'"))
+            }
         } catch {
             throw StoreError.wrap(error, operation: "open hub store", path: path)
         }
@@ -219,7 +225,7 @@ public final class HubStore: Sendable {
                          resync: Bool = false) throws
     {
         let envelope = Envelope(hub: province, seq: seq, event: event, sentAt: now, innovation: record, resync: resync,
-                                epoch: epoch.isEmpty ? nil : epoch)
+                                epoch: epoch.isEmpty ? nil : epoch, epochParent: epochParent)
         let body = EnvelopeCodec.encode(envelope)
         // Cached: an import or a resync inserts thousands of rows in one transaction.
         let insert = try db.cachedStatement(sql: """
@@ -298,7 +304,8 @@ public final class HubStore: Sendable {
                     digest.add(id: row[0], revision: row[1], withdrawn: isWithdrawn)
                 }
                 return Checkpoint(hub: province, seq: try lastSeq(db), live: digest.count - withdrawn, withdrawn: withdrawn,
-                                  digest: digest.description, sentAt: now, epoch: epoch.isEmpty ? nil : epoch)
+                                  digest: digest.description, sentAt: now, epoch: epoch.isEmpty ? nil : epoch,
+                                  epochParent: epochParent)
             }
         } catch {
             throw StoreError.wrap(error, operation: "checkpoint", path: path)

@@ -14,13 +14,17 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     /// rather than failing as a store (busy, locked, full, read-only, I/O, corrupt). Only a refusal can be
     /// blamed on a message; anything else would refuse every message alike.
     public var refusesData: Bool
+    /// The dead-letter reason for a refused message when it is not `store_refused` (`unknown_epoch`).
+    public var deadLetterReason: String?
 
-    public init(operation: String, path: String, sqliteCode: Int32? = nil, message: String, refusesData: Bool = false) {
+    public init(operation: String, path: String, sqliteCode: Int32? = nil, message: String, refusesData: Bool = false,
+                deadLetterReason: String? = nil) {
         self.operation = operation
         self.path = path
         self.sqliteCode = sqliteCode
         self.message = message
         self.refusesData = refusesData
+        self.deadLetterReason = deadLetterReason
     }
 
     /// The primary result codes that blame the data, not the store.
@@ -93,7 +97,7 @@ enum StoreDatabase {
         }
         guard current else {
             throw StoreError(operation: "open read-only", path: path,
-                             message: "the store was made by an older version: start its daemon once to migrate it")
+                             message: "the store was made by an older version: restart its daemon with this version to migrate it")
         }
     }
 }

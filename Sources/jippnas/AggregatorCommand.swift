@@ -12,7 +12,7 @@ struct AggregatorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "aggregator",
         abstract: "The national aggregator: consume every hub's changes into the SQLite catalogue.",
-        subcommands: [Run.self, Resync.self])
+        subcommands: [Run.self, Resync.self, AcceptEpoch.self])
 
     static func openStore(_ settings: AggregatorSettings) throws -> CatalogueStore {
         try openDatabase(settings.database) { try CatalogueStore(path: $0) }
@@ -143,6 +143,47 @@ extension AggregatorCommand {
                 throw ExitCodes.failure
             }
             print("resync requested from hub \(hub) (\(fromSeq.map { "from seq \($0)" } ?? "all records")), request \(request.requestID)")
+        }
+    }
+
+    struct AcceptEpoch: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "accept-epoch",
+            abstract: "Accept a hub's new epoch that descends from none the catalogue knows (a hub rebuilt without a backup).",
+            discussion: """
+                Changes from such a store are dead-lettered (unknown_epoch) and its checkpoints ignored, so that a \
+                new, empty store (a mistyped path, a standby started by mistake) can never withdraw a province. \
+                When the hub really was rebuilt, this makes its epoch the current one: sequence tracking starts \
+                again, and its first checkpoint withdraws what it no longer has or asks it to resync. The daemon \
+                need not be stopped. Exit codes: 0 accepted (or already current); 1 store failure or a retired \
+                epoch; 64 usage error.
+                """)
+        @OptionGroup var common: ConfigOptions
+        @Option(name: .long, help: "The hub's province code.") var hub: String
+        @Option(name: .long, help: "The epoch the hub's store publishes (in its log, and the aggregator's).") var epoch: String
+
+        func validate() throws {
+            guard ProvinceRegistry.isProvinceCode(hub) else { throw ValidationError("\(hub) is not a province code") }
+            guard HubEpoch.isValid(epoch) else { throw ValidationError("\(epoch) is not an epoch (1-64 of A-Z a-z 0-9 . _ -)") }
+        }
+
+        func run() async throws {
+            let settings = try await loadSettings(role: "aggregator", options: common, SettingsLoader.aggregator)
+            guard FileManager.default.fileExists(atPath: settings.database) else {
+                printError("no store at \(settings.database)")
+                throw ExitCodes.failure
+            }
+            let store = try AggregatorCommand.openStore(settings)
+            do {
+                if let change = try store.acceptEpoch(hub: hub, epoch: epoch) {
+                    print("hub \(hub): epoch \(change.to) accepted (previous \(change.from.isEmpty ? "none" : change.from))")
+                } else {
+                    print("hub \(hub): epoch \(epoch) is already current, or retired (a retired epoch cannot come back)")
+                }
+            } catch {
+                printError("\(error)")
+                throw ExitCodes.failure
+            }
         }
     }
 }

@@ -233,7 +233,7 @@ struct HubCommand: AsyncParsableCommand {
                 printError("\(error)")
                 throw ExitCodes.failure
             }
-            print("hub=\(settings.province) backup=\(file) epoch=\(store.epoch)")
+            print("hub=\(settings.province) backup=\(file) epoch=\(store.epoch.isEmpty ? "-" : store.epoch)")
         }
     }
 

@@ -120,12 +120,18 @@ struct ConformanceTests {
         #expect(screen(envelope(seq: 0)) == "invalid_field:seq", "a change's seq starts at 1")
     }
 
-    @Test("epoch: optional in envelopes, 1-64 characters of A-Z a-z 0-9 . _ -")
+    @Test("epoch and epoch_parent: optional in envelopes, 1-64 characters of A-Z a-z 0-9 . _ - (a parent may be empty)")
     func envelopeEpoch() throws {
         var json = try #require(try JSONSerialization.jsonObject(with: envelope()) as? [String: Any])
         json["epoch"] = "9f3c2a71d0b44e65"
         let body = try JSONSerialization.data(withJSONObject: json)
         #expect(try EnvelopeCodec.decode(body, routingKey: "35.innovation.upsert", contentType: nil).get().epoch == "9f3c2a71d0b44e65")
+        json["epoch_parent"] = ""
+        #expect(try EnvelopeCodec.decode(try JSONSerialization.data(withJSONObject: json), routingKey: "35.innovation.upsert",
+                                         contentType: nil).get().epochParent == "", "\"\" is a backup from before epochs")
+        json["epoch_parent"] = "a/b"
+        #expect(screen(try JSONSerialization.data(withJSONObject: json)) == "invalid_field:epoch_parent")
+        json["epoch_parent"] = nil
         json["epoch"] = "bad/epoch"
         #expect(screen(try JSONSerialization.data(withJSONObject: json)) == "invalid_field:epoch")
     }

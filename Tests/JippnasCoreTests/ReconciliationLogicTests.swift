@@ -68,16 +68,25 @@ struct ReconciliationLogicTests {
         #expect(Reconciler.onCheckpoint(hub, view: notYet) == .resync(fromSeq: nil, reason: .newEpoch))
     }
 
-    @Test("an epoch is current, adopted by a catalogue that had none, begun when unknown, ignored when retired")
+    @Test("an epoch is current, adopted by a catalogue that had none, begun by a restore of a known one, ignored when retired, refused when it descends from nothing known")
     func epochDecisions() {
-        #expect(HubEpoch.decide(current: "e1", incoming: "e1", isRetired: false) == .current)
-        #expect(HubEpoch.decide(current: "e1", incoming: nil, isRetired: false) == .current)
-        #expect(HubEpoch.decide(current: "", incoming: "e1", isRetired: false) == .adopt)
-        #expect(HubEpoch.decide(current: "e1", incoming: "e2", isRetired: false) == .begin)
-        #expect(HubEpoch.decide(current: "e2", incoming: "e1", isRetired: true) == .retired)
+        func decide(_ current: String, _ incoming: String?, parent: String? = nil, retired: Bool = false, known: Bool = false)
+            -> HubEpoch.Decision
+        {
+            HubEpoch.decide(current: current, incoming: incoming, parent: parent, isRetired: retired, parentIsKnown: known)
+        }
+        #expect(decide("e1", "e1") == .current)
+        #expect(decide("e1", nil) == .current)
+        #expect(decide("", "e1") == .adopt, "a hub upgraded in place, or seen for the first time")
+        #expect(decide("", "e1", parent: "") == .begin, "a restore seen first: tracking restarts")
+        #expect(decide("e1", "e2", parent: "e1", known: true) == .begin)
+        #expect(decide("e2", "e1", retired: true) == .retired)
+        #expect(decide("e1", "e2") == .unknown, "a new store (a mistyped path) must not supersede the hub")
+        #expect(decide("e1", "e2", parent: "e9", known: false) == .unknown)
         let epoch = HubEpoch.generate()
         #expect(epoch.count == 16 && HubEpoch.isValid(epoch) && epoch != HubEpoch.generate())
         #expect(!HubEpoch.isValid("") && !HubEpoch.isValid("a b") && !HubEpoch.isValid(String(repeating: "a", count: 65)))
+        #expect(HubEpoch.isValidParent("") && !HubEpoch.isValidParent("a/b"))
     }
 
     @Test("within an epoch revisions order; a record set by a superseded epoch yields to any revision")

@@ -10,14 +10,14 @@ struct CatalogueStoreTests {
 
     func change(_ id: String, revision: Int64, seq: Int64, hub: String = "35", event: ChangeEvent = .upsert,
                 messageID: String? = nil, title: String = "Judul Inovasi", epoch: String? = nil,
-                resync: Bool = false) throws -> IncomingChange
+                parent: String? = nil, resync: Bool = false) throws -> IncomingChange
     {
         var content = SampleData.contents(province: hub, count: 1)[0]
         content.id = id
         content.title = title
         let envelope = Envelope(hub: hub, seq: seq, event: event, sentAt: Timestamp.now(),
                                 innovation: content.innovation(revision: revision, updatedAt: Timestamp.now()),
-                                resync: resync, epoch: epoch)
+                                resync: resync, epoch: epoch, epochParent: parent)
         return IncomingChange(envelope: envelope, messageID: messageID ?? UUID().uuidString,
                               routingKey: envelope.routingKey, body: EnvelopeCodec.encode(envelope))
     }
@@ -75,12 +75,14 @@ struct CatalogueStoreTests {
         #expect(try s.stats().hubs.map(\.hub) == ["33", "35"])
     }
 
-    func checkpoint(_ s: CatalogueStore, seq: Int64, epoch: String, records: [(String, Int64, Bool)]) -> Checkpoint {
+    func checkpoint(_ s: CatalogueStore, seq: Int64, epoch: String, parent: String? = nil, records: [(String, Int64, Bool)])
+        -> Checkpoint
+    {
         var digest = RecordDigest()
         for r in records { digest.add(id: r.0, revision: r.1, withdrawn: r.2) }
         let withdrawn = records.filter(\.2).count
         return Checkpoint(hub: "35", seq: seq, live: records.count - withdrawn, withdrawn: withdrawn,
-                          digest: digest.description, sentAt: Timestamp.now(), epoch: epoch)
+                          digest: digest.description, sentAt: Timestamp.now(), epoch: epoch, epochParent: parent)
     }
 
     /// Decides and records a checkpoint as the aggregator does.
@@ -98,7 +100,7 @@ struct CatalogueStoreTests {
                                   try change("c", revision: 1, seq: 5, epoch: "e1")])
         #expect(before.epochsBegun.map(\.from) == [""], "the first epoch is adopted")
         // Restored from a backup made at seq 2 (a at revision 2, b at 1, no c): a new revision 3 of a.
-        let restored = try s.apply([try change("a", revision: 3, seq: 3, title: "Dipulihkan", epoch: "e2"),
+        let restored = try s.apply([try change("a", revision: 3, seq: 3, title: "Dipulihkan", epoch: "e2", parent: "e1"),
                                     try change("b", revision: 2, seq: 6, epoch: "e1")])
         #expect(restored.decisions == [.apply, .stale], "the new epoch's revision 3 replaces the old one; the old epoch is retired")
         #expect(restored.epochsBegun == [EpochChange(hub: "35", from: "e1", to: "e2", baselineSeq: 3)])
@@ -108,22 +110,45 @@ struct CatalogueStoreTests {
         #expect(hub.highestSeq == 3 && hub.contiguousSeq == 3, "tracking restarted at the new epoch's first seq")
 
         let truth: [(String, Int64, Bool)] = [("a", 3, false), ("b", 1, false)]
-        #expect(try judge(s, checkpoint(s, seq: 3, epoch: "e2", records: truth)).0 == .resync(fromSeq: nil, reason: .newEpoch))
-        _ = try s.apply([try change("a", revision: 3, seq: 4, title: "Dipulihkan", epoch: "e2", resync: true),
-                         try change("b", revision: 1, seq: 5, epoch: "e2", resync: true)])
-        let (action, orphaned) = try judge(s, checkpoint(s, seq: 5, epoch: "e2", records: truth))
+        #expect(try judge(s, checkpoint(s, seq: 3, epoch: "e2", parent: "e1", records: truth)).0 == .resync(fromSeq: nil, reason: .newEpoch))
+        _ = try s.apply([try change("a", revision: 3, seq: 4, title: "Dipulihkan", epoch: "e2", parent: "e1", resync: true),
+                         try change("b", revision: 1, seq: 5, epoch: "e2", parent: "e1", resync: true)])
+        let (action, orphaned) = try judge(s, checkpoint(s, seq: 5, epoch: "e2", parent: "e1", records: truth))
         #expect(action == .orphanOthers(seq: 5) && orphaned == 1)
         let lost = try #require(try s.entry(globalID: "35:c"))
         #expect(lost.withdrawn, "a record the restored hub no longer has is withdrawn")
-        #expect(try judge(s, checkpoint(s, seq: 5, epoch: "e2", records: truth)).0 == .consistent(seq: 5))
+        #expect(try judge(s, checkpoint(s, seq: 5, epoch: "e2", parent: "e1", records: truth)).0 == .consistent(seq: 5))
         #expect(try s.duplicatedHistoryRows() == 0)
 
         // The operator imports c again: it comes back under the new epoch.
-        #expect(try s.apply([try change("c", revision: 1, seq: 6, epoch: "e2")]).decisions == [.apply])
+        #expect(try s.apply([try change("c", revision: 1, seq: 6, epoch: "e2", parent: "e1")]).decisions == [.apply])
         #expect(try s.entry(globalID: "35:c")?.withdrawn == false)
-        #expect(try judge(s, checkpoint(s, seq: 6, epoch: "e2", records: truth + [("c", 1, false)])).0 == .consistent(seq: 6))
+        #expect(try judge(s, checkpoint(s, seq: 6, epoch: "e2", parent: "e1", records: truth + [("c", 1, false)])).0 == .consistent(seq: 6))
         let (late, _) = try s.enterEpoch(of: checkpoint(s, seq: 9, epoch: "e1", records: truth))
         #expect(late == .retired, "a checkpoint of the retired epoch is ignored")
+    }
+
+    @Test("a new store that descends from none of the hub's epochs is refused (unknown_epoch) and changes nothing until an operator accepts it")
+    func unknownEpochIsRefusedUntilAccepted() throws {
+        let s = try CatalogueStore(path: dir.file("c.sqlite"))
+        _ = try s.apply([try change("a", revision: 2, seq: 7, epoch: "e1"), try change("b", revision: 1, seq: 8, epoch: "e1")])
+        let fresh = try change("x", revision: 1, seq: 1, epoch: "fresh")
+        do throws(StoreError) {
+            _ = try s.apply([fresh])
+            Issue.record("a change of an unknown epoch was applied")
+        } catch {
+            #expect(error.refusesData && error.deadLetterReason == DeadLetterReason.unknownEpoch, "\(error)")
+        }
+        let empty = checkpoint(s, seq: 0, epoch: "fresh", records: [])
+        #expect(try s.enterEpoch(of: empty).0 == .unknown, "an empty store's checkpoint cannot withdraw the province")
+        #expect(try s.list(hub: "35").filter(\.withdrawn).isEmpty)
+        #expect(try s.apply([try change("b", revision: 2, seq: 9, epoch: "e1")]).decisions == [.apply], "the real hub goes on")
+
+        // Rebuilt without a backup: the operator accepts the new epoch; its first checkpoint then reconciles.
+        #expect(try s.acceptEpoch(hub: "35", epoch: "rebuilt")?.from == "e1")
+        #expect(try s.apply([try change("a", revision: 1, seq: 1, epoch: "rebuilt")]).decisions == [.apply])
+        let (action, orphaned) = try judge(s, checkpoint(s, seq: 1, epoch: "rebuilt", records: [("a", 1, false)]))
+        #expect(action == .orphanOthers(seq: 1) && orphaned == 1)
     }
 
     @Test("a hub upgraded in place: its first epoch labels the records it already had, without a reconciliation")

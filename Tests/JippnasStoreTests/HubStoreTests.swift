@@ -45,11 +45,20 @@ struct HubStoreTests {
         let pending = try restored.pendingOutbox(after: 0, limit: 100)
         #expect(pending.map(\.seq) == [3, 4])
         #expect(Set(pending.map(\.messageID)).isDisjoint(with: before.map(\.messageID)), "reissued rows are new messages")
+        #expect(restored.epochParent == s.epoch, "the restored store descends from the backup's epoch")
         for row in pending {
-            #expect(try EnvelopeCodec.decode(row.body, routingKey: row.routingKey, contentType: nil).get().epoch == restored.epoch)
+            let envelope = try EnvelopeCodec.decode(row.body, routingKey: row.routingKey, contentType: nil).get()
+            #expect(envelope.epoch == restored.epoch && envelope.epochParent == s.epoch)
         }
+        #expect(!FileManager.default.fileExists(atPath: s.path + ".restoring"))
         #expect(try restored.importContents(SampleData.contents(province: "35", count: 1, start: 9)).seqRange == 5...5)
         #expect(throws: StoreError.self) { try HubStore.restore(from: backup, to: dir.file("other.sqlite"), province: "33") }
+        #expect(!FileManager.default.fileExists(atPath: dir.file("other.sqlite")), "a refused restore leaves nothing")
+        // A restore that fails (not a hub store) leaves the live store as it was.
+        let notAHub = dir.file("catalogue.sqlite")
+        _ = try CatalogueStore(path: notAHub)
+        #expect(throws: StoreError.self) { try HubStore.restore(from: notAHub, to: s.path, province: "35") }
+        #expect(try HubStore(path: s.path, province: "35").epoch == restored.epoch)
     }
 
     @Test func reimportingUnchangedRecordsMakesNoRevision() throws {

@@ -20,9 +20,11 @@ public struct Envelope: Sendable, Hashable {
     public var resync: Bool
     /// The hub store's epoch (see ``HubEpoch``); nil from hubs older than epochs.
     public var epoch: String?
+    /// For a restored store, the epoch of the backup it came from ("" for a backup from before epochs).
+    public var epochParent: String?
 
     public init(hub: String, seq: Int64, event: ChangeEvent, sentAt: String, innovation: Innovation, resync: Bool = false,
-                epoch: String? = nil) {
+                epoch: String? = nil, epochParent: String? = nil) {
         self.hub = hub
         self.seq = seq
         self.event = event
@@ -30,6 +32,7 @@ public struct Envelope: Sendable, Hashable {
         self.innovation = innovation
         self.resync = resync
         self.epoch = epoch
+        self.epochParent = epochParent
     }
 
     /// The routing key this envelope is published under.
@@ -122,6 +125,7 @@ private struct WireIn: Decodable {
     var innovation: WireInnovation?
     var resync: Bool?
     var epoch: String?
+    var epoch_parent: String?
 
     func validated(keyProvince: String, keyEvent: ChangeEvent) -> Result<Envelope, ValidationReason> {
         guard let schema else { return .failure(.missingField("schema")) }
@@ -137,13 +141,14 @@ private struct WireIn: Decodable {
         guard let sentAt = sent_at else { return .failure(.missingField("sent_at")) }
         guard Timestamp.isValidRFC3339(sentAt) else { return .failure(.invalidField("sent_at")) }
         if let epoch, !HubEpoch.isValid(epoch) { return .failure(.invalidField("epoch")) }
+        if let epoch_parent, !HubEpoch.isValidParent(epoch_parent) { return .failure(.invalidField("epoch_parent")) }
         guard let wireInnovation = innovation else { return .failure(.missingField("innovation")) }
         switch wireInnovation.record() {
         case .failure(let reason): return .failure(reason)
         case .success(let record):
             if let reason = InnovationValidator.validate(record, province: hub) { return .failure(reason) }
             return .success(Envelope(hub: hub, seq: seq, event: event, sentAt: sentAt, innovation: record,
-                                     resync: resync ?? false, epoch: epoch))
+                                     resync: resync ?? false, epoch: epoch, epochParent: epoch_parent))
         }
     }
 }

@@ -13,6 +13,7 @@ struct EnvelopeWriter {
     mutating func write(_ envelope: Envelope, schema: Int) {
         open()
         optional("epoch", envelope.epoch)
+        optional("epoch_parent", envelope.epochParent)
         key("event"); string(envelope.event.rawValue)
         key("hub"); string(envelope.hub)
         key("innovation"); write(envelope.innovation)

@@ -51,8 +51,11 @@ public struct Checkpoint: Sendable, Hashable, Codable {
     public var sentAt: String
     /// The hub store's epoch (see ``HubEpoch``); nil from hubs older than epochs.
     public var epoch: String?
+    /// For a restored store, the epoch of the backup it came from ("" for a backup from before epochs).
+    public var epochParent: String?
 
-    public init(hub: String, seq: Int64, live: Int, withdrawn: Int, digest: String, sentAt: String, epoch: String? = nil) {
+    public init(hub: String, seq: Int64, live: Int, withdrawn: Int, digest: String, sentAt: String, epoch: String? = nil,
+                epochParent: String? = nil) {
         self.hub = hub
         self.seq = seq
         self.live = live
@@ -60,11 +63,13 @@ public struct Checkpoint: Sendable, Hashable, Codable {
         self.digest = digest
         self.sentAt = sentAt
         self.epoch = epoch
+        self.epochParent = epochParent
     }
 
     enum CodingKeys: String, CodingKey {
         case schema, hub, seq, live, withdrawn, digest, epoch
         case sentAt = "sent_at"
+        case epochParent = "epoch_parent"
     }
 
     /// The largest checkpoint body accepted: a checkpoint is a few short fields.
@@ -154,6 +159,7 @@ public enum ControlCodec {
         }
         guard Timestamp.isValidRFC3339(checkpoint.sentAt) else { return .invalidField("sent_at") }
         if let epoch = checkpoint.epoch, !HubEpoch.isValid(epoch) { return .invalidField("epoch") }
+        if let parent = checkpoint.epochParent, !HubEpoch.isValidParent(parent) { return .invalidField("epoch_parent") }
         return nil
     }
 

@@ -64,6 +64,8 @@ public enum DeadLetterReason {
     /// A valid message that the catalogue's store refused (a constraint or trigger, a type mismatch, a
     /// value too big); the dead letter's detail holds SQLite's message.
     public static let storeRefused = "store_refused"
+    /// A change from a hub store whose epoch the catalogue cannot place (see ``HubEpoch/Decision/unknown``).
+    public static let unknownEpoch = "unknown_epoch"
 }
 
 /// Length and range limits of every field, shared by import and the aggregator so both refuse the same.
