@@ -92,7 +92,9 @@ final class CatalogueCommitter {
                 }
             case .deadLetter(let index):
                 do {
-                    try refuse(changes[base + index], reason: lastRefusal.reason, detail: lastRefusal.detail)
+                    try refuse(changes[base + index], reason: lastRefusal.reason, detail: lastRefusal.detail,
+                               alsoRecording: pendingDeadLetters)
+                    pendingDeadLetters = []
                     step = plan.succeeded()
                 } catch {
                     step = failed(&plan, error, messages: 1)
@@ -123,8 +125,10 @@ final class CatalogueCommitter {
 
     /// Dead-letters one valid change the store refused, with SQLite's (or the epoch check's) message as
     /// the detail.
-    private func refuse(_ change: IncomingChange, reason: String, detail: String) throws(StoreError) {
-        try store.refuse(change, reason: reason, detail: detail)
+    private func refuse(_ change: IncomingChange, reason: String, detail: String, alsoRecording others: [DeadLetter])
+        throws(StoreError)
+    {
+        try store.refuse(change, reason: reason, detail: detail, alsoRecording: others)
         logger.error("dead letter", metadata: [
             "reason": "\(reason)", "detail": "\(detail)", "hub": "\(change.envelope.hub)",
             "seq": "\(change.envelope.seq)", "message_id": "\(change.messageID)", "routing_key": "\(change.routingKey)",
@@ -144,6 +148,7 @@ final class CatalogueCommitter {
                 ])
                 return
             case .unknown:
+                try store.noteRefusedEpoch(of: checkpoint)
                 logger.error("checkpoint of an unknown epoch ignored: a new or rebuilt store publishes for this hub", metadata: [
                     "hub": "\(checkpoint.hub)", "epoch": "\(checkpoint.epoch ?? "")",
                     "epoch_parent": "\(checkpoint.epochParent ?? "none")",

@@ -306,6 +306,8 @@ public final class CatalogueStore: Sendable {
                     epoch TEXT NOT NULL,
                     first_seen_at TEXT NOT NULL,
                     retired_at TEXT,
+                    refused_at TEXT,
+                    refused INTEGER NOT NULL DEFAULT 0,
                     PRIMARY KEY (hub, epoch)
                 ) WITHOUT ROWID;
                 """)
@@ -379,16 +381,50 @@ public final class CatalogueStore: Sendable {
         c.pendingSeqs = 0
     }
 
+    /// Records that a message of `epoch` was refused as unknown.
+    private func noteRefused(epoch: String, hub: String, now: String, _ db: Database) throws {
+        try db.execute(sql: """
+            INSERT INTO hub_epoch(hub, epoch, first_seen_at, refused_at, refused) VALUES (?, ?, ?, ?, 1)
+            ON CONFLICT(hub, epoch) DO UPDATE SET refused_at = excluded.refused_at, refused = refused + 1
+            """, arguments: [hub, epoch, now, now])
+    }
+
+    /// Records that a checkpoint of an unknown epoch was ignored (see ``enterEpoch(of:at:)``).
+    public func noteRefusedEpoch(of checkpoint: Checkpoint, at now: String = Timestamp.now()) throws(StoreError) {
+        do {
+            try pool.write { db in try noteRefused(epoch: checkpoint.epoch ?? "", hub: checkpoint.hub, now: now, db) }
+        } catch {
+            throw StoreError.wrap(error, operation: "note refused epoch \(checkpoint.hub)", path: path)
+        }
+    }
+
     /// Makes `epoch` the hub's current one on an operator's word (`jippnas aggregator accept-epoch`): for a
     /// hub rebuilt without a backup, whose new epoch descends from none the catalogue knows. Its sequence
     /// tracking starts from nothing; its first checkpoint then orphans or resyncs as for a restore.
-    public func acceptEpoch(hub: String, epoch: String, at now: String = Timestamp.now()) throws(StoreError) -> EpochChange? {
+    ///
+    /// Only an epoch this hub's messages were refused under, unless `force`: a mistyped epoch or hub would
+    /// otherwise retire the real store's epoch, and a retired epoch never comes back.
+    public func acceptEpoch(hub: String, epoch: String, force: Bool = false, at now: String = Timestamp.now())
+        throws(StoreError) -> EpochChange
+    {
         do {
             return try pool.write { db in
+                let row = try Row.fetchOne(db, sql: "SELECT retired_at, refused_at FROM hub_epoch WHERE hub = ? AND epoch = ?",
+                                           arguments: [hub, epoch])
                 var c = HubCounters()
                 try load(hub: hub, &c, db)
-                let parent = c.epoch
-                return try enter(epoch: epoch, parent: parent, seq: 0, hub: hub, now: now, &c, db).1
+                func refusal(_ message: String) -> StoreError { StoreError(operation: "accept epoch", path: path, message: message) }
+                if c.epoch == epoch { throw refusal("epoch \(epoch) is already hub \(hub)'s current one") }
+                let retiredAt: String? = row?["retired_at"]
+                let refusedAt: String? = row?["refused_at"]
+                if retiredAt != nil { throw refusal("epoch \(epoch) of hub \(hub) is retired and cannot come back") }
+                if refusedAt == nil && !force {
+                    throw refusal("no message of hub \(hub) was refused under epoch \(epoch): check --hub and --epoch (or --force)")
+                }
+                guard let change = try enter(epoch: epoch, parent: c.epoch, seq: 0, hub: hub, now: now, &c, db).1 else {
+                    throw refusal("epoch \(epoch) could not begin")
+                }
+                return change
             }
         } catch {
             throw StoreError.wrap(error, operation: "accept epoch \(epoch) for \(hub)", path: path)
@@ -449,8 +485,11 @@ public final class CatalogueStore: Sendable {
     /// Records a valid change that the store refused (see ``StoreError/refusesData``) as a dead letter, in
     /// a transaction of its own. Its seq counts as received, so the refusal does not open a gap that a
     /// resync could never close.
-    public func refuse(_ change: IncomingChange, reason: String, detail: String, receivedAt: String = Timestamp.now())
-        throws(StoreError)
+    ///
+    /// `alsoRecording` are dead letters from screening still waiting for a transaction: a batch whose
+    /// every change was refused commits nothing else.
+    public func refuse(_ change: IncomingChange, reason: String, detail: String, alsoRecording others: [DeadLetter] = [],
+                       receivedAt: String = Timestamp.now()) throws(StoreError)
     {
         var letter = DeadLetter(reason: reason, routingKey: change.routingKey, messageID: change.messageID,
                                 hub: change.envelope.hub, body: change.body, receivedAt: receivedAt)
@@ -460,13 +499,18 @@ public final class CatalogueStore: Sendable {
                 var counters: [String: HubCounters] = [:]
                 var c = HubCounters()
                 let e = change.envelope
-                if try ![.retired, .unknown].contains(enter(epoch: e.epoch, parent: e.epochParent, seq: e.seq, hub: e.hub,
-                                                             now: receivedAt, &c, db).0) {
+                switch try enter(epoch: e.epoch, parent: e.epochParent, seq: e.seq, hub: e.hub, now: receivedAt, &c, db).0 {
+                case .retired:
+                    break
+                case .unknown:
+                    // Remembered, so that accept-epoch can tell a refused store from a typing mistake.
+                    try noteRefused(epoch: e.epoch ?? "", hub: e.hub, now: receivedAt, db)
+                case .current, .adopt, .begin:
                     c.highestSeq = max(c.highestSeq, e.seq)
                     try track(seq: e.seq, hub: e.hub, &c, db)
                 }
                 counters[e.hub] = c
-                try record([letter], receivedAt: receivedAt, &counters, db)
+                try record([letter] + others, receivedAt: receivedAt, &counters, db)
                 try updateHubState(counters, receivedAt: receivedAt, db)
             }
         } catch {

@@ -32,3 +32,29 @@ public final class DatabaseLock: Sendable {
         close(descriptor)
     }
 }
+
+/// Keeps operator commands that write a hub store (`hub import`, `hub withdraw`: shared) and a restore
+/// that replaces the store's file (`hub restore`: exclusive) apart: a write into a file being replaced
+/// would be lost with it. `flock` on `<database>.replace-lock`, released by the kernel if the process dies.
+public final class StoreReplacementLock: Sendable {
+    private let descriptor: Int32
+
+    /// Shared: waits while a restore runs. Exclusive: fails at once while a write command runs.
+    public init(database: String, exclusive: Bool) throws(StoreError) {
+        let path = database + ".replace-lock"
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw StoreError(operation: "lock", path: path, message: "cannot open lock file: \(String(cString: strerror(errno)))")
+        }
+        if flock(fd, exclusive ? LOCK_EX | LOCK_NB : LOCK_SH) != 0 {
+            close(fd)
+            throw StoreError(operation: "lock", path: database,
+                             message: "an import or withdrawal is writing this store; wait for it to finish")
+        }
+        descriptor = fd
+    }
+
+    deinit {
+        close(descriptor)
+    }
+}

@@ -32,10 +32,11 @@ extension HubStore {
     /// Replaces the store at `path` with the backup at `backup` under a new epoch whose parent is the
     /// backup's, so that the aggregator knows the store's sequence numbers and revisions went back and
     /// reconciles with it (docs/PROTOCOL.md, Epochs). The hub daemon must be stopped (the caller holds its
-    /// ``DatabaseLock``), and so must imports.
+    /// ``DatabaseLock``), and so must imports (its ``StoreReplacementLock``).
     ///
     /// The new store is made whole beside the old one (`<path>.restoring`) and then renamed over it, so a
-    /// failure at any step leaves the old store as it was. The backup's unpublished outbox rows are
+    /// failure before the rename leaves the old store as it was, and there is a whole store at `path` at
+    /// every moment. The backup's unpublished outbox rows are
     /// reissued under the new epoch with new message ids: under the old one the aggregator would ignore
     /// them as coming from a store that no longer exists.
     public static func restore(from backup: String, to path: String, province: String) throws(StoreError)
@@ -56,17 +57,46 @@ extension HubStore {
                 try beginEpoch(HubEpoch.generate(), parent: backupEpoch, db)
             }
             try target.close()
-            // The old store's WAL must not meet the new file: SQLite would replay it into it.
-            try removeDatabaseFiles(path)
-            guard rename(staging, path) == 0 else {
-                throw StoreError(operation: "restore", path: path, message: "cannot rename \(staging): \(String(cString: strerror(errno)))")
-            }
+            try replace(path, with: staging)
         } catch {
             try? removeDatabaseFiles(staging)
             throw StoreError.wrap(error, operation: "restore from \(backup)", path: path)
         }
         let store = try HubStore(path: path, province: province)
         return (store, try store.restoreSummary(backupEpoch: backupEpoch))
+    }
+
+    /// Moves `staging` over `path` so that there is always one whole store at `path`: the old one's WAL
+    /// folded into it first (a WAL left beside the new file would be replayed into it), the new one taking
+    /// the old one's owner and mode (the daemon's user must still write it), the rename made durable.
+    private static func replace(_ path: String, with staging: String) throws {
+        if FileManager.default.fileExists(atPath: staging + "-wal") {
+            throw StoreError(operation: "restore", path: staging, message: "the new store still has a WAL after closing")
+        }
+        if FileManager.default.fileExists(atPath: path) {
+            // A damaged store (a reason to restore) may not open: its WAL then goes with it.
+            if let old = try? StoreDatabase.open(path: path, operation: "fold WAL") {
+                try? old.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+                try? old.close()
+            }
+            var info = stat()
+            if stat(path, &info) == 0 {
+                _ = chown(staging, info.st_uid, info.st_gid)
+                _ = chmod(staging, info.st_mode & 0o7777)
+            }
+        }
+        for file in [path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) {
+            try FileManager.default.removeItem(atPath: file)
+        }
+        guard rename(staging, path) == 0 else {
+            throw StoreError(operation: "restore", path: path, message: "cannot rename \(staging): \(String(cString: strerror(errno)))")
+        }
+        let directory = open((path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent,
+                             O_RDONLY | O_DIRECTORY)
+        if directory >= 0 {
+            fsync(directory)
+            close(directory)
+        }
     }
 
     /// The backup's epoch, once it is known to be a hub store of `province`.

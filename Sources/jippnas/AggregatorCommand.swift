@@ -155,12 +155,14 @@ extension AggregatorCommand {
                 new, empty store (a mistyped path, a standby started by mistake) can never withdraw a province. \
                 When the hub really was rebuilt, this makes its epoch the current one: sequence tracking starts \
                 again, and its first checkpoint withdraws what it no longer has or asks it to resync. The daemon \
-                need not be stopped. Exit codes: 0 accepted (or already current); 1 store failure or a retired \
-                epoch; 64 usage error.
+                need not be stopped. Only an epoch the aggregator has refused messages under is accepted, unless \
+                --force. Exit codes: 0 accepted; 1 not refused before, already current, retired, or a store \
+                failure; 64 usage error.
                 """)
         @OptionGroup var common: ConfigOptions
         @Option(name: .long, help: "The hub's province code.") var hub: String
         @Option(name: .long, help: "The epoch the hub's store publishes (in its log, and the aggregator's).") var epoch: String
+        @Flag(name: .long, help: "Accept an epoch no message has been refused under yet.") var force = false
 
         func validate() throws {
             guard ProvinceRegistry.isProvinceCode(hub) else { throw ValidationError("\(hub) is not a province code") }
@@ -175,11 +177,8 @@ extension AggregatorCommand {
             }
             let store = try AggregatorCommand.openStore(settings)
             do {
-                if let change = try store.acceptEpoch(hub: hub, epoch: epoch) {
-                    print("hub \(hub): epoch \(change.to) accepted (previous \(change.from.isEmpty ? "none" : change.from))")
-                } else {
-                    print("hub \(hub): epoch \(epoch) is already current, or retired (a retired epoch cannot come back)")
-                }
+                let change = try store.acceptEpoch(hub: hub, epoch: epoch, force: force)
+                print("hub \(hub): epoch \(change.to) accepted; epoch \(change.from.isEmpty ? "(none)" : change.from) retired")
             } catch {
                 printError("\(error)")
                 throw ExitCodes.failure

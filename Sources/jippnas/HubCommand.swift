@@ -28,6 +28,18 @@ struct HubCommand: AsyncParsableCommand {
         try openDatabase(settings.database) { try HubStore(path: $0, province: settings.province) }
     }
 
+    /// Held by a command that writes the store, so that a restore cannot replace the file under it.
+    static func replacementLock(_ settings: HubSettings) throws -> StoreReplacementLock {
+        do {
+            let directory = (settings.database as NSString).deletingLastPathComponent
+            if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+            return try StoreReplacementLock(database: settings.database, exclusive: false)
+        } catch {
+            printError("\(error)")
+            throw ExitCodes.failure
+        }
+    }
+
     /// The existing store, read-only, for commands that only look.
     static func openStoreForReading(_ settings: HubSettings) throws -> HubStore {
         try openExistingDatabase(settings.database) { try HubStore(path: $0, province: settings.province, access: .readOnly) }
@@ -74,10 +86,11 @@ struct HubCommand: AsyncParsableCommand {
                 print("hub=\(settings.province) inserted=0 updated=0 unchanged=0 refused=\(refused) stored=none")
                 throw ExitCodes.dataRefused
             }
+            let lock = try replacementLock(settings)
             let store = try openStore(settings)
             let summary: ImportSummary
             do {
-                summary = try store.importContents(good)
+                summary = try withExtendedLifetime(lock) { try store.importContents(good) }
             } catch {
                 printError("\(error)")
                 throw ExitCodes.failure
@@ -97,6 +110,8 @@ struct HubCommand: AsyncParsableCommand {
 
         func run() async throws {
             let settings = try await hub.settings()
+            let lock = try replacementLock(settings)
+            defer { withExtendedLifetime(lock) {} }
             let store = try openStore(settings)
             var unknown = 0
             for id in ids {
@@ -259,8 +274,9 @@ struct HubCommand: AsyncParsableCommand {
             }
             let summary: RestoreSummary
             do {
-                let lock = try DatabaseLock(database: settings.database, owner: "jippnas hub restore")
-                summary = try withExtendedLifetime(lock) {
+                let locks = (try DatabaseLock(database: settings.database, owner: "jippnas hub restore"),
+                             try StoreReplacementLock(database: settings.database, exclusive: true))
+                summary = try withExtendedLifetime(locks) {
                     try HubStore.restore(from: file, to: settings.database, province: settings.province).1
                 }
             } catch {

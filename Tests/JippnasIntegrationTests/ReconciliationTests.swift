@@ -1,5 +1,6 @@
 import Foundation
 import JippnasCore
+import JippnasServices
 import JippnasStore
 import JippnasTestSupport
 import Testing
@@ -30,6 +31,46 @@ struct ReconciliationTests {
         #expect(reconciliation.recordsFixed == 4)
         #expect(try f.catalogue().entry(globalID: "35:t-35-3")?.withdrawn == true)
         #expect(try f.catalogue().duplicatedHistoryRows() == 0)
+    }
+
+    @Test("a new store publishing for a hub (a mistyped path) is refused as unknown_epoch and withdraws nothing; once accepted it reconciles")
+    func unknownEpochIsRefusedThenAccepted() async throws {
+        let f = Federation(urls: [try BrokerFixture.isolatedURL("epoch")])
+        let (_, loop) = try await f.startAggregatorLoop()
+        let hub = try f.startHub("35")
+        _ = try f.hubStore("35").importContents(SampleData.contents(province: "35", count: 10))
+        #expect(try await eventually { try f.catalogueTruth() == f.hubTruth(["35"]) })
+        await hub.stop()
+
+        var settings = f.hubSettings("35")
+        settings.database = f.dir.file("typo.sqlite")
+        let stray = try HubStore(path: settings.database, province: "35")
+        _ = try stray.importContents(SampleData.contents(province: "35", count: 2, start: 100))
+        func run() -> RunningLoop {
+            let relay = HubRelay(store: stray, settings: settings, logger: f.logger)
+            return RunningLoop(name: "stray") { relay.run(until: $0) }
+        }
+        var strayLoop = run()
+        let refused = try await eventually(timeout: .seconds(20)) {
+            try f.catalogue().deadLetters().filter { $0.reason == DeadLetterReason.unknownEpoch }.count == 2
+        }
+        try await Task.sleep(for: .seconds(3))  // its checkpoints (every second) are ignored too
+        let kept = try f.catalogue().list(hub: "35")
+        await strayLoop.stop()
+        #expect(refused)
+        #expect(kept.count == 10 && kept.allSatisfy { !$0.withdrawn }, "the real hub's records stay live")
+
+        #expect(try f.catalogue().acceptEpoch(hub: "35", epoch: stray.epoch).to == stray.epoch)
+        strayLoop = run()
+        let reconciled = try await eventually(timeout: .seconds(30)) {
+            let entries = try f.catalogue().list(hub: "35")
+            return entries.filter { !$0.withdrawn }.map(\.globalID).sorted() == ["35:t-35-100", "35:t-35-101"]
+                && entries.count == 12
+        }
+        await strayLoop.stop()
+        await loop.stop()
+        #expect(reconciled, "the accepted store's records arrive by resync and the old ones are orphaned")
+        #expect(try f.catalogue().reconciliations().contains { $0.reason == "new_epoch" })
     }
 
     @Test("a sequence gap that stays open makes the aggregator ask for a resync from the first missing seq")

@@ -144,10 +144,16 @@ struct CatalogueStoreTests {
         #expect(try s.list(hub: "35").filter(\.withdrawn).isEmpty)
         #expect(try s.apply([try change("b", revision: 2, seq: 9, epoch: "e1")]).decisions == [.apply], "the real hub goes on")
 
-        // Rebuilt without a backup: the operator accepts the new epoch; its first checkpoint then reconciles.
-        #expect(try s.acceptEpoch(hub: "35", epoch: "rebuilt")?.from == "e1")
-        #expect(try s.apply([try change("a", revision: 1, seq: 1, epoch: "rebuilt")]).decisions == [.apply])
-        let (action, orphaned) = try judge(s, checkpoint(s, seq: 1, epoch: "rebuilt", records: [("a", 1, false)]))
+        // Rebuilt without a backup: the operator accepts the new epoch, once messages were refused under it
+        // (or with force), never a retired one; its first checkpoint then reconciles.
+        #expect(throws: StoreError.self) { try s.acceptEpoch(hub: "35", epoch: "fresh") }
+        try s.refuse(fresh, reason: DeadLetterReason.unknownEpoch, detail: "unknown")
+        #expect(try s.stats().hubs.first?.highestSeq == 9, "a refused epoch's seq counts for nothing")
+        #expect(throws: StoreError.self) { try s.acceptEpoch(hub: "33", epoch: "fresh") }
+        #expect(try s.acceptEpoch(hub: "35", epoch: "fresh").from == "e1")
+        #expect(throws: StoreError.self) { try s.acceptEpoch(hub: "35", epoch: "e1", force: true) }
+        #expect(try s.apply([try change("a", revision: 1, seq: 1, epoch: "fresh")]).decisions == [.apply])
+        let (action, orphaned) = try judge(s, checkpoint(s, seq: 1, epoch: "fresh", records: [("a", 1, false)]))
         #expect(action == .orphanOthers(seq: 1) && orphaned == 1)
     }
 
