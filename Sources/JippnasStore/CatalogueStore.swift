@@ -196,11 +196,7 @@ public final class CatalogueStore: Sendable {
             try StoreDatabase.requireMigrated(pool, Self.migrator, path: path)
             return
         }
-        do {
-            try Self.migrator.migrate(pool)
-        } catch {
-            throw StoreError.wrap(error, operation: "migrate catalogue", path: path)
-        }
+        try StoreDatabase.migrate(pool, Self.migrator, path: path, operation: "migrate catalogue")
     }
 
     static let migrator: DatabaseMigrator = {

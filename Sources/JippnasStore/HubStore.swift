@@ -90,7 +90,7 @@ public final class HubStore: Sendable {
             try StoreDatabase.requireMigrated(pool, Self.migrator, path: path)
         }
         do {
-            if access == .readWrite { try Self.migrator.migrate(pool) }
+            if access == .readWrite { try StoreDatabase.migrate(pool, Self.migrator, path: path, operation: "migrate hub store") }
             try pool.read { db in try Self.checkProvince(province, db, path: path) }
             if access == .readWrite { try pool.write { db in try Self.createMeta(province, db) } }
             (epoch, epochParent) = try pool.read { db in

@@ -86,6 +86,24 @@ enum StoreDatabase {
         }
     }
 
+    /// Runs `migrator` on `pool`. Two processes opening an older store at once (a daemon starting while a
+    /// command reads) may both find a migration missing; the second then fails on the first one's work
+    /// (`duplicate column`). Once the first has committed, checking again finds nothing left to do.
+    static func migrate(_ pool: DatabasePool, _ migrator: DatabaseMigrator, path: String, operation: String)
+        throws(StoreError)
+    {
+        for attempt in 1...3 {
+            do {
+                try migrator.migrate(pool)
+                return
+            } catch where attempt < 3 {
+                continue
+            } catch {
+                throw StoreError.wrap(error, operation: operation, path: path)
+            }
+        }
+    }
+
     /// Checks that a store opened read-only has every migration this version knows, so that reads never
     /// meet a table or column that is not there yet.
     static func requireMigrated(_ pool: DatabasePool, _ migrator: DatabaseMigrator, path: String) throws(StoreError) {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import JippnasCore
 import JippnasStore
 import JippnasTestSupport
@@ -20,6 +21,22 @@ struct CatalogueStoreTests {
                                 resync: resync, epoch: epoch, epochParent: parent)
         return IncomingChange(envelope: envelope, messageID: messageID ?? UUID().uuidString,
                               routingKey: envelope.routingKey, body: EnvelopeCodec.encode(envelope))
+    }
+
+    @Test("stores opened at once on a new file (a daemon starting while a command reads) all migrate it")
+    func concurrentOpensMigrateOnce() throws {
+        for round in 0..<5 {
+            let path = dir.file("race-\(round).sqlite")
+            let failures = Mutex(0)
+            DispatchQueue.concurrentPerform(iterations: 4) { i in
+                do {
+                    if i % 2 == 0 { _ = try CatalogueStore(path: path) } else { _ = try HubStore(path: path + ".hub", province: "35") }
+                } catch {
+                    failures.withLock { $0 += 1 }
+                }
+            }
+            #expect(failures.withLock { $0 } == 0)
+        }
     }
 
     @Test func appliesNewerRevisionsAndKeepsHistory() throws {
