@@ -83,6 +83,10 @@ public struct CatalogueEntry: Sendable, Equatable, Codable {
     public var withdrawnAt: String?
     public var receivedAt: String
     public var lastSeq: Int64
+    /// The hub store (epoch) that set this record ("" before epochs).
+    public var hubEpoch: String
+    /// When a restored hub turned out not to hold this record any more (it is withdrawn since).
+    public var orphanedAt: String?
 
     enum CodingKeys: String, CodingKey {
         case globalID = "global_id"
@@ -90,6 +94,8 @@ public struct CatalogueEntry: Sendable, Equatable, Codable {
         case withdrawnAt = "withdrawn_at"
         case receivedAt = "received_at"
         case lastSeq = "last_seq"
+        case hubEpoch = "hub_epoch"
+        case orphanedAt = "orphaned_at"
     }
 }
 
@@ -102,9 +108,12 @@ public struct HistoryEntry: Sendable, Equatable, Codable {
     public var messageID: String
     public var sentAt: String
     public var receivedAt: String
+    /// The hub store (epoch) the revision came from ("" before epochs).
+    public var hubEpoch: String
 
     enum CodingKeys: String, CodingKey {
         case revision, event, hub, seq
+        case hubEpoch = "hub_epoch"
         case messageID = "message_id"
         case sentAt = "sent_at"
         case receivedAt = "received_at"
@@ -185,7 +194,7 @@ public struct CatalogueStats: Sendable, Equatable, Codable {
 /// accepted revision with provenance, per-hub state, and the dead letters.
 public final class CatalogueStore: Sendable {
     public let path: String
-    private let pool: DatabasePool
+    let pool: DatabasePool
 
     /// Opens the catalogue at `path`: with `.readWrite` creating and migrating it as needed, with
     /// `.readOnly` only an existing, current one ("no store at PATH" otherwise).
@@ -308,6 +317,7 @@ public final class CatalogueStore: Sendable {
                 ) WITHOUT ROWID;
                 """)
         }
+        m.registerMigration("catalogue-v4-search", migrate: CatalogueSearchIndex.create)
         return m
     }()
 
@@ -787,12 +797,13 @@ public final class CatalogueStore: Sendable {
 
     // MARK: Queries
 
-    private static let entryColumns = """
+    static let entryColumns = """
         global_id, hub, id, revision, title, agency, region, category, kind, stage, initiator, launched_on,
-        summary, benefits, contact, url, status, replicates, updated_at, withdrawn, withdrawn_at, received_at, last_seq
+        summary, benefits, contact, url, status, replicates, updated_at, withdrawn, withdrawn_at, received_at, last_seq,
+        hub_epoch, orphaned_at
         """
 
-    private static func entry(_ row: Row) -> CatalogueEntry {
+    static func entry(_ row: Row) -> CatalogueEntry {
         let innovation = Innovation(
             id: row["id"], revision: row["revision"], title: row["title"], agency: row["agency"], region: row["region"],
             category: Category(rawValue: row["category"]) ?? .tataKelolaPemerintahan,
@@ -803,7 +814,8 @@ public final class CatalogueStore: Sendable {
             updatedAt: row["updated_at"])
         return CatalogueEntry(globalID: row["global_id"], hub: row["hub"], innovation: innovation,
                               withdrawn: row["withdrawn"], withdrawnAt: row["withdrawn_at"],
-                              receivedAt: row["received_at"], lastSeq: row["last_seq"])
+                              receivedAt: row["received_at"], lastSeq: row["last_seq"], hubEpoch: row["hub_epoch"],
+                              orphanedAt: row["orphaned_at"])
     }
 
     /// Catalogue entries ordered by global id, optionally for one hub and without withdrawn ones.
@@ -835,14 +847,17 @@ public final class CatalogueStore: Sendable {
 
     /// Accepted revisions of one innovation, oldest first.
     public func history(globalID: String) throws(StoreError) -> [HistoryEntry] {
-        try read("history \(globalID)") { db in
-            try Row.fetchAll(db, sql: """
-                SELECT revision, event, hub, seq, message_id, sent_at, received_at FROM history
-                WHERE global_id = ? ORDER BY id
-                """, arguments: [globalID]).map { row in
-                HistoryEntry(revision: row["revision"], event: row["event"], hub: row["hub"], seq: row["seq"],
-                             messageID: row["message_id"], sentAt: row["sent_at"], receivedAt: row["received_at"])
-            }
+        try read("history \(globalID)") { db in try Self.fetchHistory(db, globalID: globalID) }
+    }
+
+    static func fetchHistory(_ db: Database, globalID: String) throws -> [HistoryEntry] {
+        try Row.fetchAll(db, sql: """
+            SELECT revision, event, hub, seq, message_id, sent_at, received_at, hub_epoch FROM history
+            WHERE global_id = ? ORDER BY id
+            """, arguments: [globalID]).map { row in
+            HistoryEntry(revision: row["revision"], event: row["event"], hub: row["hub"], seq: row["seq"],
+                         messageID: row["message_id"], sentAt: row["sent_at"], receivedAt: row["received_at"],
+                         hubEpoch: row["hub_epoch"])
         }
     }
 
@@ -910,7 +925,7 @@ public final class CatalogueStore: Sendable {
         }
     }
 
-    private func read<T>(_ operation: String, _ body: (Database) throws -> T) throws(StoreError) -> T {
+    func read<T>(_ operation: String, _ body: (Database) throws -> T) throws(StoreError) -> T {
         do {
             return try pool.read(body)
         } catch {

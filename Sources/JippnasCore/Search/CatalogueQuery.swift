@@ -1,0 +1,203 @@
+import Foundation
+
+/// A search of the national catalogue: free text, filters and a page position.
+///
+/// Shared by `jippnas catalogue search`, the HTTP API and the web page, so all three accept and refuse
+/// the same things. ``validated()`` is the one place a filter is checked.
+public struct CatalogueQuery: Sendable, Equatable {
+    /// What the user typed; any text, FTS syntax included, is searched as plain words (``SearchText``).
+    public var text: String
+    /// The publishing hub's province code (`35`).
+    public var province: String?
+    /// A kabupaten/kota code (`35.78`).
+    public var region: String?
+    public var category: Category?
+    public var kind: InnovationKind?
+    public var stage: Stage?
+    public var status: InnovationStatus?
+    public var withdrawn: WithdrawnFilter
+    /// Launched in this year or later (inclusive).
+    public var launchedFrom: Int?
+    /// Launched in this year or earlier (inclusive).
+    public var launchedTo: Int?
+    /// Only innovations that replicate this global id.
+    public var replicates: String?
+    /// Only the innovation that this global id replicates.
+    public var replicatedBy: String?
+    /// Page size, within 1...``maximumLimit``.
+    public var limit: Int
+    /// Where the previous page ended.
+    public var after: SearchCursor?
+
+    /// The most rows one page returns, whatever is asked: a page is built in memory.
+    public static let maximumLimit = 100
+    public static let defaultLimit = 20
+
+    public init(text: String = "", province: String? = nil, region: String? = nil, category: Category? = nil,
+                kind: InnovationKind? = nil, stage: Stage? = nil, status: InnovationStatus? = nil,
+                withdrawn: WithdrawnFilter = .exclude, launchedFrom: Int? = nil, launchedTo: Int? = nil,
+                replicates: String? = nil, replicatedBy: String? = nil, limit: Int = CatalogueQuery.defaultLimit,
+                after: SearchCursor? = nil)
+    {
+        self.text = text
+        self.province = province
+        self.region = region
+        self.category = category
+        self.kind = kind
+        self.stage = stage
+        self.status = status
+        self.withdrawn = withdrawn
+        self.launchedFrom = launchedFrom
+        self.launchedTo = launchedTo
+        self.replicates = replicates
+        self.replicatedBy = replicatedBy
+        self.limit = limit
+        self.after = after
+    }
+
+    /// Whether withdrawn innovations are left out, kept, or the only ones shown.
+    public enum WithdrawnFilter: String, Sendable, CaseIterable, Codable {
+        case exclude, include, only
+    }
+
+    /// Why a query cannot run, naming the parameter.
+    public struct Invalid: Error, Equatable, CustomStringConvertible {
+        /// The parameter's name as the API and the CLI spell it (`province`, `launched_from`).
+        public var parameter: String
+        public var reason: String
+        public var description: String { "\(parameter): \(reason)" }
+        public init(parameter: String, reason: String) {
+            self.parameter = parameter
+            self.reason = reason
+        }
+    }
+
+    /// The query with its limit clamped to 1...``maximumLimit``, or the first filter that cannot match
+    /// anything a hub could publish.
+    public func validated() throws(Invalid) -> CatalogueQuery {
+        if let province, !ProvinceRegistry.isProvinceCode(province) {
+            throw Invalid(parameter: "province", reason: "'\(province)' is not a province code (two digits, for example 35)")
+        }
+        if let region, !RegionCode.isValid(region) {
+            throw Invalid(parameter: "region", reason: "'\(region)' is not a kabupaten/kota code (PP.KK, for example 35.78)")
+        }
+        for (name, year) in [("launched_from", launchedFrom), ("launched_to", launchedTo)] {
+            if let year, !(1900...9999).contains(year) {
+                throw Invalid(parameter: name, reason: "\(year) is not a year between 1900 and 9999")
+            }
+        }
+        if let from = launchedFrom, let to = launchedTo, from > to {
+            throw Invalid(parameter: "launched_from", reason: "\(from) is after launched_to \(to)")
+        }
+        for (name, id) in [("replicates", replicates), ("replicated_by", replicatedBy)] {
+            if let id, GlobalID.parse(id) == nil {
+                throw Invalid(parameter: name, reason: "'\(id)' is not a global id (<province>:<id>, for example 35:sw-surabaya)")
+            }
+        }
+        if text.unicodeScalars.count > SearchText.maximumLength {
+            throw Invalid(parameter: "q", reason: "longer than \(SearchText.maximumLength) characters")
+        }
+        var clamped = self
+        clamped.limit = min(max(limit, 1), Self.maximumLimit)
+        return clamped
+    }
+
+    /// Whether the query has words to rank by; without them results come in global-id order.
+    public var isRanked: Bool { SearchText.matchExpression(text) != nil }
+}
+
+/// Where a page of results ended: the rank (for a text search) and global id of its last row, as an
+/// opaque token. Results are ordered by (rank, global id), so the next page starts strictly after it and
+/// no row is skipped or repeated while the catalogue does not change.
+public struct SearchCursor: Sendable, Equatable {
+    /// The bm25 rank of the last row (lower is better), nil for an unranked listing.
+    public var rank: Double?
+    public var globalID: String
+
+    public init(rank: Double?, globalID: String) {
+        self.rank = rank
+        self.globalID = globalID
+    }
+
+    /// Base64url of `r<rank bits in hex>:<global id>` (`-:<global id>` unranked): the exact rank
+    /// round-trips, which a decimal rendering would not guarantee.
+    public var token: String {
+        let rankPart = rank.map { "r" + String($0.bitPattern, radix: 16) } ?? "-"
+        return Data((rankPart + ":" + globalID).utf8).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    /// The cursor a token names, or nil when it is not one this catalogue handed out.
+    public init?(token: String) {
+        guard token.utf8.count <= 512 else { return nil }
+        var base64 = token.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.utf8.count % 4) % 4)
+        guard let data = Data(base64Encoded: base64), let text = String(data: data, encoding: .utf8),
+              let colon = text.firstIndex(of: ":") else { return nil }
+        let rankPart = text[..<colon]
+        let globalID = String(text[text.index(after: colon)...])
+        guard GlobalID.parse(globalID) != nil else { return nil }
+        if rankPart == "-" {
+            self.init(rank: nil, globalID: globalID)
+        } else if rankPart.first == "r", let bits = UInt64(rankPart.dropFirst(), radix: 16),
+                  Double(bitPattern: bits).isFinite {
+            self.init(rank: Double(bitPattern: bits), globalID: globalID)
+        } else {
+            return nil
+        }
+    }
+}
+
+/// Turns what a user typed into an FTS5 query that can only mean "all these words".
+///
+/// The text is cut into words exactly where SQLite's `unicode61` tokenizer cuts (anything but letters,
+/// numbers and private-use characters separates), and every word becomes a quoted prefix term: FTS5
+/// operators (`AND`, `NEAR(`, `*`, `^`, column filters, a lone `"`) arrive as ordinary words or
+/// separators, so no input is a syntax error and none is an injection.
+public enum SearchText {
+    /// Longest query text accepted, in Unicode scalars.
+    public static let maximumLength = 500
+    /// Words beyond this many are ignored: each one costs an index lookup.
+    public static let maximumTerms = 12
+    /// Longer words are cut: no title word is longer, and the cut keeps the prefix match.
+    public static let maximumTermLength = 64
+
+    /// The words of `text`, in order, without repeats, at most ``maximumTerms``.
+    public static func terms(_ text: String) -> [String] {
+        var terms: [String] = []
+        var current = String.UnicodeScalarView()
+        func flush() {
+            defer { current = String.UnicodeScalarView() }
+            guard !current.isEmpty else { return }
+            let term = String(String(current).lowercased().unicodeScalars.prefix(maximumTermLength))
+            if !terms.contains(term) { terms.append(term) }
+        }
+        for scalar in text.unicodeScalars {
+            if isTokenCharacter(scalar) { current.append(scalar) } else { flush() }
+            if terms.count == maximumTerms { return terms }
+        }
+        flush()
+        return Array(terms.prefix(maximumTerms))
+    }
+
+    /// The FTS5 MATCH expression, or nil when the text holds no word.
+    public static func matchExpression(_ text: String) -> String? {
+        let words = terms(text)
+        guard !words.isEmpty else { return nil }
+        // Terms hold only letters and numbers, so the quotes cannot be closed from inside.
+        return words.map { "\"\($0)\"*" }.joined(separator: " ")
+    }
+
+    /// unicode61's token characters (L*, N*, Co), and combining marks so that a decomposed accent stays
+    /// inside its word.
+    static func isTokenCharacter(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
+             .decimalNumber, .letterNumber, .otherNumber, .privateUse, .nonspacingMark, .spacingMark:
+            true
+        default:
+            false
+        }
+    }
+}

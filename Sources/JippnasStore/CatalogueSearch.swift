@@ -1,0 +1,274 @@
+import Foundation
+import GRDB
+import JippnasCore
+
+/// The full-text index of the catalogue: an FTS5 table over title, agency, summary and benefits whose
+/// content is the `innovation` table itself, kept in step by triggers, so that the transaction applying
+/// a change also indexes it and a search never sees a record its index does not.
+enum CatalogueSearchIndex {
+    /// bm25 weights of title, agency, summary and benefits: a word in the title counts most.
+    static let rankFunction = "bm25(10.0, 4.0, 1.0, 1.0)"
+
+    /// Migration `catalogue-v4-search`: creates the index, its triggers, and indexes what is already there.
+    ///
+    /// The index refers to `innovation` rows by rowid. `VACUUM` may renumber the rowids of a table
+    /// without an INTEGER PRIMARY KEY, so after a VACUUM the index is rebuilt (`jippnas catalogue reindex`).
+    static func create(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE VIRTUAL TABLE innovation_fts USING fts5(
+                title, agency, summary, benefits,
+                content='innovation', content_rowid='rowid',
+                tokenize='unicode61 remove_diacritics 2', prefix='2 3'
+            );
+            INSERT INTO innovation_fts(innovation_fts, rank) VALUES ('rank', '\(rankFunction)');
+            CREATE TRIGGER innovation_fts_insert AFTER INSERT ON innovation BEGIN
+                INSERT INTO innovation_fts(rowid, title, agency, summary, benefits)
+                VALUES (new.rowid, new.title, new.agency, new.summary, new.benefits);
+            END;
+            CREATE TRIGGER innovation_fts_delete AFTER DELETE ON innovation BEGIN
+                INSERT INTO innovation_fts(innovation_fts, rowid, title, agency, summary, benefits)
+                VALUES ('delete', old.rowid, old.title, old.agency, old.summary, old.benefits);
+            END;
+            CREATE TRIGGER innovation_fts_update AFTER UPDATE OF title, agency, summary, benefits ON innovation BEGIN
+                INSERT INTO innovation_fts(innovation_fts, rowid, title, agency, summary, benefits)
+                VALUES ('delete', old.rowid, old.title, old.agency, old.summary, old.benefits);
+                INSERT INTO innovation_fts(rowid, title, agency, summary, benefits)
+                VALUES (new.rowid, new.title, new.agency, new.summary, new.benefits);
+            END;
+            INSERT INTO innovation_fts(innovation_fts) VALUES ('rebuild');
+            CREATE INDEX innovation_replicates ON innovation(replicates) WHERE replicates IS NOT NULL;
+            CREATE INDEX innovation_region ON innovation(region);
+            """)
+    }
+}
+
+/// One search result: the record and, for a text search, its bm25 rank (lower is better).
+public struct SearchHit: Sendable, Equatable {
+    public var entry: CatalogueEntry
+    public var rank: Double?
+}
+
+/// One page of results and where the next one starts (nil on the last page).
+public struct SearchPage: Sendable, Equatable {
+    public var hits: [SearchHit]
+    public var next: SearchCursor?
+}
+
+/// Another innovation, as a detail page links to it.
+public struct RelatedInnovation: Sendable, Equatable, Codable {
+    public var globalID: String
+    public var title: String
+    public var region: String
+    public var stage: Stage
+    public var withdrawn: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case globalID = "global_id"
+        case title, region, stage, withdrawn
+    }
+}
+
+/// An innovation with everything a detail view shows.
+public struct InnovationDetail: Sendable, Equatable {
+    public var entry: CatalogueEntry
+    public var history: [HistoryEntry]
+    /// What this innovation replicates, when the catalogue holds it.
+    public var replicates: RelatedInnovation?
+    /// Innovations elsewhere that replicate this one.
+    public var replicatedBy: [RelatedInnovation]
+}
+
+/// Counts for the stats endpoint and the web page's chart; live (not withdrawn) innovations only.
+public struct CatalogueFacets: Sendable, Equatable {
+    public var live: Int
+    public var withdrawn: Int
+    public var byProvince: [String: Int]
+    public var byCategory: [String: Int]
+    public var byStage: [String: Int]
+    public var byKind: [String: Int]
+    /// By launch year; innovations without a launch date are not counted.
+    public var byYear: [String: Int]
+    /// The most replicated innovations, most first, with how many replicate each.
+    public var mostReplicated: [(innovation: RelatedInnovation, replications: Int)]
+
+    public static func == (a: CatalogueFacets, b: CatalogueFacets) -> Bool {
+        a.live == b.live && a.withdrawn == b.withdrawn && a.byProvince == b.byProvince && a.byCategory == b.byCategory
+            && a.byStage == b.byStage && a.byKind == b.byKind && a.byYear == b.byYear
+            && a.mostReplicated.map(\.innovation) == b.mostReplicated.map(\.innovation)
+            && a.mostReplicated.map(\.replications) == b.mostReplicated.map(\.replications)
+    }
+}
+
+extension CatalogueStore {
+    /// One page of innovations matching `query`, best first for a text search, by global id otherwise.
+    /// The query is expected to be ``CatalogueQuery/validated()``.
+    public func search(_ query: CatalogueQuery) throws(StoreError) -> SearchPage {
+        let match = SearchText.matchExpression(query.text)
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        Self.filter(query, into: &conditions, &arguments)
+        let sql: String
+        if let match {
+            conditions.insert("innovation_fts MATCH ?", at: 0)
+            arguments = [match] + arguments
+            if let after = query.after, let rank = after.rank {
+                conditions.append("(innovation_fts.rank > ? OR (innovation_fts.rank = ? AND i.global_id > ?))")
+                arguments += [rank, rank, after.globalID]
+            }
+            sql = """
+                SELECT \(Self.qualifiedEntryColumns), innovation_fts.rank AS search_rank
+                FROM innovation_fts JOIN innovation i ON i.rowid = innovation_fts.rowid
+                WHERE \(conditions.joined(separator: " AND "))
+                ORDER BY innovation_fts.rank, i.global_id LIMIT ?
+                """
+        } else {
+            if let after = query.after {
+                conditions.append("i.global_id > ?")
+                arguments += [after.globalID]
+            }
+            let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+            sql = "SELECT \(Self.qualifiedEntryColumns), NULL AS search_rank FROM innovation i \(whereClause) ORDER BY i.global_id LIMIT ?"
+        }
+        // One row more than the page shows whether there is a next page without a count.
+        arguments += [query.limit + 1]
+        let rows = try read("search") { db in try Row.fetchAll(db, sql: sql, arguments: arguments) }
+        let hits = rows.prefix(query.limit).map { SearchHit(entry: Self.entry($0), rank: $0["search_rank"]) }
+        let next = rows.count > query.limit ? hits.last.map { SearchCursor(rank: $0.rank, globalID: $0.entry.globalID) } : nil
+        return SearchPage(hits: hits, next: next)
+    }
+
+    private static let qualifiedEntryColumns = entryColumns.split(separator: ",")
+        .map { "i." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", ")
+
+    private static func filter(_ q: CatalogueQuery, into conditions: inout [String], _ arguments: inout StatementArguments) {
+        let equalities: [(String, String?)] = [
+            ("i.hub", q.province), ("i.region", q.region), ("i.category", q.category?.rawValue),
+            ("i.kind", q.kind?.rawValue), ("i.stage", q.stage?.rawValue), ("i.status", q.status?.rawValue),
+            ("i.replicates", q.replicates),
+        ]
+        for case let (column, value?) in equalities {
+            conditions.append("\(column) = ?")
+            arguments += [value]
+        }
+        switch q.withdrawn {
+        case .exclude: conditions.append("i.withdrawn = 0")
+        case .only: conditions.append("i.withdrawn = 1")
+        case .include: break
+        }
+        // launched_on is YYYY-MM-DD, so text order is date order.
+        if let from = q.launchedFrom {
+            conditions.append("i.launched_on >= ?")
+            arguments += [String(format: "%04d", from)]
+        }
+        if let to = q.launchedTo {
+            conditions.append("i.launched_on < ?")
+            arguments += [String(format: "%04d", to + 1)]
+        }
+        if let replicatedBy = q.replicatedBy {
+            conditions.append("i.global_id = (SELECT replicates FROM innovation WHERE global_id = ?)")
+            arguments += [replicatedBy]
+        }
+    }
+
+    /// An innovation with its history and its replications both ways, or nil when the catalogue has no
+    /// such global id.
+    public func detail(globalID: String) throws(StoreError) -> InnovationDetail? {
+        try read("detail \(globalID)") { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.entryColumns) FROM innovation WHERE global_id = ?",
+                                             arguments: [globalID]) else { return nil }
+            let entry = Self.entry(row)
+            let history = try Self.fetchHistory(db, globalID: globalID)
+            let replicates = try entry.innovation.replicates.flatMap { target in
+                try Row.fetchOne(db, sql: "SELECT \(Self.relatedColumns) FROM innovation WHERE global_id = ?",
+                                 arguments: [target]).map(Self.related)
+            }
+            let replicatedBy = try Row.fetchAll(db, sql: """
+                SELECT \(Self.relatedColumns) FROM innovation WHERE replicates = ? ORDER BY global_id LIMIT 500
+                """, arguments: [globalID]).map(Self.related)
+            return InnovationDetail(entry: entry, history: history, replicates: replicates, replicatedBy: replicatedBy)
+        }
+    }
+
+    private static let relatedColumns = "global_id, title, region, stage, withdrawn"
+
+    private static func related(_ row: Row) -> RelatedInnovation {
+        RelatedInnovation(globalID: row["global_id"], title: row["title"], region: row["region"],
+                          stage: Stage(rawValue: row["stage"]) ?? .inisiatif, withdrawn: row["withdrawn"])
+    }
+
+    /// Counts of live innovations by province, category, stage, kind and launch year, and the most
+    /// replicated ones.
+    public func facets(mostReplicated limit: Int = 10) throws(StoreError) -> CatalogueFacets {
+        try read("facets") { db in
+            func counts(_ expression: String) throws -> [String: Int] {
+                var result: [String: Int] = [:]
+                let rows = try Row.fetchAll(db, sql: """
+                    SELECT \(expression) AS k, COUNT(*) AS n FROM innovation WHERE withdrawn = 0 AND k IS NOT NULL GROUP BY k
+                    """)
+                for row in rows { result[row["k"]] = row["n"] }
+                return result
+            }
+            let withdrawn = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM innovation WHERE withdrawn = 1") ?? 0
+            let byProvince = try counts("hub")
+            let top = try Row.fetchAll(db, sql: """
+                SELECT t.global_id, t.title, t.region, t.stage, t.withdrawn, r.n FROM
+                    (SELECT replicates, COUNT(*) AS n FROM innovation WHERE replicates IS NOT NULL AND withdrawn = 0
+                     GROUP BY replicates ORDER BY n DESC, replicates LIMIT ?) r
+                JOIN innovation t ON t.global_id = r.replicates ORDER BY r.n DESC, t.global_id
+                """, arguments: [limit]).map { (innovation: Self.related($0), replications: $0["n"] as Int) }
+            return CatalogueFacets(
+                live: byProvince.values.reduce(0, +), withdrawn: withdrawn, byProvince: byProvince,
+                byCategory: try counts("category"), byStage: try counts("stage"), byKind: try counts("kind"),
+                byYear: try counts("substr(launched_on, 1, 4)"), mostReplicated: top)
+        }
+    }
+
+    /// Calls `body` with every innovation in global-id order, reading a thousand at a time so that memory
+    /// stays flat and the daemon's commits and checkpoints are never held up by one long read. Each
+    /// record is as committed when its chunk was read. Stops early when `body` returns false.
+    public func forEachEntry(includeWithdrawn: Bool = true, _ body: (CatalogueEntry) throws -> Bool) throws {
+        var after = ""
+        let condition = includeWithdrawn ? "" : "AND withdrawn = 0"
+        while true {
+            let chunk = try read("export") { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT \(Self.entryColumns) FROM innovation WHERE global_id > ? \(condition) ORDER BY global_id LIMIT 1000
+                    """, arguments: [after]).map(Self.entry)
+            }
+            for entry in chunk where try !body(entry) { return }
+            guard let last = chunk.last, chunk.count == 1000 else { return }
+            after = last.globalID
+        }
+    }
+
+    /// How many innovations an export with these settings writes, for its progress bar.
+    public func count(includeWithdrawn: Bool) throws(StoreError) -> Int {
+        try read("count") { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM innovation" + (includeWithdrawn ? "" : " WHERE withdrawn = 0")) ?? 0
+        }
+    }
+
+    /// Rebuilds the search index from the records (after a `VACUUM`, or if an integrity check fails).
+    public func rebuildSearchIndex() throws(StoreError) {
+        do {
+            try pool.write { db in try db.execute(sql: "INSERT INTO innovation_fts(innovation_fts) VALUES ('rebuild')") }
+        } catch {
+            throw StoreError.wrap(error, operation: "rebuild search index", path: path)
+        }
+    }
+
+    /// Whether the search index matches the records (FTS5's own integrity check, against the content).
+    public func searchIndexIsConsistent() throws(StoreError) -> Bool {
+        do {
+            // A command, not a write, but SQLite only runs it on a writable connection.
+            try pool.write { db in
+                try db.execute(sql: "INSERT INTO innovation_fts(innovation_fts, rank) VALUES ('integrity-check', 1)")
+            }
+            return true
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CORRUPT {
+            return false
+        } catch {
+            throw StoreError.wrap(error, operation: "check search index", path: path)
+        }
+    }
+}

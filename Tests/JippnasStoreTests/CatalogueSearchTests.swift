@@ -1,0 +1,234 @@
+import Foundation
+import JippnasCore
+@testable import JippnasStore
+import JippnasTestSupport
+import Testing
+
+@Suite("Catalogue search")
+struct CatalogueSearchTests {
+    let dir = TempDir("search")
+
+    /// A change for `hub`'s innovation `id` with the given text fields, the rest from ``SampleData``.
+    func change(_ id: String, hub: String = "35", revision: Int64 = 1, seq: Int64, title: String,
+                summary: String? = nil, agency: String = "Dinas Kesehatan", event: ChangeEvent = .upsert,
+                edit: (inout InnovationContent) -> Void = { _ in }) -> IncomingChange
+    {
+        var content = SampleData.contents(province: hub, count: 1)[0]
+        content.id = id
+        content.title = title
+        content.summary = summary
+        content.agency = agency
+        edit(&content)
+        let envelope = Envelope(hub: hub, seq: seq, event: event, sentAt: Timestamp.now(),
+                                innovation: content.innovation(revision: revision, updatedAt: Timestamp.now()))
+        return IncomingChange(envelope: envelope, messageID: UUID().uuidString, routingKey: envelope.routingKey,
+                              body: EnvelopeCodec.encode(envelope))
+    }
+
+    func store(_ changes: [IncomingChange]) throws -> CatalogueStore {
+        let s = try CatalogueStore(path: dir.file("c-\(UUID().uuidString).sqlite"))
+        _ = try s.apply(changes)
+        return s
+    }
+
+    func ids(_ s: CatalogueStore, _ q: CatalogueQuery) throws -> [String] {
+        try s.search(q.validated()).hits.map(\.entry.globalID)
+    }
+
+    @Test("a word in the title ranks above the same word in the summary; accents and case are folded")
+    func ranking() throws {
+        let s = try store([
+            change("in-summary", seq: 1, title: "Layanan Terpadu", summary: "Pendaftaran antrian online di puskesmas."),
+            change("in-title", seq: 2, title: "Antrian Online Puskesmas", summary: "Pendaftaran pasien."),
+            change("unrelated", seq: 3, title: "Bank Sampah Digital", summary: "Tabungan sampah warga."),
+            change("accented", seq: 4, title: "Antrían Ónline Kecamatan"),
+        ])
+        let found = try ids(s, CatalogueQuery(text: "antrian online"))
+        #expect(found.count == 3)
+        #expect(found.last == "35:in-summary")
+        #expect(Set(found.prefix(2)) == ["35:in-title", "35:accented"])
+        #expect(try ids(s, CatalogueQuery(text: "ANTRIAN")).count == 3)
+        // Prefix search: part of a word finds it.
+        #expect(try ids(s, CatalogueQuery(text: "puskes")) == ["35:in-title", "35:in-summary"])
+    }
+
+    @Test("every filter narrows the results, and filters combine")
+    func filters() throws {
+        let s = try store([
+            change("a", hub: "35", seq: 1, title: "Antrian A") {
+                $0.region = "35.78"; $0.category = .kesehatan; $0.kind = .digital; $0.stage = .penerapan
+                $0.status = .active; $0.launchedOn = "2019-03-01"
+            },
+            change("b", hub: "35", seq: 2, title: "Antrian B") {
+                $0.region = "35.15"; $0.category = .pendidikan; $0.kind = .nonDigital; $0.stage = .ujiCoba
+                $0.status = .dormant; $0.launchedOn = "2021-12-31"
+            },
+            change("c", hub: "33", seq: 1, title: "Antrian C") {
+                $0.region = "33.74"; $0.category = .kesehatan; $0.kind = .digital; $0.stage = .penerapan
+                $0.launchedOn = "2020-01-01"; $0.replicates = "35:a"
+            },
+            change("d", hub: "33", seq: 2, title: "Antrian D") {
+                $0.region = "33.74"; $0.replicates = "35:a"; $0.category = .lingkunganHidup; $0.launchedOn = nil
+            },
+            change("e", hub: "33", seq: 3, title: "Antrian E", event: .withdraw),
+        ])
+        #expect(try ids(s, CatalogueQuery(text: "antrian")).count == 4)
+        #expect(try ids(s, CatalogueQuery(text: "antrian", province: "33")) == ["33:c", "33:d"])
+        #expect(try ids(s, CatalogueQuery(region: "35.78")) == ["35:a"])
+        #expect(try ids(s, CatalogueQuery(category: .pendidikan)) == ["35:b"])
+        #expect(try ids(s, CatalogueQuery(text: "antrian", kind: .nonDigital)).contains("35:b"))
+        #expect(try ids(s, CatalogueQuery(stage: .ujiCoba)).allSatisfy { $0 != "35:a" })
+        #expect(try ids(s, CatalogueQuery(status: .dormant)) == ["35:b"])
+        #expect(try ids(s, CatalogueQuery(launchedFrom: 2020, launchedTo: 2020)) == ["33:c"])
+        #expect(try ids(s, CatalogueQuery(launchedFrom: 2020)).sorted() == ["33:c", "35:b"])
+        #expect(try ids(s, CatalogueQuery(launchedTo: 2019)) == ["35:a"])
+        #expect(try ids(s, CatalogueQuery(replicates: "35:a")) == ["33:c", "33:d"])
+        #expect(try ids(s, CatalogueQuery(replicatedBy: "33:c")) == ["35:a"])
+        #expect(try ids(s, CatalogueQuery(withdrawn: .only)) == ["33:e"])
+        #expect(try ids(s, CatalogueQuery(text: "antrian", withdrawn: .include)).count == 5)
+        #expect(try ids(s, CatalogueQuery(text: "antrian", province: "33", category: .kesehatan, launchedFrom: 2020)) == ["33:c"])
+    }
+
+    @Test("cursor pages cover every result once, in rank order, for text and for a plain listing")
+    func pagination() throws {
+        // Equal titles give equal ranks: the global id breaks the tie.
+        let changes = (1...23).map { n in
+            change(String(format: "p%02d", n), seq: Int64(n), title: n % 3 == 0 ? "Sistem Antrian Antrian" : "Sistem Antrian")
+        }
+        let s = try store(changes)
+        for text in ["antrian", ""] {
+            var seen: [String] = []
+            var ranks: [Double] = []
+            var query = CatalogueQuery(text: text, limit: 5)
+            var pages = 0
+            repeat {
+                let page = try s.search(query.validated())
+                seen += page.hits.map(\.entry.globalID)
+                ranks += page.hits.compactMap(\.rank)
+                query.after = page.next.flatMap { SearchCursor(token: $0.token) }
+                pages += 1
+                #expect(page.hits.count <= 5)
+                if page.next != nil { #expect(page.hits.count == 5) }
+            } while query.after != nil && pages < 10
+            #expect(pages == 5)
+            #expect(seen.count == 23 && Set(seen).count == 23)
+            if text.isEmpty { #expect(seen == seen.sorted()) } else { #expect(ranks == ranks.sorted() && ranks.count == 23) }
+        }
+    }
+
+    @Test("hostile query text is searched as plain words: never an error, never an injection")
+    func hostileQueries() throws {
+        let s = try store([
+            change("near", seq: 1, title: "Program NEAR Desa"),
+            change("quote", seq: 2, title: "Layanan \"Satu Pintu\" <b>Kota</b>"),
+            change("other", seq: 3, title: "Bank Sampah"),
+        ])
+        let hostile = [
+            "\"", "\"\"", "'", "NEAR(", "near(satu pintu", "NEAR(a b, 2)", "satu\" OR \"sampah", "* ", "^satu", "title:bank",
+            "{title agency}: bank", "a AND", "OR", "NOT bank", "bank) OR (1=1", "'; DROP TABLE innovation; --", "\u{0}",
+            "-", "+bank", "bank*", "💡 inovasi", String(repeating: "x", count: 400), "((((", "\\", "%", "_",
+        ]
+        for text in hostile {
+            let result = try s.search(CatalogueQuery(text: text).validated())
+            #expect(result.hits.count <= 3, "query \(text)")
+        }
+        #expect(try ids(s, CatalogueQuery(text: "NEAR(")) == ["35:near"])
+        #expect(try ids(s, CatalogueQuery(text: "\"satu pintu")) == ["35:quote"])
+        #expect(try ids(s, CatalogueQuery(text: "satu\" OR \"sampah")).isEmpty)
+        #expect(try ids(s, CatalogueQuery(text: "'; DROP TABLE innovation; --")).isEmpty)
+        #expect(try s.innovationCount() == 3)
+        #expect(throws: CatalogueQuery.Invalid.self) { try CatalogueQuery(text: String(repeating: "a ", count: 300)).validated() }
+    }
+
+    @Test("the index follows updates and withdrawals in the applying transaction")
+    func indexFollowsChanges() throws {
+        let s = try store([change("a", seq: 1, title: "Antrian Lama")])
+        _ = try s.apply([change("a", revision: 2, seq: 2, title: "Pelayanan Baru")])
+        #expect(try ids(s, CatalogueQuery(text: "antrian")).isEmpty)
+        #expect(try ids(s, CatalogueQuery(text: "pelayanan baru")) == ["35:a"])
+        _ = try s.apply([change("a", revision: 3, seq: 3, title: "Pelayanan Baru", event: .withdraw)])
+        #expect(try ids(s, CatalogueQuery(text: "pelayanan")).isEmpty)
+        #expect(try ids(s, CatalogueQuery(text: "pelayanan", withdrawn: .only)) == ["35:a"])
+        #expect(try s.searchIndexIsConsistent())
+    }
+
+    @Test("a catalogue made before search gets its index built by the migration")
+    func migrationBuildsIndex() throws {
+        let path = dir.file("old.sqlite")
+        do {
+            let s = try CatalogueStore(path: path)
+            _ = try s.apply((1...50).map { change("m\($0)", seq: Int64($0), title: "Inovasi Lama \($0)") })
+            // Take the store back to before catalogue-v4-search.
+            try s.pool.write { db in
+                try db.execute(sql: """
+                    DROP TRIGGER innovation_fts_insert; DROP TRIGGER innovation_fts_delete; DROP TRIGGER innovation_fts_update;
+                    DROP TABLE innovation_fts; DROP INDEX innovation_replicates; DROP INDEX innovation_region;
+                    DELETE FROM grdb_migrations WHERE identifier = 'catalogue-v4-search';
+                    """)
+            }
+        }
+        #expect(throws: StoreError.self) { try CatalogueStore(path: path, access: .readOnly) }
+        let migrated = try CatalogueStore(path: path)
+        #expect(try ids(migrated, CatalogueQuery(text: "inovasi lama", limit: 100)).count == 50)
+        #expect(try migrated.searchIndexIsConsistent())
+    }
+
+    @Test("detail carries history and replications both ways; facets count live innovations")
+    func detailAndFacets() throws {
+        let s = try store([
+            change("origin", hub: "35", seq: 1, title: "Asal") { $0.launchedOn = "2018-01-01" },
+            change("copy1", hub: "33", seq: 1, title: "Salinan Satu") { $0.replicates = "35:origin"; $0.launchedOn = "2020-01-01" },
+            change("copy2", hub: "73", seq: 1, title: "Salinan Dua") { $0.replicates = "35:origin"; $0.launchedOn = "2020-06-01" },
+        ])
+        let origin = try #require(try s.detail(globalID: "35:origin"))
+        #expect(origin.replicatedBy.map(\.globalID) == ["33:copy1", "73:copy2"])
+        #expect(origin.replicates == nil && origin.history.count == 1)
+        let copy = try #require(try s.detail(globalID: "33:copy1"))
+        #expect(copy.replicates?.globalID == "35:origin" && copy.replicates?.title == "Asal")
+        #expect(try s.detail(globalID: "35:none") == nil)
+        let facets = try s.facets()
+        #expect(facets.live == 3 && facets.byProvince == ["35": 1, "33": 1, "73": 1])
+        #expect(facets.byYear == ["2018": 1, "2020": 2])
+        #expect(facets.mostReplicated.first?.innovation.globalID == "35:origin" && facets.mostReplicated.first?.replications == 2)
+    }
+
+    @Test("export walks every record once in global-id order, in chunks")
+    func export() throws {
+        let s = try store((1...2503).map { change(String(format: "e%05d", $0), seq: Int64($0), title: "Ekspor \($0)") })
+        var seen: [String] = []
+        try s.forEachEntry { seen.append($0.globalID); return true }
+        #expect(seen.count == 2503 && seen == seen.sorted() && Set(seen).count == 2503)
+        #expect(try s.count(includeWithdrawn: true) == 2503)
+    }
+}
+
+@Suite("Search text and cursors")
+struct SearchTextTests {
+    @Test func termsAreWordsOnly() {
+        #expect(SearchText.terms("Antrian  \"online\" NEAR(puskesmas, 2)") == ["antrian", "online", "near", "puskesmas", "2"])
+        #expect(SearchText.matchExpression("\" * ( ) : ^") == nil)
+        #expect(SearchText.matchExpression("a\"b") == "\"a\"* \"b\"*")
+        #expect(SearchText.terms(String(repeating: "kata ", count: 5) + (1...20).map { "w\($0)" }.joined(separator: " ")).count
+            == SearchText.maximumTerms)
+        #expect(SearchText.terms("café").first == "café")
+    }
+
+    @Test func cursorsRoundTripAndRefuseForgeries() {
+        for cursor in [SearchCursor(rank: -3.14159265358979, globalID: "35:a-b"), SearchCursor(rank: nil, globalID: "11:x")] {
+            #expect(SearchCursor(token: cursor.token) == cursor)
+        }
+        for token in ["", "!!", "bm90IGEgY3Vyc29y", SearchCursor(rank: 1, globalID: "99:x").token] {
+            #expect(SearchCursor(token: token) == nil)
+        }
+    }
+
+    @Test func validationNamesTheParameter() throws {
+        #expect(throws: CatalogueQuery.Invalid(parameter: "province", reason: "'3' is not a province code (two digits, for example 35)")) {
+            try CatalogueQuery(province: "3").validated()
+        }
+        #expect(throws: CatalogueQuery.Invalid.self) { try CatalogueQuery(launchedFrom: 2021, launchedTo: 2020).validated() }
+        #expect(throws: CatalogueQuery.Invalid.self) { try CatalogueQuery(replicates: "x").validated() }
+        #expect(try CatalogueQuery(limit: 5000).validated().limit == CatalogueQuery.maximumLimit)
+        #expect(try CatalogueQuery(limit: 0).validated().limit == 1)
+    }
+}
