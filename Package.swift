@@ -22,6 +22,12 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-openapi-generator", from: "1.14.3"),
+        .package(url: "https://github.com/apple/swift-openapi-runtime", from: "1.13.4"),
+        .package(url: "https://github.com/hummingbird-project/swift-openapi-hummingbird", from: "2.1.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-openapi-async-http-client", from: "1.5.0"),
     ],
     targets: [
         // rabbitmq-c, reached through a shim of static inline wrappers only.
@@ -70,6 +76,33 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The catalogue's read-only HTTP API, spec-first: openapi.json generates the server types and is
+        // served as it is.
+        .target(
+            name: "JippnasAPI",
+            dependencies: [
+                "JippnasCore", "JippnasStore", "JippnasOps",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            resources: [.embedInCode("openapi.json")],
+            plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
+        ),
+        // The catalogue's web pages (Indonesian), server-rendered from Mustache templates compiled in.
+        .target(
+            name: "JippnasWeb",
+            dependencies: [
+                "JippnasCore", "JippnasStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+            ],
+            resources: [
+                .embedInCode("Templates/layout.mustache"), .embedInCode("Templates/search.mustache"),
+                .embedInCode("Templates/detail.mustache"), .embedInCode("Templates/style.css"),
+            ]
+        ),
         // The hub relay and the national aggregator as long-running services.
         .target(
             name: "JippnasServices",
@@ -84,8 +117,9 @@ let package = Package(
             name: "jippnas",
             dependencies: [
                 "JippnasCore", "JippnasAMQP", "JippnasStore", "JippnasServices", "JippnasOps", "JippnasHTTP",
-                "JippnasTrust",
+                "JippnasTrust", "JippnasAPI", "JippnasWeb",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -110,6 +144,19 @@ let package = Package(
         ),
         .testTarget(name: "JippnasCoreTests", dependencies: ["JippnasCore", "JippnasTrust", "JippnasTestSupport"]),
         .testTarget(name: "JippnasStoreTests", dependencies: ["JippnasStore", "JippnasTestSupport"]),
+        // The HTTP API and web pages through real HTTP clients against a running aggregator: a client
+        // generated from the same openapi.json (so every response is decoded against the document) over
+        // async-http-client, and headless Chromium for the pages.
+        .testTarget(
+            name: "JippnasHTTPTests",
+            dependencies: [
+                "JippnasCore", "JippnasStore", "JippnasTestSupport",
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "OpenAPIAsyncHTTPClient", package: "swift-openapi-async-http-client"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
+        ),
         .testTarget(
             name: "JippnasIntegrationTests",
             dependencies: ["JippnasCore", "JippnasAMQP", "JippnasStore", "JippnasServices", "JippnasTestSupport",

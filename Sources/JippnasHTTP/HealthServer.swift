@@ -5,7 +5,8 @@ import Metrics
 import Prometheus
 
 /// The optional HTTP listener of both daemons: `/metrics` in the Prometheus text format and `/healthz`
-/// (200, or 503 with the reason), for monitoring that cannot run `jippnas status`.
+/// (200, or 503 with the reason), for monitoring that cannot run `jippnas status`; plus the routes a
+/// daemon adds (the aggregator's catalogue).
 public enum HealthServer {
     /// Makes swift-metrics record into a Prometheus registry. Call before any metric is created.
     public static func bootstrapMetrics() -> PrometheusCollectorRegistry {
@@ -21,8 +22,11 @@ public enum HealthServer {
 
     /// The HTTP application, to run as a service next to the daemon's work loop.
     ///
-    /// - Parameter problem: nil when healthy, else the reason `/healthz` answers 503 with.
+    /// - Parameters:
+    ///   - routes: adds what else this listener serves (the aggregator's catalogue API and web pages).
+    ///   - problem: nil when healthy, else the reason `/healthz` answers 503 with.
     public static func application(listen: String, registry: PrometheusCollectorRegistry, logger: Logger,
+                                   routes: (Router<BasicRequestContext>) throws -> Void = { _ in },
                                    problem: @escaping @Sendable () -> String?) throws -> some Service
     {
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]),
@@ -43,6 +47,7 @@ public enum HealthServer {
             return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
         }
+        try routes(router)
         return Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "jippnas"),
                            logger: logger)
     }

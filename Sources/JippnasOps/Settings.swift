@@ -99,6 +99,8 @@ public struct AggregatorSettings: Sendable, Equatable {
     public var shutdownGrace: Duration = .seconds(20)
     /// `host:port` of the optional `/metrics` and `/healthz` listener; nil keeps it off.
     public var httpListen: String?
+    /// What the catalogue's HTTP API and web page send to browsers and caches.
+    public var web = WebSettings()
     /// Directory of trusted hub public keys (`*.pub`); nil verifies no signatures.
     public var trustDir: String?
     /// Dead-letter messages without a signature (needs ``trustDir``).
@@ -222,6 +224,8 @@ public enum SettingsLoader {
         let r = Reader(config)
         try common(r, &settings.logFormat, &settings.shutdownGrace)
         settings.httpListen = r.string("http.listen")
+        settings.web.corsAllowOrigin = r.string("http.cors_allow_origin")
+        settings.web.cacheMaxAge = try r.int("http.cache_max_age_s", default: settings.web.cacheMaxAge, in: 0...86_400)
         settings.trustDir = r.string("trust.keys_dir")
         settings.requireSignatures = try r.bool("trust.require_signatures", default: false)
         settings.requireUserID = try r.bool("trust.require_user_id", default: false)
@@ -391,5 +395,19 @@ public enum SettingsLoader {
             }
             return level
         }
+    }
+}
+
+/// How the catalogue's HTTP API and web page talk to browsers and caches (`http.*`).
+public struct WebSettings: Sendable, Equatable {
+    /// `Access-Control-Allow-Origin` for the API: nil (no CORS, the default), `*`, or one origin such as
+    /// `https://jippnas.example.go.id`.
+    public var corsAllowOrigin: String?
+    /// `Cache-Control: public, max-age=` of API responses, in seconds.
+    public var cacheMaxAge = 10
+
+    public init(corsAllowOrigin: String? = nil, cacheMaxAge: Int = 10) {
+        self.corsAllowOrigin = corsAllowOrigin
+        self.cacheMaxAge = cacheMaxAge
     }
 }

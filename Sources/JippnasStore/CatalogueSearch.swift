@@ -90,12 +90,14 @@ public struct CatalogueFacets: Sendable, Equatable {
     public var byYear: [String: Int]
     /// The most replicated innovations, most first, with how many replicate each.
     public var mostReplicated: [(innovation: RelatedInnovation, replications: Int)]
+    /// When the catalogue last applied a change.
+    public var lastChangeAt: String?
 
     public static func == (a: CatalogueFacets, b: CatalogueFacets) -> Bool {
         a.live == b.live && a.withdrawn == b.withdrawn && a.byProvince == b.byProvince && a.byCategory == b.byCategory
             && a.byStage == b.byStage && a.byKind == b.byKind && a.byYear == b.byYear
             && a.mostReplicated.map(\.innovation) == b.mostReplicated.map(\.innovation)
-            && a.mostReplicated.map(\.replications) == b.mostReplicated.map(\.replications)
+            && a.mostReplicated.map(\.replications) == b.mostReplicated.map(\.replications) && a.lastChangeAt == b.lastChangeAt
     }
 }
 
@@ -219,7 +221,8 @@ extension CatalogueStore {
             return CatalogueFacets(
                 live: byProvince.values.reduce(0, +), withdrawn: withdrawn, byProvince: byProvince,
                 byCategory: try counts("category"), byStage: try counts("stage"), byKind: try counts("kind"),
-                byYear: try counts("substr(launched_on, 1, 4)"), mostReplicated: top)
+                byYear: try counts("substr(launched_on, 1, 4)"), mostReplicated: top,
+                lastChangeAt: try String.fetchOne(db, sql: "SELECT MAX(received_at) FROM innovation"))
         }
     }
 
@@ -228,16 +231,24 @@ extension CatalogueStore {
     /// record is as committed when its chunk was read. Stops early when `body` returns false.
     public func forEachEntry(includeWithdrawn: Bool = true, _ body: (CatalogueEntry) throws -> Bool) throws {
         var after = ""
-        let condition = includeWithdrawn ? "" : "AND withdrawn = 0"
         while true {
-            let chunk = try read("export") { db in
-                try Row.fetchAll(db, sql: """
-                    SELECT \(Self.entryColumns) FROM innovation WHERE global_id > ? \(condition) ORDER BY global_id LIMIT 1000
-                    """, arguments: [after]).map(Self.entry)
-            }
+            let chunk = try entries(after: after, includeWithdrawn: includeWithdrawn)
             for entry in chunk where try !body(entry) { return }
-            guard let last = chunk.last, chunk.count == 1000 else { return }
+            guard let last = chunk.last, chunk.count == Self.exportChunk else { return }
             after = last.globalID
+        }
+    }
+
+    /// Records read per chunk of an export.
+    public static let exportChunk = 1000
+
+    /// The next chunk of an export: up to ``exportChunk`` innovations after `globalID` ("" for the first).
+    public func entries(after globalID: String, includeWithdrawn: Bool = true) throws(StoreError) -> [CatalogueEntry] {
+        let condition = includeWithdrawn ? "" : "AND withdrawn = 0"
+        return try read("export") { db in
+            try Row.fetchAll(db, sql: """
+                SELECT \(Self.entryColumns) FROM innovation WHERE global_id > ? \(condition) ORDER BY global_id LIMIT ?
+                """, arguments: [globalID, Self.exportChunk]).map(Self.entry)
         }
     }
 

@@ -136,9 +136,11 @@ public struct HubState: Sendable, Equatable, Codable {
     /// When a gap (a missing sequence number) was first seen, while it is open.
     public var gapSince: String?
     public var lastCheckpointAt: String?
+    /// The hub store (epoch) currently tracked ("" before epochs).
+    public var epoch: String
 
     enum CodingKeys: String, CodingKey {
-        case hub, live, withdrawn, applied, duplicates, stale
+        case hub, live, withdrawn, applied, duplicates, stale, epoch
         case highestSeq = "highest_seq"
         case lastMessageAt = "last_message_at"
         case deadLetters = "dead_letters"
@@ -877,7 +879,7 @@ public final class CatalogueStore: Sendable {
             }
             let hubs = try Row.fetchAll(db, sql: """
                 SELECT h.hub, h.highest_seq, h.last_message_at, h.applied, h.duplicates, h.stale, h.dead_letters,
-                    h.contiguous_seq, h.gap_since, h.last_checkpoint_at,
+                    h.contiguous_seq, h.gap_since, h.last_checkpoint_at, h.epoch,
                     (SELECT COUNT(*) FROM innovation i WHERE i.hub = h.hub AND i.withdrawn = 0) AS live,
                     (SELECT COUNT(*) FROM innovation i WHERE i.hub = h.hub AND i.withdrawn = 1) AS withdrawn
                 FROM hub_state h ORDER BY h.hub
@@ -886,7 +888,7 @@ public final class CatalogueStore: Sendable {
                          live: row["live"], withdrawn: row["withdrawn"], applied: row["applied"],
                          duplicates: row["duplicates"], stale: row["stale"], deadLetters: row["dead_letters"],
                          contiguousSeq: row["contiguous_seq"], gapSince: row["gap_since"],
-                         lastCheckpointAt: row["last_checkpoint_at"])
+                         lastCheckpointAt: row["last_checkpoint_at"], epoch: row["epoch"])
             }
             return CatalogueStats(innovations: total, live: total - withdrawn, withdrawn: withdrawn,
                                   historyRows: historyRows, deadLetters: deadLetters, hubs: hubs,

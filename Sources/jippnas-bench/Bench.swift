@@ -13,7 +13,14 @@ import Logging
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jippnas-bench",
-        abstract: "Throughput, latency and cost of the daemons next to the raw client (use scripts/bench).")
+        abstract: "Figures for people, not assertions (use scripts/bench).",
+        subcommands: [FederationBench.self, SearchBench.self], defaultSubcommand: FederationBench.self)
+}
+
+struct FederationBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "federation",
+        abstract: "Throughput, latency and cost of the daemons next to the raw client.")
 
     @Option(help: "Broker URL of an empty vhost per run: the vhost name gets -1, -2... appended.") var broker: String
     @Option(help: "Messages per scenario.") var messages = 50_000
@@ -79,6 +86,7 @@ struct Bench: AsyncParsableCommand {
         try await record(Names.relaySigned, try await s.relay(signed: true))
         try await record(Names.aggregator, try await s.aggregator(signed: false))
         try await record(Names.aggregatorSigned, try await s.aggregator(signed: true))
+        try await record(Names.aggregatorNoIndex, try await s.aggregator(signed: false, searchIndex: false))
         try await record(Names.relayProcess, try s.relayProcess())
         try await record(Names.aggregatorProcess, try s.aggregatorProcess())
         if wanted("resync") {

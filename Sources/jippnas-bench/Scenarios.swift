@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import JippnasAMQP
 import JippnasCore
 import JippnasOps
@@ -79,10 +80,17 @@ struct Scenarios {
     }
 
     /// The aggregator in this process: three hubs' messages queued until all are committed.
-    func aggregator(signed: Bool) async throws -> Sample {
+    /// `searchIndex: false` drops the triggers that keep the full-text index, to measure what it costs.
+    func aggregator(signed: Bool, searchIndex: Bool = true) async throws -> Sample {
         try Workload.fill(workload.threeHubs, url: url, signed: signed)
         let settings = AggregatorSettings(database: dir + "/catalogue-\(UUID().uuidString.prefix(6)).sqlite",
                                           broker: brokerSettings)
+        if !searchIndex {
+            _ = try CatalogueStore(path: settings.database)
+            try await DatabaseQueue(path: settings.database).write { db in
+                try db.execute(sql: "DROP TRIGGER innovation_fts_insert; DROP TRIGGER innovation_fts_update; DROP TRIGGER innovation_fts_delete")
+            }
+        }
         let policy = signed
             ? ProvenancePolicy(trust: TrustStore(directory: "bench", keys: workload.keys.values.map(\.trusted)),
                                requireSignatures: true, requireUserID: false)

@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 import JippnasHTTP
 import JippnasOps
 import JippnasServices
@@ -101,7 +102,8 @@ func serveDaemon<Loop: Sendable, Counters: Codable & Sendable>(
     role: String, owner: String, database: String, httpListen: String?, grace: Duration, logger: Logger,
     makeLoop: (LoopObserver) -> Loop, service: (Loop) -> BlockingLoopService,
     counters: @escaping @Sendable (Loop) -> Counters, connected: @escaping @Sendable (Loop) -> Bool,
-    reload: @escaping @Sendable (Loop, Logger) async throws -> Void
+    reload: @escaping @Sendable (Loop, Logger) async throws -> Void,
+    routes: (Router<BasicRequestContext>) throws -> Void = { _ in }
 ) async throws {
     let lock: DatabaseLock
     do {
@@ -118,7 +120,7 @@ func serveDaemon<Loop: Sendable, Counters: Codable & Sendable>(
     var http: (any Service)?
     if let httpListen, let registry {
         do {
-            http = try HealthServer.application(listen: httpListen, registry: registry, logger: logger) {
+            http = try HealthServer.application(listen: httpListen, registry: registry, logger: logger, routes: routes) {
                 connected(loop) ? nil : "not connected to the broker (\(board.current))"
             }
         } catch {

@@ -232,3 +232,27 @@ struct SearchTextTests {
         #expect(try CatalogueQuery(limit: 0).validated().limit == 1)
     }
 }
+
+@Suite("Search parameters from a URL")
+struct SearchParameterTests {
+    @Test func parsesEveryParameter() throws {
+        let cursor = SearchCursor(rank: -1.5, globalID: "35:a")
+        let q = try CatalogueQuery(parameters: [
+            "q": "antrian", "province": "35", "region": "35.78", "category": "kesehatan", "kind": "digital",
+            "stage": "penerapan", "status": "active", "withdrawn": "include", "launched_from": "2019", "launched_to": "2021",
+            "replicates": "33:x", "replicated_by": "73:y", "limit": "500", "cursor": cursor.token, "unknown": "ignored",
+        ])
+        #expect(q == CatalogueQuery(text: "antrian", province: "35", region: "35.78", category: .kesehatan, kind: .digital,
+                                    stage: .penerapan, status: .active, withdrawn: .include, launchedFrom: 2019,
+                                    launchedTo: 2021, replicates: "33:x", replicatedBy: "73:y", limit: 100, after: cursor))
+        #expect(try CatalogueQuery(parameters: ["province": "", "category": ""]) == CatalogueQuery())
+    }
+
+    @Test func namesTheBadParameter() {
+        for (name, value) in [("category", "kesehatann"), ("limit", "ten"), ("cursor", "xyz"), ("launched_to", "20x"),
+                              ("province", "99"), ("withdrawn", "yes")] {
+            #expect(throws: CatalogueQuery.Invalid.self) { try CatalogueQuery(parameters: [name: value]) }
+            do { _ = try CatalogueQuery(parameters: [name: value]) } catch { #expect(error.parameter == name) }
+        }
+    }
+}

@@ -201,3 +201,46 @@ public enum SearchText {
         }
     }
 }
+
+extension CatalogueQuery {
+    /// The names of the query parameters the API and the web page accept, as ``init(parameters:)`` reads them.
+    public static let parameterNames = [
+        "q", "province", "region", "category", "kind", "stage", "status", "withdrawn", "launched_from", "launched_to",
+        "replicates", "replicated_by", "limit", "cursor",
+    ]
+
+    /// A query from URL parameters (empty values count as absent), validated; unknown names are ignored.
+    public init(parameters: [String: String]) throws(Invalid) {
+        func value(_ name: String) -> String? {
+            guard let v = parameters[name], !v.isEmpty else { return nil }
+            return v
+        }
+        func parse<T: RawRepresentable & CaseIterable>(_ name: String, _: T.Type) throws(Invalid) -> T? where T.RawValue == String {
+            guard let raw = value(name) else { return nil }
+            guard let parsed = T(rawValue: raw) else {
+                throw Invalid(parameter: name, reason: "'\(raw)' is not one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return parsed
+        }
+        func integer(_ name: String) throws(Invalid) -> Int? {
+            guard let raw = value(name) else { return nil }
+            guard let parsed = Int(raw) else { throw Invalid(parameter: name, reason: "'\(raw)' is not a whole number") }
+            return parsed
+        }
+        var cursor: SearchCursor?
+        if let token = value("cursor") {
+            guard let decoded = SearchCursor(token: token) else {
+                throw Invalid(parameter: "cursor", reason: "not a page cursor from this catalogue")
+            }
+            cursor = decoded
+        }
+        self.init(text: parameters["q"] ?? "", province: value("province"), region: value("region"),
+                  category: try parse("category", Category.self), kind: try parse("kind", InnovationKind.self),
+                  stage: try parse("stage", Stage.self), status: try parse("status", InnovationStatus.self),
+                  withdrawn: try parse("withdrawn", WithdrawnFilter.self) ?? .exclude,
+                  launchedFrom: try integer("launched_from"), launchedTo: try integer("launched_to"),
+                  replicates: value("replicates"), replicatedBy: value("replicated_by"),
+                  limit: try integer("limit") ?? Self.defaultLimit, after: cursor)
+        self = try validated()
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import Hummingbird
+import JippnasCore
+import JippnasStore
+import Mustache
+
+/// The catalogue's web pages: search with filters, a detail page per innovation, a chart of innovations
+/// per province and the freshness of every hub. Server-rendered, Indonesian, no external assets.
+///
+/// Every value reaches the page through Mustache's escaping `{{ }}`: hub operators write the titles, and
+/// the catalogue keeps HTML-looking ones verbatim on purpose.
+public struct CatalogueWeb: Sendable {
+    let store: CatalogueStore
+    let templates: MustacheLibrary
+    let css: String
+
+    public init(store: CatalogueStore) throws {
+        self.store = store
+        func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
+        templates = MustacheLibrary(templates: [
+            "layout": try MustacheTemplate(string: text(PackageResources.layout_mustache)),
+            "search": try MustacheTemplate(string: text(PackageResources.search_mustache)),
+            "detail": try MustacheTemplate(string: text(PackageResources.detail_mustache)),
+        ])
+        css = text(PackageResources.style_css)
+    }
+
+    /// Adds `GET /` and `GET /inovasi/{global id}`.
+    public func register<Context: RequestContext>(on router: Router<Context>) {
+        router.get("/") { request, _ in self.searchPage(request.uri.queryParameters) }
+        router.get("/inovasi/:global_id") { _, context in
+            self.detailPage(context.parameters.get("global_id") ?? "")
+        }
+    }
+
+    func searchPage(_ parameters: Hummingbird.Parameters) -> Response {
+        var values: [String: String] = [:]
+        for name in CatalogueQuery.parameterNames { if let v = parameters[name[...]] { values[name] = String(v) } }
+        var page = SearchPageView(values: values)
+        var status = HTTPResponse.Status.ok
+        do {
+            let query = try CatalogueQuery(parameters: values)
+            let results = try store.search(query)
+            page.show(results, query: query, values: values)
+        } catch let invalid as CatalogueQuery.Invalid {
+            page.error = Labels.invalid(invalid, value: values[invalid.parameter] ?? "")
+            status = .badRequest
+        } catch {
+            return failure(error)
+        }
+        do {
+            page.chart = Chart(byProvince: try store.facets().byProvince)
+            page.hubs = try store.stats().hubs.map(HubRow.init)
+        } catch {
+            return failure(error)
+        }
+        return html(status: status, title: "Cari inovasi", body: templates.render(page, withTemplate: "search") ?? "")
+    }
+
+    func detailPage(_ globalID: String) -> Response {
+        do {
+            guard GlobalID.parse(globalID) != nil, let detail = try store.detail(globalID: globalID) else {
+                return html(status: .notFound, title: "Tidak ditemukan",
+                            body: "<h1>Inovasi tidak ditemukan</h1><p>Tidak ada inovasi dengan kode yang diminta. <a href=\"/\">Kembali ke pencarian</a></p>")
+            }
+            let view = DetailView(detail)
+            return html(status: .ok, title: view.title, body: templates.render(view, withTemplate: "detail") ?? "")
+        } catch {
+            return failure(error)
+        }
+    }
+
+    private func failure(_ error: any Error) -> Response {
+        html(status: .internalServerError, title: "Galat",
+             body: "<h1>Terjadi galat</h1><p>Katalog tidak dapat dibaca saat ini. Coba lagi sebentar lagi.</p>")
+    }
+
+    private func html(status: HTTPResponse.Status, title: String, body: String) -> Response {
+        let page = templates.render(["title": title, "css": css, "body": body] as [String: Any], withTemplate: "layout") ?? ""
+        return Response(status: status, headers: [
+            .contentType: "text/html; charset=utf-8", .cacheControl: "no-cache",
+            // Nothing on these pages comes from elsewhere, and nothing may.
+            .contentSecurityPolicy: "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; base-uri 'none'",
+            .init("X-Content-Type-Options")!: "nosniff",
+        ], body: .init(byteBuffer: ByteBuffer(string: page)))
+    }
+}
+
+/// Indonesian labels for the catalogue's vocabularies.
+enum Labels {
+    static func stage(_ s: Stage) -> String {
+        switch s {
+        case .inisiatif: "Inisiatif"
+        case .ujiCoba: "Uji coba"
+        case .penerapan: "Penerapan"
+        }
+    }
+
+    static func kind(_ k: InnovationKind) -> String { k == .digital ? "Digital" : "Non-digital" }
+
+    static func status(_ s: InnovationStatus) -> String { s == .active ? "Aktif" : "Tidak aktif" }
+
+    static func initiator(_ i: Initiator) -> String {
+        switch i {
+        case .kepalaDaerah: "Kepala daerah"
+        case .anggotaDPRD: "Anggota DPRD"
+        case .perangkatDaerah: "Perangkat daerah"
+        case .asn: "ASN"
+        case .masyarakat: "Masyarakat"
+        }
+    }
+
+    static func category(_ c: Category) -> String {
+        let name = c.indonesianName
+        return name.prefix(1).uppercased() + name.dropFirst()
+    }
+
+    static func province(_ code: String) -> String { ProvinceRegistry.province(code: code)?.name ?? code }
+
+    /// A refused parameter, in Indonesian, naming the form field.
+    static func invalid(_ error: CatalogueQuery.Invalid, value: String) -> String {
+        let fields = [
+            "q": "kata kunci", "province": "provinsi", "region": "wilayah", "category": "kategori", "kind": "jenis",
+            "stage": "tahapan", "status": "status", "withdrawn": "penarikan", "launched_from": "tahun dari",
+            "launched_to": "tahun sampai", "replicates": "mereplikasi", "replicated_by": "direplikasi oleh",
+            "limit": "jumlah per halaman", "cursor": "halaman",
+        ]
+        let field = fields[error.parameter] ?? error.parameter
+        if error.parameter == "q" { return "kata kunci terlalu panjang (paling banyak \(SearchText.maximumLength) karakter)" }
+        if error.parameter == "launched_from", error.reason.contains("after") { return "tahun dari lebih besar daripada tahun sampai" }
+        return "nilai \(field) tidak valid: ‘\(value)’"
+    }
+}

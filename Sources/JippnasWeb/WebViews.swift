@@ -1,0 +1,204 @@
+import Foundation
+import JippnasCore
+import JippnasStore
+
+/// What the search template shows. Property names are the template's.
+struct SearchPageView {
+    struct Option {
+        var value: String
+        var label: String
+        var selected: Bool
+    }
+
+    struct ProvinceOption {
+        var code: String
+        var name: String
+        var selected: Bool
+    }
+
+    struct Hit {
+        var globalID: String
+        var title: String
+        var withdrawn: Bool
+        var province: String
+        var region: String
+        var category: String
+        var stage: String
+        var year: String?
+        var agency: String
+    }
+
+    var q: String
+    var launchedFrom: String
+    var launchedTo: String
+    var provinces: [ProvinceOption]
+    var categories: [Option]
+    var stages: [Option]
+    var kinds: [Option]
+    var heading = "Inovasi"
+    var hits: [Hit] = []
+    var next: String?
+    var error: String?
+    var chart = Chart(byProvince: [:])
+    var hubs: [HubRow] = []
+
+    init(values: [String: String]) {
+        q = values["q"] ?? ""
+        launchedFrom = values["launched_from"] ?? ""
+        launchedTo = values["launched_to"] ?? ""
+        provinces = ProvinceRegistry.all.map { ProvinceOption(code: $0.code, name: $0.name, selected: values["province"] == $0.code) }
+        categories = Category.allCases.map { Option(value: $0.rawValue, label: Labels.category($0), selected: values["category"] == $0.rawValue) }
+        stages = Stage.allCases.map { Option(value: $0.rawValue, label: Labels.stage($0), selected: values["stage"] == $0.rawValue) }
+        kinds = InnovationKind.allCases.map { Option(value: $0.rawValue, label: Labels.kind($0), selected: values["kind"] == $0.rawValue) }
+    }
+
+    mutating func show(_ page: SearchPage, query: CatalogueQuery, values: [String: String]) {
+        hits = page.hits.map { hit in
+            let i = hit.entry.innovation
+            return Hit(globalID: hit.entry.globalID, title: i.title, withdrawn: hit.entry.withdrawn,
+                       province: Labels.province(hit.entry.hub), region: i.region, category: Labels.category(i.category),
+                       stage: Labels.stage(i.stage), year: i.launchedOn.map { String($0.prefix(4)) }, agency: i.agency)
+        }
+        let shown = hits.count == query.limit && page.next != nil ? "\(hits.count)+" : "\(hits.count)"
+        heading = query.isRanked ? "Hasil pencarian (\(shown))" : "Semua inovasi (\(shown))"
+        if let next = page.next {
+            var components = URLComponents()
+            components.path = "/"
+            components.queryItems = values.filter { $0.key != "cursor" && !$0.value.isEmpty }.sorted { $0.key < $1.key }
+                .map { URLQueryItem(name: $0.key, value: $0.value) } + [URLQueryItem(name: "cursor", value: next.token)]
+            self.next = components.string
+        }
+    }
+}
+
+/// A horizontal bar chart of live innovations per province, laid out here and drawn as inline SVG.
+struct Chart {
+    struct Bar {
+        var label: String
+        var count: Int
+        var y: Int
+        var width: Int
+        var countX: Int
+    }
+
+    let labelWidth = 190
+    let barSpace = 360
+    let rowHeight = 20
+    var bars: [Bar]
+    var width: Int { labelWidth + barSpace + 60 }
+    var height: Int { max(bars.count * rowHeight, rowHeight) }
+
+    init(byProvince counts: [String: Int]) {
+        let sorted = counts.filter { $0.value > 0 }.sorted { ($0.value, $1.key) > ($1.value, $0.key) }
+        let largest = max(sorted.first?.value ?? 1, 1)
+        var bars: [Bar] = []
+        for (n, (code, count)) in sorted.enumerated() {
+            let width = max(1, count * barSpace / largest)
+            bars.append(Bar(label: Labels.province(code), count: count, y: n * rowHeight, width: width,
+                            countX: labelWidth + width + 6))
+        }
+        self.bars = bars
+    }
+}
+
+/// One hub's freshness, as the table shows it.
+struct HubRow {
+    var code: String
+    var name: String
+    var lastMessageAt: String
+    var lag: String
+    var lagClass: String
+    var lastCheckpointAt: String
+    var missing: String
+    var live: Int
+
+    init(_ hub: HubState) {
+        code = hub.hub
+        name = Labels.province(hub.hub)
+        lastMessageAt = hub.lastMessageAt
+        let seconds = Timestamp.parse(hub.lastMessageAt).map { Int(Date().timeIntervalSince($0)) }
+        lag = seconds.map(Self.describe) ?? "-"
+        // A hub checkpoints every few minutes even when idle; an hour of silence is worth a look.
+        lagClass = (seconds ?? 0) > 3600 ? "late" : ""
+        lastCheckpointAt = hub.lastCheckpointAt ?? "belum ada"
+        missing = hub.highestSeq > hub.contiguousSeq ? "\(hub.highestSeq - hub.contiguousSeq)" : "0"
+        live = hub.live
+    }
+
+    static func describe(_ seconds: Int) -> String {
+        switch max(seconds, 0) {
+        case ..<60: "\(max(seconds, 0)) detik lalu"
+        case ..<3600: "\(seconds / 60) menit lalu"
+        case ..<86400: "\(seconds / 3600) jam lalu"
+        default: "\(seconds / 86400) hari lalu"
+        }
+    }
+}
+
+/// What the detail template shows.
+struct DetailView {
+    struct Field {
+        var name: String
+        var value: String
+    }
+
+    struct Revision {
+        var revision: Int64
+        var event: String
+        var hub: String
+        var epoch: String
+        var seq: Int64
+        var sentAt: String
+        var receivedAt: String
+        var messageID: String
+    }
+
+    struct Related {
+        var globalID: String
+        var title: String
+        var region: String
+        var stage: String
+        var withdrawn: Bool
+    }
+
+    var title: String
+    var withdrawn: Bool
+    var withdrawnAt: String
+    var orphanedAt: String?
+    var fields: [Field]
+    /// Only http(s) addresses become links: a hub could send `javascript:`.
+    var url: String?
+    var replicates: Related?
+    var replicatedBy: [Related]
+    var hasReplicatedBy: Bool { !replicatedBy.isEmpty }
+    var history: [Revision]
+
+    init(_ detail: InnovationDetail) {
+        let e = detail.entry
+        let i = e.innovation
+        title = i.title
+        withdrawn = e.withdrawn
+        withdrawnAt = e.withdrawnAt ?? ""
+        orphanedAt = e.orphanedAt
+        let all: [(String, String?)] = [
+            ("Kode", e.globalID), ("Provinsi (hub)", "\(e.hub) \(Labels.province(e.hub))"), ("Instansi", i.agency),
+            ("Wilayah", i.region), ("Kategori", Labels.category(i.category)), ("Jenis", Labels.kind(i.kind)),
+            ("Tahapan", Labels.stage(i.stage)), ("Inisiator", i.initiator.map(Labels.initiator)),
+            ("Diluncurkan", i.launchedOn), ("Status", Labels.status(i.status)), ("Ringkasan", i.summary),
+            ("Manfaat", i.benefits), ("Kontak", i.contact), ("Revisi", "\(i.revision), diperbarui \(i.updatedAt)"),
+        ]
+        fields = all.compactMap { name, value in value.map { Field(name: name, value: $0) } }
+        url = i.url.flatMap { URL(string: $0) }.flatMap { ["http", "https"].contains($0.scheme?.lowercased() ?? "") ? $0.absoluteString : nil }
+        if url == nil, let raw = i.url { fields.append(Field(name: "Tautan", value: raw)) }
+        func related(_ r: RelatedInnovation) -> Related {
+            Related(globalID: r.globalID, title: r.title, region: r.region, stage: Labels.stage(r.stage), withdrawn: r.withdrawn)
+        }
+        replicates = detail.replicates.map(related)
+        replicatedBy = detail.replicatedBy.map(related)
+        history = detail.history.map {
+            Revision(revision: $0.revision, event: $0.event == "withdraw" ? "ditarik" : "diperbarui", hub: $0.hub,
+                     epoch: $0.hubEpoch.isEmpty ? "-" : String($0.hubEpoch.prefix(8)), seq: $0.seq, sentAt: $0.sentAt,
+                     receivedAt: $0.receivedAt, messageID: $0.messageID)
+        }
+    }
+}
