@@ -150,7 +150,7 @@ let package = Package(
         .testTarget(
             name: "JippnasHTTPTests",
             dependencies: [
-                "JippnasCore", "JippnasStore", "JippnasTestSupport",
+                "JippnasCore", "JippnasStore", "JippnasTestSupport", "JippnasOps",
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
                 .product(name: "OpenAPIAsyncHTTPClient", package: "swift-openapi-async-http-client"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

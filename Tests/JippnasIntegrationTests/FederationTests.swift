@@ -209,22 +209,3 @@ struct FederationTests {
         #expect(try f.queueDepth("jippnas.national") == 0)
     }
 }
-
-/// A TCP port on 127.0.0.1 nobody listens on right now.
-func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    addr.sin_port = 0
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    try withUnsafeMutablePointer(to: &addr) { p in
-        try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-            guard bind(fd, sa, len) == 0, getsockname(fd, sa, &len) == 0 else {
-                throw BrokerFixture.Unavailable(description: "cannot pick a free port")
-            }
-        }
-    }
-    return Int(UInt16(bigEndian: addr.sin_port))
-}

@@ -1,4 +1,5 @@
 import Foundation
+import JippnasCore
 
 /// A built executable run as a real child process, its stderr (and stdout) going to a file.
 public final class ChildProcess: @unchecked Sendable {
@@ -142,4 +143,28 @@ public func httpGet(port: Int, path: String) throws -> (status: Int, body: Strin
     let status = Int(text.split(separator: " ").dropFirst().first ?? "") ?? 0
     let body = text.range(of: "\r\n\r\n").map { String(text[$0.upperBound...]) } ?? ""
     return (status, body)
+}
+
+/// A TCP port on 127.0.0.1 nobody listens on right now.
+public func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    addr.sin_port = 0
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    try withUnsafeMutablePointer(to: &addr) { p in
+        try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+            guard bind(fd, sa, len) == 0, getsockname(fd, sa, &len) == 0 else {
+                throw BrokerFixture.Unavailable(description: "cannot pick a free port")
+            }
+        }
+    }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
+
+extension BrokerURL {
+    /// The URL with its password, for a child process's `JIPPNAS_BROKER_URLS` (`description` masks it).
+    public var withPassword: String { "amqp://\(user):\(password)@\(host):\(port)/\(vhost)" }
 }
