@@ -27,15 +27,26 @@ public struct CatalogueWeb: Sendable {
 
     /// Adds `GET /` and `GET /inovasi/{global id}`.
     public func register<Context: RequestContext>(on router: Router<Context>) {
-        router.get("/") { request, _ in self.searchPage(request.uri.queryParameters) }
+        router.get("/") { request, _ in self.searchPage(Self.formValues(request.uri.query ?? "")) }
         router.get("/inovasi/:global_id") { _, context in
             self.detailPage(context.parameters.get("global_id") ?? "")
         }
     }
 
-    func searchPage(_ parameters: Hummingbird.Parameters) -> Response {
+    /// The search form's fields from a raw query string, decoded as a browser encodes a form
+    /// (`application/x-www-form-urlencoded`: `+` is a space, `%2B` a plus); unknown names are dropped.
+    static func formValues(_ query: String) -> [String: String] {
         var values: [String: String] = [:]
-        for name in CatalogueQuery.parameterNames { if let v = parameters[name[...]] { values[name] = String(v) } }
+        for pair in query.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ s: Substring) -> String { s.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "" }
+            let name = decode(parts[0])
+            if CatalogueQuery.parameterNames.contains(name) { values[name] = parts.count > 1 ? decode(parts[1]) : "" }
+        }
+        return values
+    }
+
+    func searchPage(_ values: [String: String]) -> Response {
         var page = SearchPageView(values: values)
         var status = HTTPResponse.Status.ok
         do {

@@ -81,12 +81,13 @@ struct Chart {
         var countX: Int
     }
 
-    let labelWidth = 190
-    let barSpace = 360
+    let labelWidth = 130
+    let barSpace = 240
     let rowHeight = 20
     var bars: [Bar]
-    var width: Int { labelWidth + barSpace + 60 }
-    var height: Int { max(bars.count * rowHeight, rowHeight) }
+    // Stored, as everything a template reads (Mustache sees stored properties only).
+    let width: Int
+    let height: Int
 
     init(byProvince counts: [String: Int]) {
         let sorted = counts.filter { $0.value > 0 }.sorted { ($0.value, $1.key) > ($1.value, $0.key) }
@@ -98,6 +99,8 @@ struct Chart {
                             countX: labelWidth + width + 6))
         }
         self.bars = bars
+        width = labelWidth + barSpace + 50
+        height = max(bars.count * rowHeight, rowHeight)
     }
 }
 
@@ -170,7 +173,8 @@ struct DetailView {
     var url: String?
     var replicates: Related?
     var replicatedBy: [Related]
-    var hasReplicatedBy: Bool { !replicatedBy.isEmpty }
+    /// Stored, not computed: Mustache reads values by reflection, which sees stored properties only.
+    var hasReplicatedBy: Bool
     var history: [Revision]
 
     init(_ detail: InnovationDetail) {
@@ -195,6 +199,7 @@ struct DetailView {
         }
         replicates = detail.replicates.map(related)
         replicatedBy = detail.replicatedBy.map(related)
+        hasReplicatedBy = !replicatedBy.isEmpty
         history = detail.history.map {
             Revision(revision: $0.revision, event: $0.event == "withdraw" ? "ditarik" : "diperbarui", hub: $0.hub,
                      epoch: $0.hubEpoch.isEmpty ? "-" : String($0.hubEpoch.prefix(8)), seq: $0.seq, sentAt: $0.sentAt,
