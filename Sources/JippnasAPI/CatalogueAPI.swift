@@ -3,6 +3,7 @@ import Hummingbird
 import JippnasCore
 import JippnasOps
 import JippnasStore
+import Logging
 import OpenAPIHummingbird
 internal import OpenAPIRuntime
 
@@ -17,7 +18,8 @@ public enum CatalogueAPI {
     /// `router`. `store` should be opened read-only: its own connection pool, so no request can hold up the
     /// consumer's commits.
     public static func register<Context: RequestContext>(on router: Router<Context>, store: CatalogueStore,
-                                                          settings: WebSettings) throws
+                                                          summaries: CatalogueSummaries, settings: WebSettings,
+                                                          logger: Logger) throws
     {
         if let origin = settings.corsAllowOrigin {
             router.add(middleware: CORSMiddleware(
@@ -29,17 +31,18 @@ public enum CatalogueAPI {
             Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "public, max-age=3600"],
                      body: .init(byteBuffer: ByteBuffer(bytes: document)))
         }
-        try CatalogueHandlers(store: store).registerHandlers(
+        try CatalogueHandlers(store: store, summaries: summaries).registerHandlers(
             on: api, serverURL: URL(string: "/")!,
             // Compact: a page of results is a tenth smaller without the indentation.
             configuration: Configuration(jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]),
-            middlewares: [ProblemMiddleware(), ConditionalGetMiddleware(maxAge: settings.cacheMaxAge)])
+            middlewares: [ProblemMiddleware(logger: logger), ConditionalGetMiddleware(maxAge: settings.cacheMaxAge)])
     }
 }
 
 /// The operations of `openapi.json`.
 struct CatalogueHandlers: APIProtocol {
     let store: CatalogueStore
+    let summaries: CatalogueSummaries
 
     func searchInnovations(_ input: Operations.SearchInnovations.Input) async throws -> Operations.SearchInnovations.Output {
         let q = input.query
@@ -83,12 +86,12 @@ struct CatalogueHandlers: APIProtocol {
 
     func listHubs(_ input: Operations.ListHubs.Input) async throws -> Operations.ListHubs.Output {
         let now = Date()
-        let hubs = try store.stats().hubs.map { Mapping.hub($0, now: now) }
+        let hubs = try summaries.current().hubs.map { Mapping.hub($0, now: now) }
         return .ok(.init(body: .json(.init(generatedAt: Timestamp.rfc3339(now), hubs: hubs))))
     }
 
     func getStats(_ input: Operations.GetStats.Input) async throws -> Operations.GetStats.Output {
-        .ok(.init(body: .json(Mapping.stats(try store.facets()))))
+        .ok(.init(body: .json(Mapping.stats(try summaries.current().facets))))
     }
 
     func exportNDJSON(_ input: Operations.ExportNDJSON.Input) async throws -> Operations.ExportNDJSON.Output {

@@ -2,6 +2,7 @@ import Crypto
 internal import Foundation
 import HTTPTypes
 import JippnasCore
+import Logging
 internal import OpenAPIRuntime
 
 /// RFC 9457 problem documents.
@@ -38,6 +39,8 @@ enum Problems {
 /// `limit=ten` or `category=kesehatann`) into a 400 problem naming the parameter, and any other failure
 /// into a 500 problem that leaks nothing.
 struct ProblemMiddleware: ServerMiddleware {
+    let logger: Logger
+
     func intercept(_ request: HTTPRequest, body: HTTPBody?, metadata: ServerRequestMetadata, operationID: String,
                    next: @Sendable (HTTPRequest, HTTPBody?, ServerRequestMetadata) async throws -> (HTTPResponse, HTTPBody?))
         async throws -> (HTTPResponse, HTTPBody?)
@@ -52,6 +55,9 @@ struct ProblemMiddleware: ServerMiddleware {
             }
             return Problems.response(Problems.badRequest(parameter: nil, detail: error.causeDescription))
         } catch {
+            logger.error("catalogue API request failed", metadata: [
+                "operation": "\(operationID)", "path": "\(request.path ?? "")", "error": "\(error)",
+            ])
             return Problems.response(Problems.internalError())
         }
     }

@@ -877,23 +877,32 @@ public final class CatalogueStore: Sendable {
                 db, sql: "SELECT category, COUNT(*) AS n FROM innovation WHERE withdrawn = 0 GROUP BY category") {
                 byCategory[row["category"]] = row["n"]
             }
-            let hubs = try Row.fetchAll(db, sql: """
-                SELECT h.hub, h.highest_seq, h.last_message_at, h.applied, h.duplicates, h.stale, h.dead_letters,
-                    h.contiguous_seq, h.gap_since, h.last_checkpoint_at, h.epoch,
-                    (SELECT COUNT(*) FROM innovation i WHERE i.hub = h.hub AND i.withdrawn = 0) AS live,
-                    (SELECT COUNT(*) FROM innovation i WHERE i.hub = h.hub AND i.withdrawn = 1) AS withdrawn
-                FROM hub_state h ORDER BY h.hub
-                """).map { row in
-                HubState(hub: row["hub"], highestSeq: row["highest_seq"], lastMessageAt: row["last_message_at"],
-                         live: row["live"], withdrawn: row["withdrawn"], applied: row["applied"],
-                         duplicates: row["duplicates"], stale: row["stale"], deadLetters: row["dead_letters"],
-                         contiguousSeq: row["contiguous_seq"], gapSince: row["gap_since"],
-                         lastCheckpointAt: row["last_checkpoint_at"], epoch: row["epoch"])
-            }
+            let hubs = try Self.fetchHubStates(db)
             return CatalogueStats(innovations: total, live: total - withdrawn, withdrawn: withdrawn,
                                   historyRows: historyRows, deadLetters: deadLetters, hubs: hubs,
                                   byCategory: byCategory, replications: replications,
                                   reconciliations: try Self.fetchReconciliations(db, limit: 10))
+        }
+    }
+
+    /// Every hub's state and counts, by hub.
+    public func hubStates() throws(StoreError) -> [HubState] {
+        try read("hub states") { db in try Self.fetchHubStates(db) }
+    }
+
+    static func fetchHubStates(_ db: Database) throws -> [HubState] {
+        try Row.fetchAll(db, sql: """
+            SELECT h.hub, h.highest_seq, h.last_message_at, h.applied, h.duplicates, h.stale, h.dead_letters,
+                h.contiguous_seq, h.gap_since, h.last_checkpoint_at, h.epoch,
+                (SELECT COUNT(*) FROM innovation i WHERE i.hub = h.hub AND i.withdrawn = 0) AS live,
+                (SELECT COUNT(*) FROM innovation i WHERE i.hub = h.hub AND i.withdrawn = 1) AS withdrawn
+            FROM hub_state h ORDER BY h.hub
+            """).map { row in
+            HubState(hub: row["hub"], highestSeq: row["highest_seq"], lastMessageAt: row["last_message_at"],
+                     live: row["live"], withdrawn: row["withdrawn"], applied: row["applied"],
+                     duplicates: row["duplicates"], stale: row["stale"], deadLetters: row["dead_letters"],
+                     contiguousSeq: row["contiguous_seq"], gapSince: row["gap_since"],
+                     lastCheckpointAt: row["last_checkpoint_at"], epoch: row["epoch"])
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import JippnasCore
+import Logging
 import JippnasStore
 import Mustache
 
@@ -11,11 +12,15 @@ import Mustache
 /// the catalogue keeps HTML-looking ones verbatim on purpose.
 public struct CatalogueWeb: Sendable {
     let store: CatalogueStore
+    let summaries: CatalogueSummaries
     let templates: MustacheLibrary
     let css: String
+    let logger: Logger
 
-    public init(store: CatalogueStore) throws {
+    public init(store: CatalogueStore, summaries: CatalogueSummaries, logger: Logger) throws {
         self.store = store
+        self.summaries = summaries
+        self.logger = logger
         func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
         templates = MustacheLibrary(templates: [
             "layout": try MustacheTemplate(string: text(PackageResources.layout_mustache)),
@@ -60,8 +65,9 @@ public struct CatalogueWeb: Sendable {
             return failure(error)
         }
         do {
-            page.chart = Chart(byProvince: try store.facets().byProvince)
-            page.hubs = try store.stats().hubs.map(HubRow.init)
+            let summary = try summaries.current()
+            page.chart = Chart(byProvince: summary.facets.byProvince)
+            page.hubs = summary.hubs.map(HubRow.init)
         } catch {
             return failure(error)
         }
@@ -82,7 +88,8 @@ public struct CatalogueWeb: Sendable {
     }
 
     private func failure(_ error: any Error) -> Response {
-        html(status: .internalServerError, title: "Galat",
+        logger.error("catalogue page failed", metadata: ["error": "\(error)"])
+        return html(status: .internalServerError, title: "Galat",
              body: "<h1>Terjadi galat</h1><p>Katalog tidak dapat dibaca saat ini. Coba lagi sebentar lagi.</p>")
     }
 

@@ -35,6 +35,7 @@ struct SearchBench: AsyncParsableCommand {
             let workload = QueryWorkload(count: queries, using: &generator)
             var result = SizeResult(rows: size)
             result.inProcessFiltered = try latency(workload.twoWordsOneFilter) { try store.search($0) }
+            result.inProcessSpecific = try latency(workload.specificOneFilter) { try store.search($0) }
             result.inProcessTwoWords = try latency(workload.twoWords) { try store.search($0) }
             result.inProcessFirstPage = try latency(workload.browse) { try store.search($0) }
             note("\(size) rows in process: filtered \(result.inProcessFiltered), unfiltered \(result.inProcessTwoWords)")
@@ -81,11 +82,18 @@ struct SearchBench: AsyncParsableCommand {
         defer { server.terminate(); server.waitUntilExit() }
         let base = "http://127.0.0.1:\(port)"
         try await waitForServer(base)
-        let urls = workload.twoWordsOneFilter.map { base + $0.apiPath }
-        result.httpFiltered = try await httpLatency(urls)
+        result.httpFiltered = try await httpLatency(workload.twoWordsOneFilter.map { base + $0.apiPath })
+        result.httpSpecific = try await httpLatency(workload.specificOneFilter.map { base + $0.apiPath })
         guard FileManager.default.isExecutableFile(atPath: wrk) else { return note("no \(wrk): HTTP throughput not measured") }
-        let script = work + "/search-paths.lua"
-        let paths = workload.twoWordsOneFilter.map { "\"" + $0.apiPath + "\"" }.joined(separator: ",\n")
+        result.wrk = try load(base, workload.twoWordsOneFilter, name: "common")
+        result.wrkSpecific = try load(base, workload.specificOneFilter, name: "specific")
+        note("\(result.rows) rows over HTTP: \(result.wrk?.summary ?? "-"); specific: \(result.wrkSpecific?.summary ?? "-")")
+    }
+
+    /// wrk with 32 connections cycling through `queries`.
+    func load(_ base: String, _ queries: [CatalogueQuery], name: String) throws -> WrkResult {
+        let script = work + "/search-\(name).lua"
+        let paths = queries.map { "\"" + $0.apiPath + "\"" }.joined(separator: ",\n")
         try """
             local paths = {\(paths)}
             local n = 0
@@ -94,9 +102,7 @@ struct SearchBench: AsyncParsableCommand {
               return wrk.format("GET", paths[(n % #paths) + 1])
             end
             """.write(toFile: script, atomically: true, encoding: .utf8)
-        let output = try Child.run(wrk, ["-t2", "-c32", "-d\(wrkSeconds)s", "--latency", "-s", script, base])
-        result.wrk = WrkResult(output)
-        note("\(result.rows) rows over HTTP: \(result.wrk?.summary ?? output)")
+        return WrkResult(try Child.run(wrk, ["-t2", "-c32", "-d\(wrkSeconds)s", "--latency", "-s", script, base]))
     }
 
     func waitForServer(_ base: String) async throws {
@@ -151,6 +157,9 @@ struct WrkResult {
 struct SizeResult {
     var rows: Int
     var inProcessFiltered = Percentiles.none
+    var inProcessSpecific = Percentiles.none
+    var httpSpecific = Percentiles.none
+    var wrkSpecific: WrkResult?
     var inProcessTwoWords = Percentiles.none
     var inProcessFirstPage = Percentiles.none
     var cli = Percentiles.none
@@ -175,10 +184,12 @@ struct SearchReport {
         for s in sizes {
             let rows: [(String, String, Percentiles)] = [
                 ("two words + province", "in process (the CLI's query)", s.inProcessFiltered),
+                ("topic word + name + province", "in process", s.inProcessSpecific),
                 ("two words", "in process", s.inProcessTwoWords),
                 ("no words, category filter", "in process", s.inProcessFirstPage),
                 ("two words + province", "`jippnas catalogue search` process", s.cli),
                 ("two words + province", "HTTP, one client", s.httpFiltered),
+                ("topic word + name + province", "HTTP, one client", s.httpSpecific),
             ]
             for (query, path, p) in rows {
                 out += String(format: "| %d | %@ | %@ | %.2f | %.2f | %.1f |\n", s.rows, query, path, p.p50, p.p99, p.max)
@@ -186,7 +197,10 @@ struct SearchReport {
         }
         out += "\n"
         for s in sizes {
-            if let wrk = s.wrk { out += "- \(s.rows) rows, HTTP under `wrk -t2 -c32` (two words + province): \(wrk.summary).\n" }
+            if let wrk = s.wrk { out += "- \(s.rows) rows, HTTP under `wrk -t2 -c32` (two topic words + province): \(wrk.summary).\n" }
+            if let wrk = s.wrkSpecific {
+                out += "- \(s.rows) rows, HTTP under `wrk -t2 -c32` (topic word + name + province): \(wrk.summary).\n"
+            }
         }
         return out
     }

@@ -1,62 +1,64 @@
 import Foundation
+import GRDB
 import JippnasCore
 import JippnasStore
 
-/// Words of Indonesian public-service innovation titles and summaries, most frequent first: generated
-/// text draws from them with Zipf weights (the n-th word about 1/n as often as the first), as real text does.
+/// Indonesian public-service text as the generator writes it: function words, words every innovation
+/// uses, words of its topic (one per category), and program and place names. Within each group the n-th
+/// word is drawn about 1/n as often as the first (Zipf), as in real text. Topics matter: real summaries
+/// are about one thing, so "antrian" and "puskesmas" meet often and "antrian" and "nelayan" rarely, which
+/// independent draws from one list would get wrong (every word in every record).
 enum Vocabulary {
-    static let words: [String] = """
-        pelayanan inovasi layanan publik masyarakat online digital desa aplikasi sistem informasi data kesehatan \
-        pendidikan kota kabupaten terpadu warga anak sekolah puskesmas antrian pengaduan administrasi kependudukan \
-        ibu balita gizi stunting posyandu petani pangan pasar usaha mikro umkm keuangan pajak retribusi izin \
-        perizinan satu pintu cepat mudah gratis mobile keliling jemput bola terintegrasi elektronik smart \
-        sampah lingkungan air bersih sanitasi banjir bencana tanggap darurat ambulans rumah sakit rujukan obat \
-        vaksinasi imunisasi lansia disabilitas perempuan gender kekerasan perlindungan sosial bantuan miskin \
-        kemiskinan keluarga harapan beasiswa guru literasi perpustakaan membaca belajar kelas pelatihan kerja \
-        pengangguran wirausaha koperasi nelayan ikan laut pesisir hutan tani ternak sapi padi jagung irigasi \
-        jalan transportasi angkutan parkir lalu lintas terminal pelabuhan wisata budaya seni festival \
-        transparansi akuntabilitas anggaran musrenbang partisipasi aspirasi dprd kecamatan kelurahan rt rw \
-        kartu identitas akta kelahiran kematian nikah surat keterangan tanda tangan dokumen arsip \
-        kinerja asn aparatur disiplin absensi e-kinerja reformasi birokrasi tata kelola pemerintahan \
-        hukum perda sengketa mediasi konsultasi hotline whatsapp sms call center portal website dashboard \
-        peta spasial geografis satelit sensor cctv keamanan ketertiban pemadam kebakaran polisi pamong praja \
-        energi listrik surya biogas daur ulang kompos plastik bank emisi hijau taman kebun bibit pohon \
-        ekonomi kreatif produk lokal ekspor pemasaran toko marketplace pembayaran nontunai qris tabungan \
-        kredit modal pinjaman bunga subsidi pupuk benih alat mesin teknologi tepat guna riset \
-        mahasiswa pemuda olahraga karang taruna relawan gotong royong kader pendamping fasilitator \
-        konseling psikologi remaja narkoba hiv tbc malaria demam berdarah jentik nyamuk rabies \
-        persalinan bidan dokter perawat klinik laboratorium rekam medis resep apotek farmasi \
-        sertifikat tanah bangunan rumah layak huni kumuh permukiman tata ruang survei sensus statistik
-        """.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
-
+    static let function = "dan yang untuk di dengan dalam ke dari pada oleh agar melalui bagi serta atau lebih secara".split(separator: " ").map(String.init)
+    static let general = "pelayanan inovasi layanan publik masyarakat warga online digital aplikasi sistem data informasi terpadu cepat mudah".split(separator: " ").map(String.init)
+    static let topics: [[String]] = [
+        "kemiskinan miskin bantuan sosial keluarga harapan subsidi pangan beras rumah layak huni kumuh disabilitas lansia jaminan kartu penerima verifikasi".split(separator: " ").map(String.init),
+        "sekolah pendidikan guru murid siswa beasiswa literasi perpustakaan membaca belajar kelas kurikulum ujian paud madrasah putus".split(separator: " ").map(String.init),
+        "kesehatan puskesmas antrian pasien dokter bidan posyandu balita gizi stunting imunisasi vaksinasi rujukan ambulans obat rekam medis persalinan".split(separator: " ").map(String.init),
+        "pangan petani padi jagung pupuk benih irigasi panen lumbung ternak sapi kebun hortikultura cadangan harga pasar".split(separator: " ").map(String.init),
+        "usaha umkm mikro koperasi modal kredit pinjaman wirausaha pelatihan kerja pengangguran pemasaran produk ekspor toko marketplace qris".split(separator: " ").map(String.init),
+        "desa kader gotong royong musrenbang partisipasi relawan karang taruna pemuda pendamping komunitas swadaya kelompok bumdes dana".split(separator: " ").map(String.init),
+        "perempuan gender anak kekerasan perlindungan ibu hamil menyusui ramah laktasi pengasuhan pernikahan dini konseling korban".split(separator: " ").map(String.init),
+        "sampah lingkungan air bersih sanitasi banjir sungai hutan pohon daur ulang kompos plastik bank emisi energi surya".split(separator: " ").map(String.init),
+        "perizinan izin administrasi kependudukan akta kelahiran identitas surat keterangan tanda tangan elektronik arsip pajak retribusi anggaran kinerja".split(separator: " ").map(String.init),
+        "hukum perda sengketa mediasi pengaduan ketertiban keamanan cctv pamong praja pemadam kebakaran narkoba bantuan hukum posbakum".split(separator: " ").map(String.init),
+    ]
     static let agencies = [
         "Dinas Kesehatan", "Dinas Pendidikan", "Dinas Kependudukan dan Pencatatan Sipil", "Dinas Sosial",
         "Dinas Komunikasi dan Informatika", "Dinas Penanaman Modal dan PTSP", "Dinas Pertanian", "Dinas Perikanan",
         "Dinas Lingkungan Hidup", "Badan Pendapatan Daerah", "RSUD", "Puskesmas", "Kecamatan", "Bappeda",
         "Dinas Perhubungan", "Badan Penanggulangan Bencana Daerah",
     ]
+    static let syllables = ["ka", "ra", "ma", "si", "lo", "pa", "tu", "ba", "ng", "go", "re", "wa", "da", "ni", "su", "le"]
 
-    /// Zipf(1) weights over ``words``, as a cumulative table for sampling.
-    static let cumulative: [Double] = {
-        var sum = 0.0
-        return words.indices.map { rank in
-            sum += 1 / Double(rank + 1)
-            return sum
-        }
-    }()
-
-    static func word<G: RandomNumberGenerator>(using g: inout G) -> String {
-        let x = Double.random(in: 0..<cumulative[cumulative.count - 1], using: &g)
-        var low = 0, high = cumulative.count - 1
-        while low < high {
-            let mid = (low + high) / 2
-            if cumulative[mid] < x { low = mid + 1 } else { high = mid }
-        }
-        return words[low]
+    static func zipf<G: RandomNumberGenerator>(_ words: [String], using g: inout G) -> String {
+        // Inverse of the Zipf(1) cumulative distribution, approximated by exp(U * ln(n + 1)) - 1.
+        let n = Double(words.count)
+        let x = Int(exp(Double.random(in: 0..<1, using: &g) * log(n + 1))) - 1
+        return words[min(max(x, 0), words.count - 1)]
     }
 
-    static func phrase<G: RandomNumberGenerator>(_ count: ClosedRange<Int>, using g: inout G) -> String {
-        (0..<Int.random(in: count, using: &g)).map { _ in word(using: &g) }.joined(separator: " ")
+    /// A program or place name: one of about 65,000, each rare.
+    static func name<G: RandomNumberGenerator>(using g: inout G) -> String {
+        (0..<Int.random(in: 2...4, using: &g)).map { _ in syllables[Int.random(in: 0..<syllables.count, using: &g)] }.joined()
+    }
+
+    /// Running text about `topic`: a third function words, a fifth general words, the rest the topic's.
+    static func text<G: RandomNumberGenerator>(topic: Int, words count: ClosedRange<Int>, using g: inout G) -> String {
+        (0..<Int.random(in: count, using: &g)).map { _ in
+            switch Double.random(in: 0..<1, using: &g) {
+            case ..<0.33: zipf(function, using: &g)
+            case ..<0.53: zipf(general, using: &g)
+            case ..<0.97: zipf(topics[topic], using: &g)
+            default: name(using: &g)
+            }
+        }.joined(separator: " ")
+    }
+
+    static func title<G: RandomNumberGenerator>(topic: Int, using g: inout G) -> String {
+        var words = [zipf(general, using: &g)] + (0..<Int.random(in: 1...3, using: &g)).map { _ in zipf(topics[topic], using: &g) }
+        if Bool.random(using: &g) { words.append(name(using: &g)) }
+        return words.joined(separator: " ").capitalized
     }
 }
 
@@ -72,63 +74,86 @@ struct SplitMix64: RandomNumberGenerator {
     }
 }
 
-/// Builds a catalogue of generated innovations through the aggregator's own apply path (history bodies,
-/// hub state and the search index's triggers included).
+/// Builds a catalogue of generated innovations: a migrated catalogue (so the search index's triggers
+/// index every row as the aggregator's commits would) filled by plain INSERTs in large transactions,
+/// without history, which searches do not read.
 enum CatalogueGenerator {
     static let hubs = ["12", "14", "15", "16", "18", "19", "32", "33", "34", "35", "36", "52", "53", "61", "63", "64",
                        "73", "75", "81", "82"]
 
     static func generate(rows: Int, path: String) throws -> Double {
-        let store = try CatalogueStore(path: path)
+        _ = try CatalogueStore(path: path)
+        let queue = try DatabaseQueue(path: path)
         var g = SplitMix64(state: 20261130)
-        var seq: [String: Int64] = [:]
         let start = ContinuousClock.now
-        var batch: [IncomingChange] = []
-        for n in 0..<rows {
-            let hub = hubs[Int.random(in: 0..<hubs.count, using: &g)]
-            seq[hub, default: 0] += 1
-            let kk = Int.random(in: 0..<2, using: &g) == 0 ? Int.random(in: 1...29, using: &g) : Int.random(in: 71...79, using: &g)
-            var content = InnovationContent(
-                id: "g-\(n)", title: Vocabulary.phrase(3...7, using: &g).capitalized,
-                agency: Vocabulary.agencies[Int.random(in: 0..<Vocabulary.agencies.count, using: &g)] + " " + hub,
-                region: hub + "." + String(format: "%02d", kk),
-                category: Category.allCases[Int.random(in: 0..<Category.allCases.count, using: &g)],
-                kind: Bool.random(using: &g) ? .digital : .nonDigital,
-                stage: Stage.allCases[Int.random(in: 0..<Stage.allCases.count, using: &g)],
-                launchedOn: String(format: "%04d-%02d-%02d", Int.random(in: 2014...2024, using: &g), Int.random(in: 1...12, using: &g),
-                                   Int.random(in: 1...28, using: &g)),
-                summary: Vocabulary.phrase(15...30, using: &g), benefits: Vocabulary.phrase(8...15, using: &g))
-            if n > 100, Int.random(in: 0..<20, using: &g) == 0 {
-                content.replicates = hubs[Int.random(in: 0..<hubs.count, using: &g)] + ":g-\(Int.random(in: 0..<n, using: &g))"
-            }
-            let envelope = Envelope(hub: hub, seq: seq[hub]!, event: .upsert, sentAt: Timestamp.now(),
-                                    innovation: content.innovation(revision: 1, updatedAt: Timestamp.now()))
-            batch.append(IncomingChange(envelope: envelope, messageID: "gen-\(n)", routingKey: envelope.routingKey,
-                                        body: EnvelopeCodec.encode(envelope)))
-            if batch.count == 2000 {
-                _ = try store.apply(batch)
-                batch.removeAll(keepingCapacity: true)
+        let now = Timestamp.now()
+        for chunk in stride(from: 0, to: rows, by: 10_000) {
+            try queue.inTransaction { db in
+                let insert = try db.makeStatement(sql: """
+                    INSERT INTO innovation(global_id, hub, id, revision, title, agency, region, category, kind, stage,
+                        launched_on, summary, benefits, status, replicates, updated_at, withdrawn, last_seq,
+                        last_message_id, received_at)
+                    VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, 0, ?, ?, ?)
+                    """)
+                for n in chunk..<min(chunk + 10_000, rows) {
+                    try insert.execute(arguments: row(n, now: now, using: &g))
+                }
+                return .commit
             }
         }
-        if !batch.isEmpty { _ = try store.apply(batch) }
+        try queue.write { db in
+            for hub in hubs {
+                try db.execute(sql: """
+                    INSERT INTO hub_state(hub, highest_seq, last_message_at, applied, contiguous_seq)
+                    SELECT hub, MAX(last_seq), ?, COUNT(*), MAX(last_seq) FROM innovation WHERE hub = ?
+                    """, arguments: [now, hub])
+            }
+        }
         return Double((ContinuousClock.now - start).microseconds) / 1e6
+    }
+
+    private static func row<G: RandomNumberGenerator>(_ n: Int, now: String, using g: inout G) -> StatementArguments {
+        let hub = hubs[Int.random(in: 0..<hubs.count, using: &g)]
+        let topic = Int.random(in: 0..<Vocabulary.topics.count, using: &g)
+        let kk = Bool.random(using: &g) ? Int.random(in: 1...29, using: &g) : Int.random(in: 71...79, using: &g)
+        let launched = String(format: "%04d-%02d-%02d", Int.random(in: 2014...2024, using: &g), Int.random(in: 1...12, using: &g),
+                              Int.random(in: 1...28, using: &g))
+        let replicates: String? = n > 100 && Int.random(in: 0..<20, using: &g) == 0
+            ? hubs[Int.random(in: 0..<hubs.count, using: &g)] + ":g-\(Int.random(in: 0..<n, using: &g))" : nil
+        return [
+            "\(hub):g-\(n)", hub, "g-\(n)", Vocabulary.title(topic: topic, using: &g),
+            Vocabulary.agencies[Int.random(in: 0..<Vocabulary.agencies.count, using: &g)] + " " + hub,
+            hub + "." + String(format: "%02d", kk), Category.allCases[topic].rawValue,
+            Bool.random(using: &g) ? "digital" : "non_digital",
+            Stage.allCases[Int.random(in: 0..<Stage.allCases.count, using: &g)].rawValue, launched,
+            Vocabulary.text(topic: topic, words: 20...40, using: &g), Vocabulary.text(topic: topic, words: 8...16, using: &g),
+            replicates, now, n, "gen-\(n)", now,
+        ]
     }
 }
 
 /// The searches measured, drawn from the same word frequencies as the text.
 struct QueryWorkload {
+    /// A topic word and a program or place name: someone who knows what they look for.
+    var specificOneFilter: [CatalogueQuery] = []
     var twoWordsOneFilter: [CatalogueQuery] = []
     var twoWords: [CatalogueQuery] = []
     var browse: [CatalogueQuery] = []
 
+    /// Two words of one topic (one of them, a third of the time, a word every innovation uses), as someone
+    /// looking for an innovation of that kind types them; a word still being typed is cut to five letters.
     init<G: RandomNumberGenerator>(count: Int, using g: inout G) {
         for _ in 0..<count {
-            var first = Vocabulary.word(using: &g)
-            var second = Vocabulary.word(using: &g)
-            while second == first { second = Vocabulary.word(using: &g) }
-            if first.count > 6, Bool.random(using: &g) { first = String(first.prefix(5)) }  // a word still being typed
+            let topic = Int.random(in: 0..<Vocabulary.topics.count, using: &g)
+            var first = Int.random(in: 0..<3, using: &g) == 0
+                ? Vocabulary.zipf(Vocabulary.general, using: &g) : Vocabulary.zipf(Vocabulary.topics[topic], using: &g)
+            var second = Vocabulary.zipf(Vocabulary.topics[topic], using: &g)
+            while second == first { second = Vocabulary.zipf(Vocabulary.topics[topic], using: &g) }
+            if first.count > 6, Bool.random(using: &g) { first = String(first.prefix(5)) }
+            if second.count > 6, Int.random(in: 0..<4, using: &g) == 0 { second = String(second.prefix(5)) }
             let province = CatalogueGenerator.hubs[Int.random(in: 0..<CatalogueGenerator.hubs.count, using: &g)]
             twoWordsOneFilter.append(CatalogueQuery(text: "\(first) \(second)", province: province))
+            specificOneFilter.append(CatalogueQuery(text: "\(second) \(Vocabulary.name(using: &g))", province: province))
             twoWords.append(CatalogueQuery(text: "\(first) \(second)"))
             browse.append(CatalogueQuery(category: Category.allCases[Int.random(in: 0..<Category.allCases.count, using: &g)]))
         }

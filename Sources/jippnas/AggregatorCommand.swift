@@ -78,7 +78,7 @@ struct AggregatorCommand: AsyncParsableCommand {
                         "trusted_keys": "\(newPolicy.trust?.summary ?? "none")",
                     ], logger: logger)
                 },
-                routes: { router in try CatalogueSite.register(on: router, settings: settings) })
+                routes: { router in try CatalogueSite.register(on: router, settings: settings, logger: logger) })
         }
     }
 }

@@ -14,10 +14,11 @@ import UnixSignals
 enum CatalogueSite {
     /// Adds the catalogue's routes, reading through a read-only store of its own: a separate connection
     /// pool, so requests never wait on (or hold up) the aggregator's commits.
-    static func register(on router: Router<BasicRequestContext>, settings: AggregatorSettings) throws {
+    static func register(on router: Router<BasicRequestContext>, settings: AggregatorSettings, logger: Logger) throws {
         let store = try CatalogueStore(path: settings.database, access: .readOnly)
-        try CatalogueAPI.register(on: router, store: store, settings: settings.web)
-        try CatalogueWeb(store: store).register(on: router)
+        let summaries = CatalogueSummaries(store: store, maxAge: .seconds(settings.web.cacheMaxAge))
+        try CatalogueAPI.register(on: router, store: store, summaries: summaries, settings: settings.web, logger: logger)
+        try CatalogueWeb(store: store, summaries: summaries, logger: logger).register(on: router)
     }
 }
 
@@ -45,7 +46,7 @@ extension CatalogueCommand {
             let app: any Service
             do {
                 app = try HealthServer.application(listen: address, registry: HealthServer.bootstrapMetrics(), logger: logger,
-                                                   routes: { try CatalogueSite.register(on: $0, settings: settings) }) { nil }
+                                                   routes: { try CatalogueSite.register(on: $0, settings: settings, logger: logger) }) { nil }
             } catch let error as StoreError {
                 printError("\(error)")
                 throw ExitCodes.failure

@@ -256,3 +256,35 @@ struct SearchParameterTests {
         }
     }
 }
+
+@Suite("Export formats")
+struct ExportFormatTests {
+    @Test("cells a spreadsheet would run are neutralised; quotes, commas and newlines are quoted")
+    func csvCells() {
+        for formula in ["=HYPERLINK(\"http://x\")", "+62 812", "-1", "@SUM(A1)", "\tx", "\rx"] {
+            #expect(CatalogueExport.csvCell(formula).hasPrefix("'") || CatalogueExport.csvCell(formula).hasPrefix("\"'"),
+                    "\(formula)")
+        }
+        #expect(CatalogueExport.csvCell("Layanan biasa") == "Layanan biasa")
+        #expect(CatalogueExport.csvCell("a,b") == "\"a,b\"")
+        #expect(CatalogueExport.csvCell("say \"hi\"") == "\"say \"\"hi\"\"\"")
+        #expect(CatalogueExport.csvCell("=1+1,2") == "\"'=1+1,2\"")
+        #expect(CatalogueExport.csvCell("baris\nbaru") == "\"baris\nbaru\"")
+        #expect(CatalogueExport.csvLine(["a", "=b"]) == "a,'=b\n")
+    }
+
+    @Test("DCAT describes the catalogue as a dataset with its distributions")
+    func dcat() throws {
+        let facets = CatalogueFacets(live: 3, withdrawn: 1, byProvince: ["35": 3], byCategory: [:], byStage: [:], byKind: [:],
+                                     byYear: ["2019": 1, "2023": 2], mostReplicated: [], lastChangeAt: "2026-11-30T00:00:00.000Z")
+        let data = try CatalogueExport.dcat(facets: facets, modified: facets.lastChangeAt, baseURL: "https://katalog.example/")
+        let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let graph = try #require(json["@graph"] as? [[String: Any]])
+        let dataset = try #require(graph.first { $0["@type"] as? String == "dcat:Dataset" })
+        let distributions = try #require(dataset["dcat:distribution"] as? [[String: Any]])
+        #expect(distributions.count == 3)
+        #expect(distributions.contains { ($0["dcat:downloadURL"] as? [String: String])?["@id"] == "https://katalog.example/api/v1/export.csv" })
+        #expect((dataset["dct:temporal"] as? [String: Any])?["dcat:startDate"] as? String == "2019")
+        #expect(dataset["jippnas:liveInnovations"] as? Int == 3)
+    }
+}

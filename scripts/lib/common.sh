@@ -21,6 +21,12 @@ jippnas_install_packages() {
     jippnas_install_debs rabbitmq-server librabbitmq-dev libsqlite3-dev sqlite3 pkg-config openssl
 }
 
+# Headless Chromium and Selenium, for the web page's browser test.
+jippnas_install_browser() {
+    jippnas_install_debs chromium chromium-driver
+    python3 -c 'import selenium' 2>/dev/null || python3 -m pip install -q --disable-pip-version-check selenium >&2
+}
+
 # Debian's packaging tools, for scripts/package and scripts/systemd-check.
 jippnas_install_packages_for_packaging() {
     jippnas_install_debs dpkg-dev binutils help2man lintian debootstrap systemd-container procps python3
