@@ -152,7 +152,8 @@ public struct SearchCursor: Sendable, Equatable {
 /// Turns what a user typed into an FTS5 query that can only mean "all these words".
 ///
 /// The text is cut into words exactly where SQLite's `unicode61` tokenizer cuts (anything but letters,
-/// numbers and private-use characters separates), and every word becomes a quoted prefix term: FTS5
+/// numbers and private-use characters separates), and every word becomes a quoted term, a prefix term
+/// from three letters on: FTS5
 /// operators (`AND`, `NEAR(`, `*`, `^`, column filters, a lone `"`) arrive as ordinary words or
 /// separators, so no input is a syntax error and none is an injection.
 public enum SearchText {
@@ -162,6 +163,8 @@ public enum SearchText {
     public static let maximumTerms = 12
     /// Longer words are cut: no title word is longer, and the cut keeps the prefix match.
     public static let maximumTermLength = 64
+    /// Words at least this long also match longer words they begin (`puskes` finds `puskesmas`).
+    public static let minimumPrefixLength = 3
 
     /// The words of `text`, in order, without repeats, at most ``maximumTerms``.
     public static func terms(_ text: String) -> [String] {
@@ -185,8 +188,11 @@ public enum SearchText {
     public static func matchExpression(_ text: String) -> String? {
         let words = terms(text)
         guard !words.isEmpty else { return nil }
-        // Terms hold only letters and numbers, so the quotes cannot be closed from inside.
-        return words.map { "\"\($0)\"*" }.joined(separator: " ")
+        // Terms hold only letters and numbers, so the quotes cannot be closed from inside. A word of one or
+        // two letters is matched whole: as a prefix it would gather hundreds of terms (`di` → dinas,
+        // digital, ...), which without a prefix index means merging all their lists.
+        return words.map { $0.unicodeScalars.count >= minimumPrefixLength ? "\"\($0)\"*" : "\"\($0)\"" }
+            .joined(separator: " ")
     }
 
     /// unicode61's token characters (L*, N*, Co), and combining marks so that a decomposed accent stays
