@@ -85,9 +85,9 @@ struct CatalogueHandlers: APIProtocol {
     }
 
     func listHubs(_ input: Operations.ListHubs.Input) async throws -> Operations.ListHubs.Output {
-        let now = Date()
-        let hubs = try summaries.current().hubs.map { Mapping.hub($0, now: now) }
-        return .ok(.init(body: .json(.init(generatedAt: Timestamp.rfc3339(now), hubs: hubs))))
+        let summary = try summaries.current()
+        let hubs = summary.hubs.map { Mapping.hub($0, now: summary.computedAt) }
+        return .ok(.init(body: .json(.init(generatedAt: Timestamp.rfc3339(summary.computedAt), hubs: hubs))))
     }
 
     func getStats(_ input: Operations.GetStats.Input) async throws -> Operations.GetStats.Output {

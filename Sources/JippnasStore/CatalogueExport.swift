@@ -14,7 +14,8 @@ public enum CatalogueExport {
         "withdrawn_at", "received_at", "hub_epoch",
     ]
 
-    /// One CSV line (RFC 4180, CRLF-free: `\n` ends it) for `entry`.
+    /// One CSV line for `entry`: RFC 4180 quoting, but lines end with `\n` (as spreadsheets and Unix
+    /// tools read them) rather than CRLF.
     public static func csvLine(_ entry: CatalogueEntry) -> String {
         let i = entry.innovation
         let fields: [String?] = [

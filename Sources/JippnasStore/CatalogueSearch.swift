@@ -176,8 +176,9 @@ extension CatalogueStore {
             arguments += [String(format: "%04d", from)]
         }
         if let to = q.launchedTo {
+            // Every date of year `to` sorts below "to-99"; "to + 1" would be "10000" for 9999.
             conditions.append("i.launched_on < ?")
-            arguments += [String(format: "%04d", to + 1)]
+            arguments += [String(format: "%04d-99", to)]
         }
         if let replicatedBy = q.replicatedBy {
             conditions.append("i.global_id = (SELECT replicates FROM innovation WHERE global_id = ?)")
@@ -304,21 +305,25 @@ public final class CatalogueSummaries: Sendable {
     public struct Summary: Sendable {
         public var facets: CatalogueFacets
         public var hubs: [HubState]
+        /// When it was computed: what "now" means for ages derived from it, so that equal summaries make
+        /// equal responses (and ETags).
+        public var computedAt: Date
     }
 
     private let store: CatalogueStore
     private let maxAge: Duration
     private let cached = Mutex<(at: ContinuousClock.Instant, summary: Summary)?>(nil)
 
+    /// `maxAge` is raised to one second: below that every page view would scan the catalogue.
     public init(store: CatalogueStore, maxAge: Duration) {
         self.store = store
-        self.maxAge = maxAge
+        self.maxAge = max(maxAge, .seconds(1))
     }
 
     /// The summary, recomputed when the cached one is older than `maxAge`.
     public func current() throws(StoreError) -> Summary {
         if let hit = cached.withLock({ $0 }), ContinuousClock.now - hit.at < maxAge { return hit.summary }
-        let summary = Summary(facets: try store.facets(), hubs: try store.hubStates())
+        let summary = Summary(facets: try store.facets(), hubs: try store.hubStates(), computedAt: Date())
         cached.withLock { $0 = (.now, summary) }
         return summary
     }

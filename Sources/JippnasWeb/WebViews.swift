@@ -2,6 +2,28 @@ import Foundation
 import JippnasCore
 import JippnasStore
 
+/// Escapes text for a double-quoted HTML attribute one Unicode scalar at a time. Mustache escapes whole
+/// characters (grapheme clusters), and a `"` followed by a combining mark is one character that is not
+/// `"`, so it would pass unescaped and close the attribute; the form's echoed values go through here and
+/// are written with `{{{ }}}`.
+enum HTMLAttribute {
+    static func escape(_ text: String) -> String {
+        var out = ""
+        out.unicodeScalars.reserveCapacity(text.unicodeScalars.count)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+}
+
 /// What the search template shows. Property names are the template's.
 struct SearchPageView {
     struct Option {
@@ -28,6 +50,7 @@ struct SearchPageView {
         var agency: String
     }
 
+    /// Already escaped (``HTMLAttribute``): the template writes them with `{{{ }}}`.
     var q: String
     var launchedFrom: String
     var launchedTo: String
@@ -43,9 +66,9 @@ struct SearchPageView {
     var hubs: [HubRow] = []
 
     init(values: [String: String]) {
-        q = values["q"] ?? ""
-        launchedFrom = values["launched_from"] ?? ""
-        launchedTo = values["launched_to"] ?? ""
+        q = HTMLAttribute.escape(values["q"] ?? "")
+        launchedFrom = HTMLAttribute.escape(values["launched_from"] ?? "")
+        launchedTo = HTMLAttribute.escape(values["launched_to"] ?? "")
         provinces = ProvinceRegistry.all.map { ProvinceOption(code: $0.code, name: $0.name, selected: values["province"] == $0.code) }
         categories = Category.allCases.map { Option(value: $0.rawValue, label: Labels.category($0), selected: values["category"] == $0.rawValue) }
         stages = Stage.allCases.map { Option(value: $0.rawValue, label: Labels.stage($0), selected: values["stage"] == $0.rawValue) }

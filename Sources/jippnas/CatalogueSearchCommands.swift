@@ -67,7 +67,8 @@ extension CatalogueCommand {
             do {
                 query = try filters.query(text: text, limit: limit, after: cursor).validated()
             } catch {
-                throw ValidationError("--\(error.parameter.replacingOccurrences(of: "_", with: "-")): \(error.reason)")
+                let option = error.parameter == "q" ? "search words" : "--" + error.parameter.replacingOccurrences(of: "_", with: "-")
+                throw ValidationError("\(option): \(error.reason)")
             }
             let store = try await options.store()
             let page = try guarded { try store.search(query) }
@@ -110,7 +111,8 @@ extension CatalogueCommand {
             if format == .dcat {
                 let facets = try guarded { try store.facets() }
                 try sink.write(try CatalogueExport.dcat(facets: facets, modified: facets.lastChangeAt, baseURL: baseURL))
-                return try sink.write(Data("\n".utf8))
+                try sink.write(Data("\n".utf8))
+                return try sink.flush()
             }
             let total = try guarded { try store.count(includeWithdrawn: !activeOnly) }
             let progress = ProgressBar(total: total, enabled: isatty(STDERR_FILENO) == 1 && (output != nil || isatty(STDOUT_FILENO) == 0))
@@ -135,13 +137,25 @@ extension CatalogueCommand {
     struct Reindex: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check the search index against the records and rebuild it if they differ (or with --force).",
-            discussion: "Needed after a VACUUM of the catalogue, which may renumber the rows the index points at.")
+            discussion: """
+                Needed after a VACUUM of the catalogue, which may renumber the rows the index points at. The check \
+                and the rebuild hold the catalogue's write lock for seconds at a million rows, so the aggregator \
+                must be stopped: refused while it runs.
+                """)
         @OptionGroup var common: ConfigOptions
         @Flag(name: .long, help: "Rebuild even when the check passes.") var force = false
 
         func run() async throws {
             let settings = try await loadSettings(role: "aggregator", options: common, SettingsLoader.aggregator)
             let store = try openExistingDatabase(settings.database) { try CatalogueStore(path: $0) }
+            let lock: DatabaseLock
+            do {
+                lock = try DatabaseLock(database: settings.database, owner: "jippnas catalogue reindex")
+            } catch {
+                printError("\(error); stop the aggregator first")
+                throw ExitCodes.failure
+            }
+            defer { withExtendedLifetime(lock) {} }
             let consistent = try guarded { try store.searchIndexIsConsistent() }
             guard force || !consistent else { return print("search index consistent with \(try guarded { try store.innovationCount() }) records") }
             let started = ContinuousClock.now

@@ -123,6 +123,9 @@ func serveDaemon<Loop: Sendable, Counters: Codable & Sendable>(
             http = try HealthServer.application(listen: httpListen, registry: registry, logger: logger, routes: routes) {
                 connected(loop) ? nil : "not connected to the broker (\(board.current))"
             }
+        } catch let error as StoreError {
+            printError("\(error)")
+            throw ExitCodes.failure
         } catch {
             printError("\(error)")
             throw ExitCodes.usage

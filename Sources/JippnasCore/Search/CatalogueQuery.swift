@@ -97,6 +97,10 @@ public struct CatalogueQuery: Sendable, Equatable {
         if text.unicodeScalars.count > SearchText.maximumLength {
             throw Invalid(parameter: "q", reason: "longer than \(SearchText.maximumLength) characters")
         }
+        if let after, (after.rank != nil) != isRanked {
+            throw Invalid(parameter: "cursor", reason: "a cursor from a \(after.rank == nil ? "listing" : "text search") cannot page a "
+                          + (isRanked ? "text search" : "listing"))
+        }
         var clamped = self
         clamped.limit = min(max(limit, 1), Self.maximumLimit)
         return clamped
