@@ -101,6 +101,10 @@ struct CatalogueAPITests {
         #expect(again.status == 304 && again.body.isEmpty && again.headers["ETag"].first == etag)
         let other = try await get(api + "/stats", headers: [("If-None-Match", "\"something-else\"")])
         #expect(other.status == 200)
+        // /hubs too: its ages are reckoned from when the cached hub states were read, not per request.
+        let hubs = try await get(api + "/hubs")
+        let hubsTag = try #require(hubs.headers["ETag"].first)
+        #expect(try await get(api + "/hubs", headers: [("If-None-Match", hubsTag)]).status == 304)
         let preflight = try await get(api + "/innovations", headers: [("Origin", "https://portal.example"),
                                                                       ("Access-Control-Request-Method", "GET")], method: .OPTIONS)
         #expect(preflight.headers["Access-Control-Allow-Origin"].first == "https://portal.example", "\(preflight)")
