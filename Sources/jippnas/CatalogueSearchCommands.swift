@@ -147,7 +147,11 @@ extension CatalogueCommand {
 
         func run() async throws {
             let settings = try await loadSettings(role: "aggregator", options: common, SettingsLoader.aggregator)
-            let store = try openExistingDatabase(settings.database) { try CatalogueStore(path: $0) }
+            guard FileManager.default.fileExists(atPath: settings.database) else {
+                printError("no store at \(settings.database)")
+                throw ExitCodes.failure
+            }
+            // The lock first: opening read-write migrates, which must not happen under a running daemon.
             let lock: DatabaseLock
             do {
                 lock = try DatabaseLock(database: settings.database, owner: "jippnas catalogue reindex")
@@ -156,6 +160,7 @@ extension CatalogueCommand {
                 throw ExitCodes.failure
             }
             defer { withExtendedLifetime(lock) {} }
+            let store = try openExistingDatabase(settings.database) { try CatalogueStore(path: $0) }
             let consistent = try guarded { try store.searchIndexIsConsistent() }
             guard force || !consistent else { return print("search index consistent with \(try guarded { try store.innovationCount() }) records") }
             let started = ContinuousClock.now

@@ -43,17 +43,8 @@ extension CatalogueCommand {
                 throw ExitCodes.failure
             }
             let address = listen ?? settings.httpListen ?? "127.0.0.1:9464"
-            let app: any Service
-            do {
-                app = try HealthServer.application(listen: address, registry: HealthServer.bootstrapMetrics(), logger: logger,
-                                                   routes: { try CatalogueSite.register(on: $0, settings: settings, logger: logger) }) { nil }
-            } catch let error as StoreError {
-                printError("\(error)")
-                throw ExitCodes.failure
-            } catch {
-                printError("\(error)")
-                throw ExitCodes.usage
-            }
+            let app = try httpApplication(listen: address, registry: HealthServer.bootstrapMetrics(), logger: logger,
+                                          routes: { try CatalogueSite.register(on: $0, settings: settings, logger: logger) }) { nil }
             logger.notice("serving catalogue", metadata: ["database": "\(settings.database)", "listen": "\(address)"])
             let group = ServiceGroup(configuration: .init(services: [.init(service: app)],
                                                           gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

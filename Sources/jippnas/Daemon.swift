@@ -5,6 +5,7 @@ import JippnasOps
 import JippnasServices
 import JippnasStore
 import Logging
+import Prometheus
 import ServiceLifecycle
 import UnixSignals
 
@@ -119,16 +120,8 @@ func serveDaemon<Loop: Sendable, Counters: Codable & Sendable>(
     let loop = makeLoop(board.observer)
     var http: (any Service)?
     if let httpListen, let registry {
-        do {
-            http = try HealthServer.application(listen: httpListen, registry: registry, logger: logger, routes: routes) {
-                connected(loop) ? nil : "not connected to the broker (\(board.current))"
-            }
-        } catch let error as StoreError {
-            printError("\(error)")
-            throw ExitCodes.failure
-        } catch {
-            printError("\(error)")
-            throw ExitCodes.usage
+        http = try httpApplication(listen: httpListen, registry: registry, logger: logger, routes: routes) {
+            connected(loop) ? nil : "not connected to the broker (\(board.current))"
         }
     }
     let reporter = StateReporter(role: role, database: database, board: board, counters: { counters(loop) }, logger: logger)
@@ -144,5 +137,22 @@ func warnAboutPlainBrokers(_ broker: BrokerSettings, logger: Logger) {
             "broker": "\(url)",
             "hint": "use amqps:// (with broker.tls.ca_file) for a broker on another machine: plain AMQP carries the password and every message in clear",
         ])
+    }
+}
+
+/// The HTTP listener, or the exit a failure to build it means: 1 when the store behind its routes cannot
+/// be opened, 64 for a bad `http.listen`.
+func httpApplication(listen: String, registry: PrometheusCollectorRegistry, logger: Logger,
+                     routes: (Router<BasicRequestContext>) throws -> Void,
+                     problem: @escaping @Sendable () -> String?) throws -> any Service
+{
+    do {
+        return try HealthServer.application(listen: listen, registry: registry, logger: logger, routes: routes, problem: problem)
+    } catch let error as StoreError {
+        printError("\(error)")
+        throw ExitCodes.failure
+    } catch {
+        printError("\(error)")
+        throw ExitCodes.usage
     }
 }
