@@ -2,12 +2,6 @@ import CRabbitMQ
 import Foundation
 import JippnasCore
 
-/// A value in an AMQP argument table (`x-dead-letter-exchange`, `x-queue-type`...).
-public enum AMQPArgument: Sendable, Hashable {
-    case string(String)
-    case int(Int64)
-}
-
 /// Message properties as read from a delivery.
 public struct AMQPDelivery: Sendable, Equatable {
     public var deliveryTag: UInt64
@@ -22,6 +16,8 @@ public struct AMQPDelivery: Sendable, Equatable {
     public var timestamp: UInt64?
     /// String-valued headers named `x-jippnas-*` (signature and key id); other headers are not read.
     public var headers: [String: String] = [:]
+    /// Where a stream delivered this message from (the `x-stream-offset` header); nil from a queue.
+    public var streamOffset: Int64?
     public var body: Data
 }
 
@@ -69,9 +65,11 @@ public struct PublishProperties: Sendable {
 /// connection the broker closed.
 public final class AMQPConnection {
     public let url: BrokerURL
-    private let state: amqp_connection_state_t
-    private let channel: amqp_channel_t = 1
+    let state: amqp_connection_state_t
+    let channel: amqp_channel_t = 1
     private var isOpen = false
+    /// Publishes of ``moveMessages(from:to:batch:)``: confirm tags count from 1 on the channel.
+    var movePublishes: UInt64 = 0
     private let brokerName: String
 
     /// The heartbeat interval the broker agreed to, in seconds (0 = off).
@@ -271,14 +269,47 @@ public final class AMQPConnection {
 
     /// The number of ready messages in an existing queue (passive declare).
     public func queueDepth(_ name: String) throws(AMQPError) -> UInt32 {
-        var count: UInt32 = 0
+        try queueStatus(name).messages
+    }
+
+    /// Ready messages and consumers of an existing queue (passive declare: throws 404 when it is missing).
+    public func queueStatus(_ name: String) throws(AMQPError) -> (messages: UInt32, consumers: UInt32) {
+        var status: (UInt32, UInt32) = (0, 0)
         withBytes(name) { nameBytes in
             if let ok = amqp_queue_declare(state, channel, nameBytes, 1, 0, 0, 0, amqp_empty_table) {
-                count = ok.pointee.message_count
+                status = (ok.pointee.message_count, ok.pointee.consumer_count)
             }
         }
         try check(amqp_get_rpc_reply(state), "queue.declare(passive) \(name)")
+        return status
+    }
+
+    /// Removes the binding of `queue` to `exchange` with `pattern` (a missing binding is not an error).
+    public func unbindQueue(_ queue: String, exchange: String, pattern: String) throws(AMQPError) {
+        withBytes(queue) { q in
+            withBytes(exchange) { e in
+                withBytes(pattern) { p in _ = amqp_queue_unbind(state, channel, q, e, p, amqp_empty_table) }
+            }
+        }
+        try check(amqp_get_rpc_reply(state), "queue.unbind \(queue) \(exchange) \(pattern)")
+    }
+
+    /// Deletes `queue` and returns how many messages it still held. With `ifEmpty` the broker refuses
+    /// (406) while it holds a message; quorum queues do not support that (540 NOT_IMPLEMENTED).
+    @discardableResult
+    public func deleteQueue(_ queue: String, ifEmpty: Bool) throws(AMQPError) -> UInt32 {
+        var count: UInt32 = 0
+        withBytes(queue) { q in
+            if let ok = amqp_queue_delete(state, channel, q, 0, ifEmpty ? 1 : 0) { count = ok.pointee.message_count }
+        }
+        try check(amqp_get_rpc_reply(state), "queue.delete \(queue)")
         return count
+    }
+
+    /// Deletes `exchange` (a missing one is not an error in RabbitMQ 3.x).
+    public func deleteExchange(_ exchange: String) throws(AMQPError) {
+        withBytes(exchange) { e in _ = amqp_exchange_delete(state, channel, e, 0) }
+        try check(amqp_get_rpc_reply(state), "exchange.delete \(exchange)")
     }
 
     /// Binds `queue` to `exchange` with a routing pattern.
@@ -394,10 +425,14 @@ public final class AMQPConnection {
         try check(amqp_get_rpc_reply(state), "basic.qos \(count)")
     }
 
-    /// Starts a consumer with manual acknowledgement.
-    public func startConsumer(queue: String, consumerTag: String) throws(AMQPError) {
-        withBytes(queue) { q in
-            withBytes(consumerTag) { tag in _ = amqp_basic_consume(state, channel, q, tag, 0, 0, 0, amqp_empty_table) }
+    /// Starts a consumer with manual acknowledgement. `arguments` are the consumer's (`x-stream-offset`).
+    public func startConsumer(queue: String, consumerTag: String, arguments: [String: AMQPArgument] = [:])
+        throws(AMQPError)
+    {
+        withTable(arguments.sorted { $0.key < $1.key }) { table in
+            withBytes(queue) { q in
+                withBytes(consumerTag) { tag in _ = amqp_basic_consume(state, channel, q, tag, 0, 0, 0, table) }
+            }
         }
         try check(amqp_get_rpc_reply(state), "basic.consume \(queue)")
     }
@@ -464,6 +499,7 @@ public final class AMQPConnection {
             appID: flags & jippnas_flag_app_id != 0 ? string(p.app_id) : nil,
             timestamp: flags & jippnas_flag_timestamp != 0 ? p.timestamp : nil,
             headers: flags & jippnas_flag_headers != 0 ? jippnasHeaders(p.headers) : [:],
+            streamOffset: flags & jippnas_flag_headers != 0 ? streamOffset(p.headers) : nil,
             body: body.len > 0 ? Data(bytes: body.bytes, count: body.len) : Data())
     }
 
@@ -483,6 +519,21 @@ public final class AMQPConnection {
         return out
     }
 
+    /// The integer `x-stream-offset` header a stream puts on each delivery.
+    private static func streamOffset(_ table: amqp_table_t) -> Int64? {
+        guard table.num_entries > 0, let entries = table.entries else { return nil }
+        for i in 0..<Int(table.num_entries) where string(entries[i].key) == "x-stream-offset" {
+            let value = entries[i].value
+            switch value.kind {
+            case UInt8(AMQP_FIELD_KIND_I64.rawValue): return value.value.i64
+            case UInt8(AMQP_FIELD_KIND_U64.rawValue): return Int64(clamping: value.value.u64)
+            case UInt8(AMQP_FIELD_KIND_I32.rawValue): return Int64(value.value.i32)
+            default: return nil
+            }
+        }
+        return nil
+    }
+
     /// Acknowledges `tag`, and with `multiple` every earlier unacknowledged delivery.
     public func ack(_ tag: UInt64, multiple: Bool) throws(AMQPError) {
         let rc = amqp_basic_ack(state, channel, tag, multiple ? 1 : 0)
@@ -493,6 +544,83 @@ public final class AMQPConnection {
     public func reject(_ tag: UInt64, requeue: Bool) throws(AMQPError) {
         let rc = amqp_basic_reject(state, channel, tag, requeue ? 1 : 0)
         if rc != AMQP_STATUS_OK.rawValue { throw libraryError(rc, "basic.reject \(tag)") }
+    }
+
+    // MARK: Moving messages between queues
+
+    /// Moves every message `source` holds into `destination`, oldest first, until `source` is empty, and
+    /// returns how many moved. Messages are taken here (`basic.get`) and republished on `publisher`, a
+    /// second connection (confirms arriving between a get and its content would confuse rabbitmq-c on one
+    /// channel), to `exchange` with their own routing key and their exact properties and headers: user-id
+    /// included, which needs the `impersonator` tag on the login user. `exchange` must route to
+    /// `destination` only (a fanout exchange bound to it alone): the routing key is part of the message. Each is acknowledged on `source` only after
+    /// the broker confirmed it on `destination`: a failure leaves it in `source` (at worst in both, which
+    /// the catalogue recognises by message id).
+    ///
+    /// Puts `publisher`'s channel in confirm mode; nothing else may publish on it.
+    public func moveMessages(from source: String, to destination: String, through exchange: String,
+                             publishingOn publisher: AMQPConnection, batch: Int = 500) throws(AMQPError) -> Int
+    {
+        try publisher.enableConfirms()
+        var moved = 0
+        while true {
+            var lastTag: UInt64?
+            var outstanding = Set<UInt64>()
+            while outstanding.count < batch, let tag = try getAndRepublish(from: source, to: exchange, on: publisher) {
+                lastTag = tag
+                publisher.movePublishes += 1
+                outstanding.insert(publisher.movePublishes)
+            }
+            guard let lastTag else { return moved }
+            moved += outstanding.count
+            try publisher.awaitConfirms(&outstanding, operation: "move \(source) to \(destination)")
+            try ack(lastTag, multiple: true)
+        }
+    }
+
+    /// One `basic.get` from `source`, republished to `exchange` on `publisher`; nil when `source` is empty.
+    private func getAndRepublish(from source: String, to exchange: String, on publisher: AMQPConnection)
+        throws(AMQPError) -> UInt64?
+    {
+        amqp_maybe_release_buffers(state)
+        let reply = withBytes(source) { q in amqp_basic_get(state, channel, q, 0) }
+        try check(reply, "basic.get \(source)")
+        guard reply.reply.id == jippnas_method_basic_get_ok else { return nil }
+        let ok = reply.reply.decoded.assumingMemoryBound(to: amqp_basic_get_ok_t.self).pointee
+        let tag = ok.delivery_tag
+        let routingKey = Self.string(ok.routing_key)  // copied: the frame's memory goes with the next read
+        var message = amqp_message_t()
+        try check(amqp_read_message(state, channel, &message, 0), "read message from \(source)")
+        defer { amqp_destroy_message(&message) }
+        var properties = message.properties
+        let rc = withBytes(exchange) { ex in
+            withBytes(routingKey) { rk in
+                amqp_basic_publish(publisher.state, publisher.channel, ex, rk, 1, 0, &properties, message.body)
+            }
+        }
+        if rc != AMQP_STATUS_OK.rawValue { throw publisher.libraryError(rc, "publish to \(exchange)") }
+        return tag
+    }
+
+    /// Waits until every publish in `outstanding` is confirmed; a nack or a returned message is an error.
+    func awaitConfirms(_ outstanding: inout Set<UInt64>, operation: String) throws(AMQPError) {
+        while !outstanding.isEmpty {
+            guard let event = try nextConfirmEvent(timeout: .seconds(30)) else {
+                throw AMQPError(operation: operation, kind: .unexpected("no confirm within 30 s"), broker: brokerName)
+            }
+            switch event {
+            case .ack(let tag, let multiple):
+                if multiple { outstanding = outstanding.filter { $0 > tag } } else { outstanding.remove(tag) }
+            case .nack(let tag, _):
+                throw AMQPError(operation: operation, kind: .unexpected("the broker refused message \(tag) (nack)"),
+                                broker: brokerName)
+            case .returned(let id, let code, let key):
+                throw AMQPError(operation: operation, kind: .unexpected("message \(id ?? "?") returned \(code): no queue \(key)"),
+                                broker: brokerName)
+            case .delivery:
+                continue
+            }
+        }
     }
 
     // MARK: Errors: the one place rabbitmq-c statuses become AMQPError
@@ -534,7 +662,7 @@ public final class AMQPConnection {
         }
     }
 
-    private func libraryError(_ code: Int32, _ operation: String) -> AMQPError {
+    func libraryError(_ code: Int32, _ operation: String) -> AMQPError {
         AMQPError(operation: operation, kind: .library(code: code, message: Self.statusText(code)), broker: brokerName)
     }
 
@@ -572,6 +700,9 @@ private func withTable<R>(_ arguments: [(String, AMQPArgument)], _ body: (amqp_t
         case .int(let i):
             entry.value.kind = UInt8(AMQP_FIELD_KIND_I64.rawValue)
             entry.value.value.i64 = i
+        case .timestamp(let seconds):
+            entry.value.kind = UInt8(AMQP_FIELD_KIND_TIMESTAMP.rawValue)
+            entry.value.value.u64 = seconds
         }
         return entry
     }

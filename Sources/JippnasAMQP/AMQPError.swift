@@ -47,6 +47,15 @@ public struct AMQPError: Error, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The broker holds the queue with another type than the one declared (406, inequivalent arg
+    /// 'x-queue-type'): a queue's type cannot change in place.
+    public var queueTypeMismatch: Bool {
+        switch kind {
+        case .channelClosed(406, let text), .connectionClosed(406, let text): text.contains("x-queue-type")
+        default: false
+        }
+    }
+
     public var description: String {
         let detail: String
         switch kind {

@@ -107,6 +107,10 @@ public struct AggregatorSettings: Sendable, Equatable {
     public var requireSignatures = false
     /// Dead-letter messages whose AMQP user-id is absent or not `hub-<province>`.
     public var requireUserID = false
+    /// The national queue's type and delivery limit, and the history stream's retention.
+    public var topology = NationalTopology()
+    /// Where the aggregator reads from.
+    public var source = ConsumeSource.queue
 
     public init(database: String, broker: BrokerSettings, prefetch: Int = 1000, batchSize: Int = 500,
                 batchMaxWait: Duration = .milliseconds(50), maxBodyBytes: Int = InnovationLimits.defaultMaxBodyBytes,
@@ -123,6 +127,15 @@ public struct AggregatorSettings: Sendable, Equatable {
         self.maxBodyBytes = maxBodyBytes
         self.logLevel = logLevel
     }
+}
+
+/// Where an aggregator reads the hubs' messages from.
+public enum ConsumeSource: Sendable, Equatable {
+    /// Its own queue, `jippnas.national`: the primary.
+    case queue
+    /// The history stream `jippnas.history`, from `start` when the catalogue has read nothing of it yet, else
+    /// from just after the offset it has applied: a mirror, or a catalogue being rebuilt.
+    case stream(start: StreamStart)
 }
 
 /// Loads settings: command-line options override environment variables (`JIPPNAS_` + the key in upper
@@ -229,6 +242,11 @@ public enum SettingsLoader {
         settings.trustDir = r.string("trust.keys_dir")
         settings.requireSignatures = try r.bool("trust.require_signatures", default: false)
         settings.requireUserID = try r.bool("trust.require_user_id", default: false)
+        settings.topology = try nationalTopology(r)
+        settings.source = try consumeSource(r)
+        if case .stream = settings.source, settings.topology.history == nil {
+            throw ConfigError(key: "consumer.source", problem: "stream needs the history stream (history.enabled: true)")
+        }
         if settings.requireSignatures && settings.trustDir == nil {
             throw ConfigError(key: "trust.require_signatures", problem: "needs trust.keys_dir: the public keys to verify with")
         }
@@ -304,6 +322,48 @@ public enum SettingsLoader {
             gapTimeout: .seconds(try r.int("reconcile.gap_timeout_s", default: 30, in: 1...86_400)),
             resyncMinInterval: .seconds(try r.int("reconcile.min_interval_s", default: 60, in: 1...86_400)),
             logLevel: try r.logLevel())
+    }
+
+    private static func nationalTopology(_ r: Reader) throws(ConfigError) -> NationalTopology {
+        var topology = NationalTopology()
+        if let text = r.string("national.queue_type") {
+            guard let type = NationalQueueType(rawValue: text.lowercased()) else {
+                throw ConfigError(key: "national.queue_type", problem: "'\(text)' is not quorum or classic")
+            }
+            topology.queueType = type
+        }
+        topology.deliveryLimit = try r.int("national.delivery_limit", default: topology.deliveryLimit, in: 1...10_000)
+        guard try r.bool("history.enabled", default: true) else {
+            topology.history = nil
+            return topology
+        }
+        var retention = HistoryRetention()
+        if let age = r.string("history.max_age") {
+            guard HistoryRetention.isValidAge(age) else {
+                throw ConfigError(key: "history.max_age", problem: "'\(age)' is not an age such as 30D, 12h or 1Y (Y, M, D, h, m, s)")
+            }
+            retention.maxAge = age
+        }
+        retention.maxBytes = Int64(try r.int("history.max_bytes", default: Int(retention.maxBytes), in: 1_000_000...Int.max))
+        retention.segmentBytes = Int64(try r.int("history.segment_bytes", default: Int(retention.segmentBytes),
+                                                 in: 100_000...3_000_000_000))
+        topology.history = retention
+        return topology
+    }
+
+    private static func consumeSource(_ r: Reader) throws(ConfigError) -> ConsumeSource {
+        switch r.string("consumer.source")?.lowercased() ?? "queue" {
+        case "queue":
+            return .queue
+        case "stream":
+            do {
+                return .stream(start: try StreamStart(parsing: r.string("consumer.stream_start") ?? "first"))
+            } catch {
+                throw ConfigError(key: "consumer.stream_start", problem: error.description)
+            }
+        case let other:
+            throw ConfigError(key: "consumer.source", problem: "'\(other)' is not queue or stream")
+        }
     }
 
     private static func broker(_ r: Reader) throws(ConfigError) -> BrokerSettings {

@@ -49,6 +49,14 @@ public final class Aggregator: Sendable {
     private let tunables: Mutex<Tunables>
     private let summary = MinuteSummary(AggregatorCounters())
     private let provenance: Mutex<ProvenancePolicy>
+    /// Where a catalogue fed from the history stream stands (moved by the commit thread).
+    private let cursor = Mutex(StreamCursor(nextOffset: nil))
+
+    /// The stream position committed so far, for hand-offs and re-attaching.
+    var streamCursor: StreamCursor { cursor.withLock { $0 } }
+
+    /// Everything up to `offset` of the stream is committed.
+    func streamCommitted(through offset: Int64) { cursor.withLock { $0.committed(through: offset) } }
 
     /// Replaces the trust store and provenance requirements (SIGHUP) from the next delivery on.
     public func reload(_ policy: ProvenancePolicy) { provenance.withLock { $0 = policy } }
@@ -112,6 +120,15 @@ public final class Aggregator: Sendable {
         let screener = BatchScreener(maxBodyBytes: settings.maxBodyBytes, logger: logger)
         let tuned = current
         var pipeline = AckPipeline<ContinuousClock.Instant>(limits: .init(batchSize: tuned.batchSize, maxWait: tuned.batchMaxWait))
+        if case .stream = settings.source {
+            do {
+                cursor.withLock { $0 = StreamCursor(nextOffset: nil) }
+                if let next = try store.streamNextOffset(WireNames.historyStream) { streamCommitted(through: next - 1) }
+            } catch {
+                logger.critical("cannot read the catalogue's stream position", metadata: ["reason": "\(error)"])
+                return
+            }
+        }
         // The catalogue is open, so the aggregator is ready: a broker that is down or refuses it is an
         // outage to ride out (the status line says so), not a failed start.
         observer.ready()
@@ -119,11 +136,7 @@ public final class Aggregator: Sendable {
         BrokerLoop(broker: settings.broker, connectionName: "jippnas-aggregator", logger: logger, observer: observer,
                    refusalHint: BrokerLoop.aggregatorRefusalHint).run(
             until: stop,
-            setUp: { connection in
-                try Topology.declareNationalSide(connection, declare: settings.broker.declareTopology)
-                try connection.setPrefetch(UInt16(settings.prefetch))
-                try connection.startConsumer(queue: WireNames.nationalQueue, consumerTag: "jippnas-aggregator")
-            },
+            setUp: { connection in try attach(connection) },
             connectedChanged: { connected, lost, broker in
                 counters.withLock {
                     $0.connected = connected
@@ -134,10 +147,7 @@ public final class Aggregator: Sendable {
             },
             session: { connection in
                 generation += 1
-                logger.info("consuming", metadata: [
-                    "queue": "\(WireNames.nationalQueue)", "prefetch": "\(settings.prefetch)",
-                    "batch_size": "\(current.batchSize)",
-                ])
+                logger.info("consuming", metadata: consumingMetadata)
                 pipeline.connectionReplaced()
                 let session = ConsumeSession(aggregator: self, connection: connection, queue: queue, screener: screener,
                                              generation: generation, pipeline: pipeline)
@@ -145,6 +155,34 @@ public final class Aggregator: Sendable {
                 if let failure = session.run(until: stop) { return .lost(failure) }
                 return .stopped
             })
+    }
+
+    /// Declares (or checks) the topology and starts the consumer: on the national queue, or on the history
+    /// stream just after what the catalogue has applied.
+    private func attach(_ connection: AMQPConnection) throws {
+        let declare = settings.broker.declareTopology
+        switch settings.source {
+        case .queue:
+            try Topology.declareNationalSide(connection, topology: settings.topology, declare: declare)
+            try connection.setPrefetch(UInt16(settings.prefetch))
+            try connection.startConsumer(queue: WireNames.nationalQueue, consumerTag: "jippnas-aggregator")
+        case .stream(let start):
+            try Topology.declareHistory(connection, topology: settings.topology, declare: declare)
+            try connection.setPrefetch(UInt16(settings.prefetch))  // a stream consumer must have one
+            let from = streamCursor.attach(configured: start)
+            try connection.startConsumer(queue: WireNames.historyStream, consumerTag: "jippnas-aggregator",
+                                         arguments: ["x-stream-offset": from.argument])
+            logger.info("reading the history stream", metadata: ["stream": "\(WireNames.historyStream)", "from": "\(from)"])
+        }
+    }
+
+    private var consumingMetadata: Logger.Metadata {
+        let source: String
+        switch settings.source {
+        case .queue: source = WireNames.nationalQueue
+        case .stream: source = WireNames.historyStream
+        }
+        return ["queue": "\(source)", "prefetch": "\(settings.prefetch)", "batch_size": "\(current.batchSize)"]
     }
 
     // MARK: Shared with the two threads

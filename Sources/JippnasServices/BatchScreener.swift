@@ -53,11 +53,20 @@ final class BatchScreener: Sendable {
     }
 
     private func add(_ delivery: AMQPDelivery, _ verdict: Screening.Verdict, to batch: inout CommitBatch) {
+        if let offset = delivery.streamOffset {
+            batch.highestOffset = max(batch.highestOffset ?? offset, offset)
+            // Attached at an offset, a stream first gives the rest of that offset's chunk: applied before.
+            guard batch.streamCursor?.isNew(offset) ?? true else {
+                batch.skipped += 1
+                return
+            }
+        }
         switch verdict {
         case .refused(let reason, let hub):
             batch.deadLetters.append(DeadLetter(reason: reason.code, routingKey: delivery.routingKey,
                                                 messageID: delivery.messageID, hub: hub, body: delivery.body))
             batch.refusedTags.append(delivery.deliveryTag)
+            if let offset = delivery.streamOffset { batch.deadLetterOffset = max(batch.deadLetterOffset ?? offset, offset) }
             logger.warning("dead letter", metadata: [
                 "reason": "\(reason.code)", "routing_key": "\(delivery.routingKey)",
                 "message_id": "\(delivery.messageID ?? "-")", "hub": "\(hub ?? "-")",
@@ -76,6 +85,7 @@ final class BatchScreener: Sendable {
             batch.changes.append(IncomingChange(envelope: envelope, messageID: messageID,
                                                 routingKey: delivery.routingKey, body: delivery.body))
             batch.changeTags.append(delivery.deliveryTag)
+            batch.changeOffsets.append(delivery.streamOffset)
         }
     }
 }

@@ -36,12 +36,18 @@ struct BrokerLoop {
 
     /// Refusals need an operator; outages heal by themselves.
     static func severity(_ error: any Error) -> Logger.Level {
-        (error as? AMQPError)?.accessRefused == true ? .error : .warning
+        guard let amqp = error as? AMQPError else { return .warning }
+        return amqp.accessRefused || amqp.queueTypeMismatch ? .error : .warning
     }
 
+    /// The way out of a mismatch between the configured and the existing type of the national queue.
+    static let queueTypeHint =
+        "jippnas.national or jippnas.national.dead exists with another type than national.queue_type: stop the aggregator and run jippnas broker migrate-queue (docs/OPERATIONS.md), or set national.queue_type to the existing type"
+
     func hint(_ error: any Error) -> Logger.Metadata {
-        guard let amqp = error as? AMQPError, amqp.accessRefused else { return [:] }
-        return ["hint": .string(refusalHint)]
+        guard let amqp = error as? AMQPError else { return [:] }
+        if amqp.queueTypeMismatch { return ["hint": .string(Self.queueTypeHint)] }
+        return amqp.accessRefused ? ["hint": .string(refusalHint)] : [:]
     }
 
     /// Runs until a session returns ``SessionEnd/stopped`` or `stop` is signalled.

@@ -46,23 +46,48 @@ final class CatalogueCommitter {
         var start = 0
         var deadLetters = batch.deadLetters  // recorded once, with the first segment (which may hold no change)
         let segments = batch.checkpoints.map { ($0.checkpoint as Checkpoint?, $0.after) } + [(nil, batch.changes.count)]
+        var recorded: Int64?  // the highest stream offset written with the commits so far
         for (checkpoint, end) in segments {
-            guard let part = apply(batch.changes[start..<end], deadLetters: deadLetters, messages: batch.count) else {
+            let positions = StreamPositions(offsets: batch.changeOffsets.isEmpty ? [] : Array(batch.changeOffsets[start..<end]),
+                                            deadLetterOffset: deadLetters.isEmpty ? nil : batch.deadLetterOffset)
+            guard let part = apply(batch.changes[start..<end], deadLetters: deadLetters, positions: positions) else {
                 return .abandoned
             }
+            recorded = [recorded, positions.highest].compactMap { $0 }.max()
             deadLetters = []
             outcome.decisions += part.outcome.decisions
             storeRefused += part.refused.map { batch.changeTags[start + $0] }  // plan indexes count from the segment
             start = end
             if let checkpoint { reconcile(checkpoint) }
         }
+        guard recordRest(of: batch, recorded: recorded) else { return .abandoned }
         aggregator.count(batch, outcome: outcome, laterRefused: storeRefused.count)
         return .committed(refused: batch.refusedTags + storeRefused)
     }
 
+    /// A stream batch whose last deliveries changed nothing (checkpoints, repeats) still moves the stored
+    /// position past them, so a restart does not read them again; then the cursor moves. False if stopped.
+    private func recordRest(of batch: CommitBatch, recorded: Int64?) -> Bool {
+        guard let highest = batch.highestOffset else { return true }
+        if highest > (recorded ?? -1) {
+            var plan = CommitPlan(count: 1)
+            while true {
+                do {
+                    try store.recordStreamPosition(StreamPosition(stream: WireNames.historyStream, offset: highest))
+                    break
+                } catch {
+                    guard case .wait(let delay) = failed(&plan, error, messages: 0), stop.sleep(delay) else { return false }
+                    _ = plan.resume()
+                }
+            }
+        }
+        aggregator.streamCommitted(through: highest)
+        return true
+    }
+
     /// Runs a ``CommitPlan`` over `changes`; nil if stopped before it finished. The refused indexes it
     /// returns count from the start of `changes`, not of the batch.
-    private func apply(_ changes: ArraySlice<IncomingChange>, deadLetters: [DeadLetter], messages: Int)
+    private func apply(_ changes: ArraySlice<IncomingChange>, deadLetters: [DeadLetter], positions: StreamPositions)
         -> (outcome: BatchOutcome, refused: [Int])?
     {
         var plan = CommitPlan(count: changes.count)
@@ -77,7 +102,8 @@ final class CatalogueCommitter {
                 let started = ContinuousClock.now
                 do {
                     let part = try store.apply(changes[(base + range.lowerBound)..<(base + range.upperBound)],
-                                               deadLetters: pendingDeadLetters)
+                                               deadLetters: pendingDeadLetters,
+                                               streamPosition: positions.position(range, withDeadLetters: !pendingDeadLetters.isEmpty))
                     aggregator.recordCommit(ContinuousClock.now - started)
                     if plan.retries > 0 { logger.notice("commit recovered", metadata: ["attempts": "\(plan.retries + 1)", "messages": "\(range.count)"]) }
                     pendingDeadLetters = []
@@ -93,7 +119,8 @@ final class CatalogueCommitter {
             case .deadLetter(let index):
                 do {
                     try refuse(changes[base + index], reason: lastRefusal.reason, detail: lastRefusal.detail,
-                               alsoRecording: pendingDeadLetters)
+                               alsoRecording: pendingDeadLetters,
+                               position: positions.position(index..<(index + 1), withDeadLetters: !pendingDeadLetters.isEmpty))
                     pendingDeadLetters = []
                     step = plan.succeeded()
                 } catch {
@@ -125,14 +152,29 @@ final class CatalogueCommitter {
 
     /// Dead-letters one valid change the store refused, with SQLite's (or the epoch check's) message as
     /// the detail.
-    private func refuse(_ change: IncomingChange, reason: String, detail: String, alsoRecording others: [DeadLetter])
-        throws(StoreError)
+    private func refuse(_ change: IncomingChange, reason: String, detail: String, alsoRecording others: [DeadLetter],
+                        position: StreamPosition?) throws(StoreError)
     {
-        try store.refuse(change, reason: reason, detail: detail, alsoRecording: others)
+        try store.refuse(change, reason: reason, detail: detail, alsoRecording: others, streamPosition: position)
         logger.error("dead letter", metadata: [
             "reason": "\(reason)", "detail": "\(detail)", "hub": "\(change.envelope.hub)",
             "seq": "\(change.envelope.seq)", "message_id": "\(change.messageID)", "routing_key": "\(change.routingKey)",
         ])
+    }
+
+    /// The stream offsets of one segment's changes, and of screening's refusals when they commit with it.
+    private struct StreamPositions {
+        var offsets: [Int64?]
+        var deadLetterOffset: Int64?
+
+        var highest: Int64? { (offsets.compactMap { $0 } + [deadLetterOffset].compactMap { $0 }).max() }
+
+        /// What a commit of the changes in `range` (indexes into the segment) records.
+        func position(_ range: Range<Int>, withDeadLetters: Bool) -> StreamPosition? {
+            let inRange = offsets.isEmpty ? [] : offsets[range].compactMap { $0 }
+            let highest = (inRange + (withDeadLetters ? [deadLetterOffset].compactMap { $0 } : [])).max()
+            return highest.map { StreamPosition(stream: WireNames.historyStream, offset: $0) }
+        }
     }
 
     // MARK: Reconciliation

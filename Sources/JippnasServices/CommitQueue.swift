@@ -25,6 +25,18 @@ struct CommitBatch: Sendable {
     /// Every delivery in the batch, whatever became of it.
     var count = 0
 
+    // From a stream only (nil or empty from a queue).
+    /// Where the catalogue stood when the batch was handed off: earlier offsets are skipped.
+    var streamCursor: StreamCursor?
+    /// The offset of each change, in the same order as ``changes``.
+    var changeOffsets: [Int64?] = []
+    /// The highest offset among screening's refusals, recorded with them.
+    var deadLetterOffset: Int64?
+    /// The highest offset in the batch, whatever became of it.
+    var highestOffset: Int64?
+    /// Deliveries from before ``streamCursor``: applied already, acknowledged with the batch.
+    var skipped = 0
+
     init(generation: Int) {
         self.generation = generation
     }

@@ -97,6 +97,7 @@ final class ConsumeSession {
             switch action {
             case .handOff(let id):
                 open.id = id
+                if case .stream = aggregator.settings.source { open.streamCursor = aggregator.streamCursor }
                 screener.screen(open, policy: aggregator.provenancePolicy) { [queue] in queue.submit($0) }
                 open = CommitBatch(generation: generation)
             case .reject(let tag):

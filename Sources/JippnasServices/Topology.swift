@@ -28,8 +28,15 @@ public enum Topology {
         try connection.bindQueue(queue, exchange: WireNames.controlExchange, pattern: ResyncRequest.routingKey(province: province))
     }
 
-    /// What the aggregator needs: exchanges, the dead-letter path, the national queue and its bindings.
-    public static func declareNationalSide(_ connection: AMQPConnection, declare: Bool = true) throws(AMQPError) {
+    /// What the aggregator needs: exchanges, the dead-letter path, the national queue, the history stream
+    /// and their bindings, with the types and arguments `topology` gives.
+    ///
+    /// A classic `jippnas.national` left by an earlier version makes the broker refuse a quorum declaration
+    /// (406 PRECONDITION_FAILED, inequivalent arg 'x-queue-type'); ``BrokerLoop`` reports it with the way out.
+    public static func declareNationalSide(_ connection: AMQPConnection, topology: NationalTopology = NationalTopology(),
+                                           declare: Bool = true)
+        throws(AMQPError)
+    {
         try declareHubSide(connection, declare: declare)
         try connection.declareExchange(WireNames.controlExchange, passive: !declare)
         guard declare else {
@@ -37,12 +44,39 @@ public enum Topology {
             return
         }
         try connection.declareExchange(WireNames.deadLetterExchange)
-        try connection.declareQueue(WireNames.nationalDeadQueue)
+        try connection.declareQueue(WireNames.nationalDeadQueue, arguments: topology.deadQueueArguments)
         try connection.bindQueue(WireNames.nationalDeadQueue, exchange: WireNames.deadLetterExchange, pattern: "#")
-        try connection.declareQueue(
-            WireNames.nationalQueue, arguments: ["x-dead-letter-exchange": .string(WireNames.deadLetterExchange)])
+        try connection.declareQueue(WireNames.nationalQueue, arguments: topology.nationalQueueArguments)
+        try bindNational(connection, queue: WireNames.nationalQueue)
+        try declareHistory(connection, topology: topology)
+    }
+
+    /// The history stream and its bindings, when `topology` has one. A mirror needs only this.
+    public static func declareHistory(_ connection: AMQPConnection, topology: NationalTopology, declare: Bool = true)
+        throws(AMQPError)
+    {
+        guard let arguments = topology.historyArguments else { return }
+        guard declare else {
+            _ = try connection.queueDepth(WireNames.historyStream)
+            return
+        }
+        try declareHubSide(connection)
+        try connection.declareExchange(WireNames.controlExchange)
+        try connection.declareQueue(WireNames.historyStream, arguments: arguments)
+        try bindNational(connection, queue: WireNames.historyStream)
+    }
+
+    /// Binds `queue` to what the national queue receives.
+    public static func bindNational(_ connection: AMQPConnection, queue: String) throws(AMQPError) {
         for binding in WireNames.nationalBindings {
-            try connection.bindQueue(WireNames.nationalQueue, exchange: binding.exchange, pattern: binding.pattern)
+            try connection.bindQueue(queue, exchange: binding.exchange, pattern: binding.pattern)
+        }
+    }
+
+    /// Removes `queue`'s national bindings.
+    public static func unbindNational(_ connection: AMQPConnection, queue: String) throws(AMQPError) {
+        for binding in WireNames.nationalBindings {
+            try connection.unbindQueue(queue, exchange: binding.exchange, pattern: binding.pattern)
         }
     }
 }

@@ -320,6 +320,16 @@ public final class CatalogueStore: Sendable {
                 """)
         }
         m.registerMigration("catalogue-v4-search", migrate: CatalogueSearchIndex.create)
+        // A catalogue built from the history stream: the next offset to read, kept with the changes.
+        m.registerMigration("catalogue-v5-stream-position") { db in
+            try db.execute(sql: """
+                CREATE TABLE stream_position (
+                    stream TEXT PRIMARY KEY,
+                    next_offset INTEGER NOT NULL,
+                    updated_at TEXT NOT NULL
+                ) WITHOUT ROWID
+                """)
+        }
         return m
     }()
 
@@ -468,8 +478,11 @@ public final class CatalogueStore: Sendable {
     /// Each change is decided against what the catalogue holds at that point of the transaction, so two
     /// revisions of one innovation in the same batch are ordered by revision, not by arrival. A failure
     /// rolls back the whole batch; ``StoreError/refusesData`` tells whether the data was refused.
+    /// `streamPosition` (a catalogue fed from a stream) records, in the same transaction, that everything
+    /// up to that offset is applied.
     public func apply<Changes: Collection<IncomingChange>>(
-        _ changes: Changes, deadLetters: [DeadLetter] = [], receivedAt: String = Timestamp.now()
+        _ changes: Changes, deadLetters: [DeadLetter] = [], receivedAt: String = Timestamp.now(),
+        streamPosition: StreamPosition? = nil
     ) throws(StoreError) -> BatchOutcome {
         do {
             return try pool.write { db in
@@ -483,6 +496,7 @@ public final class CatalogueStore: Sendable {
                 }
                 try record(deadLetters, receivedAt: receivedAt, &counters, db)
                 try updateHubState(counters, receivedAt: receivedAt, db)
+                if let streamPosition { try Self.advance(streamPosition, at: receivedAt, db) }
                 return outcome
             }
         } catch {
@@ -497,7 +511,7 @@ public final class CatalogueStore: Sendable {
     /// `alsoRecording` are dead letters from screening still waiting for a transaction: a batch whose
     /// every change was refused commits nothing else.
     public func refuse(_ change: IncomingChange, reason: String, detail: String, alsoRecording others: [DeadLetter] = [],
-                       receivedAt: String = Timestamp.now()) throws(StoreError)
+                       receivedAt: String = Timestamp.now(), streamPosition: StreamPosition? = nil) throws(StoreError)
     {
         var letter = DeadLetter(reason: reason, routingKey: change.routingKey, messageID: change.messageID,
                                 hub: change.envelope.hub, body: change.body, receivedAt: receivedAt)
@@ -520,6 +534,7 @@ public final class CatalogueStore: Sendable {
                 counters[e.hub] = c
                 try record([letter] + others, receivedAt: receivedAt, &counters, db)
                 try updateHubState(counters, receivedAt: receivedAt, db)
+                if let streamPosition { try Self.advance(streamPosition, at: receivedAt, db) }
             }
         } catch {
             throw StoreError.wrap(error, operation: "record refused message \(change.messageID)", path: path)

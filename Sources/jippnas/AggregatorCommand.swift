@@ -1,4 +1,5 @@
 import ArgumentParser
+import Configuration
 import Foundation
 import JippnasAMQP
 import JippnasCore
@@ -23,6 +24,13 @@ struct AggregatorCommand: AsyncParsableCommand {
         try openExistingDatabase(settings.database) { try CatalogueStore(path: $0, access: .readOnly) }
     }
 
+    static func describe(_ source: ConsumeSource) -> String {
+        switch source {
+        case .queue: WireNames.nationalQueue
+        case .stream(let start): "\(WireNames.historyStream) (from \(start) when new)"
+        }
+    }
+
     struct Run: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run the aggregator daemon.",
@@ -30,13 +38,23 @@ struct AggregatorCommand: AsyncParsableCommand {
                 Declares the topology, consumes jippnas.national with a prefetch, applies batches in SQLite \
                 transactions and acknowledges after each commit; invalid messages go to jippnas.national.dead \
                 with their reason recorded. Compares hub checkpoints with the catalogue and asks hubs to resync \
-                on a lasting sequence gap or a digest mismatch. Exit codes: 0 stopped; 64 configuration error; \
-                1 store failure or another daemon holds the database.
+                on a lasting sequence gap or a digest mismatch. With --rebuild-from-stream (config \
+                consumer.source: stream) it reads the history stream jippnas.history instead: from \
+                --stream-start into an empty catalogue, then live as the stream grows, and after a restart from just \
+                after the offset its catalogue has applied (stored with the changes). Exit codes: 0 stopped; 64 \
+                configuration error; 1 store failure or another daemon holds the database.
                 """)
         @OptionGroup var common: ConfigOptions
+        @Flag(name: .long, help: "Read the history stream jippnas.history, not the national queue (a mirror, or a rebuild).")
+        var rebuildFromStream = false
+        @Option(name: .long, help: "Where a catalogue that has read nothing of the stream begins: first, last, next, an offset, or an RFC 3339 time (default first; overrides consumer.stream_start).")
+        var streamStart: String?
 
         func run() async throws {
-            let settings = try await loadSettings(role: "aggregator", options: common, SettingsLoader.aggregator)
+            var extra: [String: ConfigContent] = [:]
+            if rebuildFromStream { extra["consumer.source"] = .string("stream") }
+            if let streamStart { extra["consumer.stream_start"] = .string(streamStart) }
+            let settings = try await loadSettings(role: "aggregator", options: common, extra: extra, SettingsLoader.aggregator)
             Logs.bootstrap(level: settings.logLevel, format: settings.logFormat)
             var logger = Logger(label: "jippnas.aggregator")
             logger[metadataKey: "role"] = "aggregator"
@@ -55,16 +73,18 @@ struct AggregatorCommand: AsyncParsableCommand {
                 "config": "\(SettingsLoader.effectiveFile(role: "aggregator", file: common.config))",
                 "brokers": "\(settings.broker.urls.map(\.description).joined(separator: ","))",
                 "prefetch": "\(settings.prefetch)", "batch_size": "\(settings.batchSize)",
+                "source": "\(AggregatorCommand.describe(settings.source))", "queue_type": "\(settings.topology.queueType.rawValue)",
             ])
             warnAboutPlainBrokers(settings.broker, logger: logger)
             let options = common
+            let sourceOverrides = extra
             try await serveDaemon(
                 role: "aggregator", owner: "jippnas aggregator run", database: settings.database,
                 httpListen: settings.httpListen, grace: settings.shutdownGrace, logger: logger,
                 makeLoop: { Aggregator(store: store, settings: settings, logger: logger, observer: $0, provenance: policy) },
                 service: \.service, counters: { $0.snapshot }, connected: { $0.snapshot.connected },
                 reload: { aggregator, logger in
-                    let fresh = try await loadSettings(role: "aggregator", options: options, exitOnError: false,
+                    let fresh = try await loadSettings(role: "aggregator", options: options, extra: sourceOverrides, exitOnError: false,
                                                        SettingsLoader.aggregator)
                     // The trust store is read in full before anything changes: a bad key file keeps the old one.
                     let newPolicy = try AggregatorCommand.provenancePolicy(fresh)
@@ -116,7 +136,7 @@ extension AggregatorCommand {
                 let connection = try AMQPConnection(url: settings.broker.urls[0], tls: settings.broker.tls, heartbeat: 0,
                                                     timeout: settings.broker.timeout)
                 defer { connection.close() }
-                try Topology.declareNationalSide(connection, declare: settings.broker.declareTopology)
+                try Topology.declareNationalSide(connection, topology: settings.topology, declare: settings.broker.declareTopology)
                 try connection.enableConfirms()
                 let body = try ControlCodec.encode(request)
                 try body.withUnsafeBytes { b in

@@ -9,7 +9,7 @@ struct CatalogueCommand: AsyncParsableCommand {
         commandName: "catalogue",
         abstract: "Read the national catalogue (the aggregator's database).",
         discussion: "Exit codes: 0 success; 65 no such innovation (show); 64 configuration error; 1 store failure.",
-        subcommands: [List.self, Search.self, Show.self, Stats.self, Export.self, Serve.self, DeadLetters.self, Reindex.self])
+        subcommands: [List.self, Search.self, Show.self, Stats.self, Export.self, Serve.self, DeadLetters.self, Reindex.self, Diff.self])
 
     struct Options: ParsableArguments {
         @OptionGroup var common: ConfigOptions

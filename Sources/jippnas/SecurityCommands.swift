@@ -7,8 +7,8 @@ import JippnasTrust
 struct BrokerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "broker",
-        abstract: "Broker administration: users and permissions so that only a hub can speak for its province.",
-        subcommands: [Provision.self])
+        abstract: "Broker administration: users and permissions so that only a hub can speak for its province; queue types.",
+        subcommands: [Provision.self, MigrateQueue.self])
 
     struct Provision: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -1,4 +1,5 @@
 import Foundation
+import JippnasCore
 import JippnasOps
 import JippnasStore
 import JippnasTestSupport
@@ -140,6 +141,37 @@ struct OperatorInputTests {
         #expect(await daemon.wait(timeout: .seconds(20)) == 0)
         let warnings = daemon.output.split(separator: "\n").filter { $0.contains("not encrypted") }
         #expect(warnings.count == 1 && warnings[0].contains("@\(host):1"), "\(daemon.output)")
+    }
+
+    @Test("queue type, delivery limit, retention and the stream source come from config; bad values name their key")
+    func scaleOutSettings() async throws {
+        func load(_ yaml: String) async throws -> AggregatorSettings {
+            let path = dir.file("scale-\(UUID().uuidString).yaml")
+            try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+            return try SettingsLoader.aggregator(await SettingsLoader.reader(role: "aggregator", file: path, overrides: [:]))
+        }
+        let defaults = try await load("log:\n  level: info\n")
+        #expect(defaults.topology == NationalTopology() && defaults.source == .queue)
+        let set = try await load("""
+            national:
+              queue_type: classic
+              delivery_limit: 5
+            history:
+              max_age: 7D
+              max_bytes: 5000000000
+            consumer:
+              source: stream
+              stream_start: "2026-11-30T00:00:00Z"
+            """)
+        #expect(set.topology.queueType == .classic && set.topology.deliveryLimit == 5)
+        #expect(set.topology.history == HistoryRetention(maxAge: "7D", maxBytes: 5_000_000_000))
+        #expect(set.source == .stream(start: .timestamp(1_795_996_800)))
+        for (yaml, key) in [("national:\n  queue_type: mirrored\n", "national.queue_type"),
+                            ("history:\n  max_age: 30 days\n", "history.max_age"),
+                            ("consumer:\n  source: stream\n  stream_start: soon\n", "consumer.stream_start"),
+                            ("consumer:\n  source: stream\nhistory:\n  enabled: false\n", "consumer.source")] {
+            await #expect { _ = try await load(yaml) } throws: { ($0 as? ConfigError)?.key == key }
+        }
     }
 
     @Test("under systemd each role reads its own credentials directory; the plain names still work")

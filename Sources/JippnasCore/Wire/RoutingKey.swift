@@ -12,7 +12,11 @@ public enum WireNames {
     public static let nationalQueue = "jippnas.national"
     /// The queue behind ``deadLetterExchange``.
     public static let nationalDeadQueue = "jippnas.national.dead"
-    /// Binding patterns of the national queue.
+    /// The stream keeping every hub message for a retention period, read by mirrors and rebuilds.
+    public static let historyStream = "jippnas.history"
+    /// Where `jippnas broker migrate-queue` keeps the national queue's messages while it recreates it.
+    public static let nationalMigrationQueue = "jippnas.national.migrating"
+    /// Binding patterns of the national queue (and of the history stream).
     public static let nationalBindings: [(exchange: String, pattern: String)] = [
         (innovationExchange, "*.innovation.*"), (hubExchange, "*.hub.*"),
     ]

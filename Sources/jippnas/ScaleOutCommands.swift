@@ -1,0 +1,98 @@
+import ArgumentParser
+import Configuration
+import Foundation
+import JippnasAMQP
+import JippnasCore
+import JippnasOps
+import JippnasServices
+import JippnasStore
+import Logging
+
+extension BrokerCommand {
+    struct MigrateQueue: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "migrate-queue",
+            abstract: "Give jippnas.national (and jippnas.national.dead) another queue type without losing a message.",
+            discussion: """
+                RabbitMQ cannot change a queue's type, so each queue is moved into a temporary queue of the new \
+                type and back into a new queue under its own name; every message is acknowledged on the old queue \
+                only after the new one confirmed it, and the old queue is deleted only when empty. Hubs may keep \
+                publishing; the aggregator must be stopped (a consumer on the queue makes this refuse). The broker \
+                user needs the impersonator tag, since moved messages keep their user-id. Safe to run again after a \
+                failure. Reads broker.urls and national.* from the aggregator's config. Exit codes: 0 migrated (or \
+                already of that type); 64 bad configuration; 1 refused or failed (nothing is lost: run it again).
+                """)
+        @OptionGroup var common: ConfigOptions
+        @Option(name: .long, help: "quorum or classic (default: the config's national.queue_type, quorum).")
+        var to: String?
+
+        func run() async throws {
+            var extra: [String: ConfigContent] = [:]
+            if let to { extra["national.queue_type"] = .string(to) }
+            let settings = try await loadSettings(role: "aggregator", options: common, extra: extra, SettingsLoader.aggregator)
+            Logs.bootstrap(level: settings.logLevel, format: settings.logFormat)
+            var logger = Logger(label: "jippnas.broker")
+            logger[metadataKey: "role"] = "migrate-queue"
+            do {
+                let reports = try QueueMigration(broker: settings.broker, topology: settings.topology, logger: logger).run()
+                for report in reports {
+                    print(report.migrated
+                          ? "\(report.queue): now \(settings.topology.queueType.rawValue); \(report.movedOut) message(s) moved out, \(report.movedBack) moved back"
+                          : "\(report.queue): already \(settings.topology.queueType.rawValue)")
+                }
+            } catch {
+                printError("\(error)")
+                throw ExitCodes.failure
+            }
+        }
+    }
+}
+
+extension CatalogueCommand {
+    struct Diff: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Compare two catalogues record by record (a primary and its mirror).",
+            discussion: """
+                Compares every record's content, revision, hub epoch and withdrawal, and the revisions in \
+                history; not local facts such as when a message was received. Reads both in chunks, so it may run \
+                beside the aggregators. Exit codes: 0 identical; 1 different (the differences are printed); 64 a \
+                catalogue cannot be opened.
+                """)
+        @Argument(help: "The first catalogue (SQLite file).") var first: String
+        @Argument(help: "The second catalogue.") var second: String
+        @Option(name: .long, help: "Most differences listed per kind.") var limit = 20
+        @Flag(name: .long, help: "Print the result as JSON.") var json = false
+
+        struct Shown: Encodable {
+            var identical: Bool
+            var recordsFirst, recordsSecond, onlyInFirst, onlyInSecond, differing, historyOnlyInFirst, historyOnlyInSecond: Int
+            var examples: [String]
+        }
+
+        func run() async throws {
+            let diff: CatalogueDiff
+            do {
+                let a = try CatalogueStore(path: first, access: .readOnly)
+                let b = try CatalogueStore(path: second, access: .readOnly)
+                diff = try CatalogueDiff.compare(a, b, limit: limit)
+            } catch {
+                printError("\(error)")
+                throw ExitCodes.usage
+            }
+            let examples = diff.onlyInA.map { "only in \(first): \($0)" } + diff.onlyInB.map { "only in \(second): \($0)" }
+                + diff.differing.map { "\($0.globalID) differs in \($0.columns.joined(separator: ", "))" }
+            if json {
+                try printJSON(Shown(identical: diff.isEmpty, recordsFirst: diff.recordsA, recordsSecond: diff.recordsB,
+                                    onlyInFirst: diff.onlyInACount, onlyInSecond: diff.onlyInBCount, differing: diff.differingCount,
+                                    historyOnlyInFirst: diff.historyOnlyInA, historyOnlyInSecond: diff.historyOnlyInB,
+                                    examples: examples))
+            } else {
+                examples.forEach { print($0) }
+                print(diff.isEmpty
+                      ? "identical: \(diff.recordsA) records"
+                      : "different: \(diff.recordsA) and \(diff.recordsB) records; \(diff.onlyInACount) only in the first, \(diff.onlyInBCount) only in the second, \(diff.differingCount) differ; history revisions only in one: \(diff.historyOnlyInA) and \(diff.historyOnlyInB)")
+            }
+            if !diff.isEmpty { throw ExitCodes.failure }
+        }
+    }
+}
