@@ -12,21 +12,29 @@ import JippnasCore
 public struct BrokerProvisioning: Sendable {
     /// The aggregator's broker user.
     public static let aggregatorUser = "aggregator"
+    /// The user of read mirrors (`jippnas aggregator run --rebuild-from-stream` elsewhere): reads the
+    /// history stream and may ask hubs to resync, nothing else.
+    public static let mirrorUser = "mirror"
 
     public var vhost: String
     /// Province codes of the hubs to create users for.
     public var hubs: [String]
     /// Password per user name.
     public var passwords: [String: String]
+    /// Queue types and the history stream, as the aggregator declares them.
+    public var topology: NationalTopology
 
-    public init(vhost: String, hubs: [String], passwords: [String: String]) {
+    public init(vhost: String, hubs: [String], passwords: [String: String], topology: NationalTopology = NationalTopology()) {
         self.vhost = vhost
         self.hubs = hubs
         self.passwords = passwords
+        self.topology = topology
     }
 
-    /// Every user these definitions create, aggregator first.
-    public var users: [String] { [Self.aggregatorUser] + hubs.map { Provenance.hubUser(province: $0) } }
+    /// Every user these definitions create, aggregator first (the mirror user only with a history stream).
+    public var users: [String] {
+        [Self.aggregatorUser] + (topology.history == nil ? [] : [Self.mirrorUser]) + hubs.map { Provenance.hubUser(province: $0) }
+    }
 
     /// A new random password: 24 bytes from the system's CSPRNG, base64url without padding.
     public static func generatePassword() -> String {
@@ -55,11 +63,18 @@ public struct BrokerProvisioning: Sendable {
             users.append(["name": user, "password_hash": Self.passwordHash(passwords[user] ?? ""),
                           "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": [String]()])
         }
+        let history = topology.history == nil ? "" : "|\(escaped(WireNames.historyStream))"
         permissions.append([
             "user": Self.aggregatorUser, "vhost": vhost, "configure": "^$",
             "write": "^\(escaped(WireNames.controlExchange))$",
-            "read": "^(\(escaped(WireNames.nationalQueue))|\(escaped(WireNames.nationalDeadQueue)))$",
+            "read": "^(\(escaped(WireNames.nationalQueue))|\(escaped(WireNames.nationalDeadQueue))\(history))$",
         ])
+        if topology.history != nil {
+            permissions.append([
+                "user": Self.mirrorUser, "vhost": vhost, "configure": "^$",
+                "write": "^\(escaped(WireNames.controlExchange))$", "read": "^\(escaped(WireNames.historyStream))$",
+            ])
+        }
         for province in hubs {
             let user = Provenance.hubUser(province: province)
             permissions.append([
@@ -85,9 +100,13 @@ public struct BrokerProvisioning: Sendable {
             ["source": exchange, "vhost": vhost, "destination": queue, "destination_type": "queue", "routing_key": key,
              "arguments": [String: Any]()]
         }
-        var queues = [queue(WireNames.nationalQueue, ["x-dead-letter-exchange": WireNames.deadLetterExchange]),
-                      queue(WireNames.nationalDeadQueue)]
+        var queues = [queue(WireNames.nationalQueue, Self.json(topology.nationalQueueArguments)),
+                      queue(WireNames.nationalDeadQueue, Self.json(topology.deadQueueArguments))]
         var bindings = WireNames.nationalBindings.map { binding($0.exchange, WireNames.nationalQueue, $0.pattern) }
+        if let arguments = topology.historyArguments {
+            queues.append(queue(WireNames.historyStream, Self.json(arguments)))
+            bindings += WireNames.nationalBindings.map { binding($0.exchange, WireNames.historyStream, $0.pattern) }
+        }
         bindings.append(binding(WireNames.deadLetterExchange, WireNames.nationalDeadQueue, "#"))
         for province in hubs {
             let control = WireNames.hubControlQueue(province: province)
@@ -98,6 +117,17 @@ public struct BrokerProvisioning: Sendable {
             "rabbit_version": "3.10.8", "vhosts": [["name": vhost]], "users": users, "permissions": permissions,
             "topic_permissions": topicPermissions, "exchanges": exchanges, "queues": queues, "bindings": bindings,
         ]
+    }
+
+    /// Queue arguments as definitions hold them.
+    static func json(_ arguments: [String: AMQPArgument]) -> [String: Any] {
+        arguments.mapValues { value -> Any in
+            switch value {
+            case .string(let text): text
+            case .int(let number): number
+            case .timestamp(let seconds): seconds
+            }
+        }
     }
 
     /// The definitions as pretty JSON.

@@ -37,6 +37,26 @@ struct BrokerCommand: AsyncParsableCommand {
         var rabbitmqctl = "rabbitmqctl"
         @Option(name: .long, help: "The OS account rabbitmqctl runs as (Debian's wrapper drops to it): it must read the definitions.")
         var brokerAccount = "rabbitmq"
+        @Option(name: .long, help: "Type of jippnas.national and jippnas.national.dead: quorum or classic (as national.queue_type).")
+        var queueType = "quorum"
+        @Option(name: .long, help: "Deliveries without an ack before a quorum queue dead-letters a message (as national.delivery_limit).")
+        var deliveryLimit = 20
+        @Option(name: .long, help: "Retention of the history stream jippnas.history by age, for example 30D (as history.max_age).")
+        var historyMaxAge = "30D"
+        @Option(name: .long, help: "Retention of the history stream by size in bytes (as history.max_bytes).")
+        var historyMaxBytes: Int64 = 20_000_000_000
+        @Flag(name: .long, help: "No history stream (and no mirror user).") var noHistory = false
+
+        func validate() throws {
+            guard NationalQueueType(rawValue: queueType) != nil else { throw ValidationError("--queue-type must be quorum or classic") }
+            guard HistoryRetention.isValidAge(historyMaxAge) else { throw ValidationError("--history-max-age must be like 30D, 12h or 1Y") }
+            guard (1...10_000).contains(deliveryLimit) else { throw ValidationError("--delivery-limit must be 1 to 10000") }
+        }
+
+        var topology: NationalTopology {
+            NationalTopology(queueType: NationalQueueType(rawValue: queueType) ?? .quorum, deliveryLimit: deliveryLimit,
+                             history: noHistory ? nil : HistoryRetention(maxAge: historyMaxAge, maxBytes: historyMaxBytes))
+        }
 
         func run() async throws {
             guard let data = FileManager.default.contents(atPath: hubs) else {
@@ -54,7 +74,7 @@ struct BrokerCommand: AsyncParsableCommand {
                 printError("\(hubs): no province is marked jipp_hub=yes (use --all-provinces for every row)")
                 throw ExitCodes.usage
             }
-            var provisioning = BrokerProvisioning(vhost: vhost, hubs: provinces, passwords: [:])
+            var provisioning = BrokerProvisioning(vhost: vhost, hubs: provinces, passwords: [:], topology: topology)
             var created: [String] = []
             do {
                 try SecretFiles.makePrivateDirectory(passwordsDir)
@@ -75,7 +95,7 @@ struct BrokerCommand: AsyncParsableCommand {
                 printError("\(error)")
                 throw ExitCodes.failure
             }
-            print("definitions written to \(out): vhost \(vhost), \(provinces.count) hub user(s) and 'aggregator'; passwords in \(passwordsDir)/ (\(created.count) new)")
+            print("definitions written to \(out): vhost \(vhost), \(provinces.count) hub user(s), \(provisioning.users.prefix(while: { !$0.hasPrefix("hub-") }).map { "'\($0)'" }.joined(separator: " and ")); \(queueType) national queue\(noHistory ? "" : ", history stream"); passwords in \(passwordsDir)/ (\(created.count) new)")
             if printPasswords {
                 for user in provisioning.users { print("\(user) \(provisioning.passwords[user] ?? "")") }
             }

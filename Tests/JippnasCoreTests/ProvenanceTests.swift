@@ -136,6 +136,24 @@ struct ProvisioningTests {
         #expect(topics.count == 4)
         let aggregator = try #require(permissions.first { $0["user"] as? String == "aggregator" })
         #expect(aggregator["write"] as? String == #"^jippnas\.control$"#)
+        #expect(aggregator["read"] as? String == #"^(jippnas\.national|jippnas\.national\.dead|jippnas\.history)$"#)
+        let mirror = try #require(permissions.first { $0["user"] as? String == "mirror" })
+        #expect(mirror["read"] as? String == #"^jippnas\.history$"# && mirror["configure"] as? String == "^$")
+    }
+
+    @Test func definitionsCarryTheQueueTypesAndTheStream() throws {
+        let queues = { (p: BrokerProvisioning) throws -> [String: [String: Any]] in
+            let list = try #require(p.definitions()["queues"] as? [[String: Any]])
+            return Dictionary(uniqueKeysWithValues: list.map { ($0["name"] as! String, $0["arguments"] as! [String: Any]) })
+        }
+        let quorum = try queues(BrokerProvisioning(vhost: "v", hubs: ["35"], passwords: [:]))
+        #expect(quorum["jippnas.national"]?["x-queue-type"] as? String == "quorum")
+        #expect(quorum["jippnas.national"]?["x-delivery-limit"] as? Int64 == 20)
+        #expect(quorum["jippnas.history"]?["x-queue-type"] as? String == "stream")
+        let classic = try queues(BrokerProvisioning(vhost: "v", hubs: ["35"], passwords: [:],
+                                                    topology: NationalTopology(queueType: .classic, history: nil)))
+        #expect(classic["jippnas.national"]?["x-queue-type"] == nil && classic["jippnas.history"] == nil)
+        #expect(!BrokerProvisioning(vhost: "v", hubs: [], passwords: [:], topology: NationalTopology(history: nil)).users.contains("mirror"))
     }
 
     @Test func passwordHashIsRabbitSHA256() throws {

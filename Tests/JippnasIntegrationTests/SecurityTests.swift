@@ -6,6 +6,7 @@ import JippnasServices
 import JippnasStore
 import JippnasTestSupport
 import JippnasTrust
+import Logging
 import Testing
 
 /// Issue 5 against the real broker: provisioned permissions, TLS with a CA made by openssl at test time,
@@ -24,7 +25,7 @@ struct SecurityTests {
         #expect(!output.contains(try String(contentsOfFile: dir.file("secrets/hub-35.password"), encoding: .utf8).trimmingWhitespace()),
                 "passwords are not printed unless asked")
         var passwords: [String: String] = [:]
-        for user in ["aggregator", "hub-35", "hub-33"] {
+        for user in ["aggregator", "mirror", "hub-35", "hub-33"] {
             let path = dir.file("secrets/\(user).password")
             let mode = (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) ?? 0
             #expect(mode == 0o600, "\(path) mode")
@@ -52,6 +53,38 @@ struct SecurityTests {
         let innovation = content.innovation(revision: 1, updatedAt: "2026-11-29T08:00:00Z")
         return EnvelopeCodec.encode(Envelope(hub: province, seq: seq, event: .upsert, sentAt: "2026-11-29T08:00:00Z",
                                                  innovation: innovation))
+    }
+
+    @Test("provisioned: a quorum national queue and the stream; the mirror user rebuilds from the stream and reads nothing else")
+    func mirrorUserReadsOnlyTheStream() async throws {
+        let dir = TempDir("mirror-perm")
+        let (vhost, passwords) = try provision(dir, label: "mirror")
+        let types = try BrokerFixture.ctl(["list_queues", "-p", vhost, "name", "type"])
+        #expect(types.contains("jippnas.national\tquorum") && types.contains("jippnas.history\tstream"), "\(types)")
+        let hub35 = try url("hub-35", passwords["hub-35"]!, vhost: vhost)
+        try publishConfirmed((1...3).map { seq in
+            WireMessage(routingKey: "35.innovation.upsert", properties: PublishProperties(
+                messageID: "m\(seq)", type: "upsert", appID: "t", timestamp: 0, userID: "hub-35"),
+                body: try! change(seq: Int64(seq), id: "mirrored-\(seq)"))
+        }, url: hub35)
+
+        let mirrorURL = try url("mirror", passwords["mirror"]!, vhost: vhost)
+        var settings = AggregatorSettings(database: dir.file("mirror.sqlite"),
+                                          broker: BrokerSettings(urls: [mirrorURL], timeout: .seconds(5), declareTopology: false))
+        settings.source = .stream(start: .first)
+        settings.requireUserID = true
+        let mirror = Aggregator(store: try CatalogueStore(path: settings.database), settings: settings, logger: Logger(label: "t"))
+        let loop = RunningLoop(name: "mirror") { mirror.run(until: $0) }
+        let applied = await eventually { mirror.snapshot.applied == 3 }
+        await loop.stop()
+        #expect(applied, "\(mirror.snapshot)")
+        #expect(mirror.snapshot.deadLettered == 0)
+
+        let connection = try AMQPConnection(url: mirrorURL, heartbeat: 0, timeout: .seconds(5))
+        defer { connection.close() }
+        #expect { try connection.startConsumer(queue: WireNames.nationalQueue, consumerTag: "x") } throws: {
+            ($0 as? AMQPError)?.accessRefused == true
+        }
     }
 
     @Test("hub 35's user cannot publish as 33 or claim another user-id; a misconfigured hub logs 403 and keeps its rows")
