@@ -2,8 +2,10 @@ import Foundation
 import GRDB
 
 /// How two catalogues differ, record by record: what a primary and a mirror fed the same messages must
-/// not. Local facts (when a message was received, when a record was orphaned) are not compared; the
-/// record's content, revision, hub epoch and withdrawal are, and so is the set of revisions in history.
+/// not. The record's content, revision, hub epoch and withdrawal are compared, and so is the set of
+/// revisions in history. How a revision arrived is not: when it was received, and which message (id and
+/// hub seq) carried it, since a catalogue that missed a message gets the same revision again in a resync
+/// answer under a new seq.
 public struct CatalogueDiff: Sendable, Equatable {
     /// A record held by both catalogues with different values.
     public struct Difference: Sendable, Equatable {
@@ -34,7 +36,7 @@ public struct CatalogueDiff: Sendable, Equatable {
     public static let columns = [
         "hub", "id", "revision", "title", "agency", "region", "category", "kind", "stage", "initiator", "launched_on",
         "summary", "benefits", "contact", "url", "status", "replicates", "updated_at", "withdrawn", "withdrawn_at",
-        "last_seq", "hub_epoch",
+        "hub_epoch",
     ]
 
     /// Compares `a` with `b`, reading both in chunks in global-id order (memory stays flat); the lists keep
