@@ -35,7 +35,7 @@ struct FederationBench: AsyncParsableCommand {
     @Option(help: "Write the report to this Markdown file.") var markdown: String?
     @Option(help: "Text placed in the report's header (machine, versions, command).") var header: String = ""
     @Option(parsing: .upToNextOption,
-            help: "Run only the scenarios whose names contain one of these words (raw, relay, aggregator, process, resync, latency).")
+            help: "Run only the scenarios whose names contain one of these words (raw, relay, aggregator, mirror, process, resync, latency).")
     var only: [String] = []
 
     private func wanted(_ name: String) -> Bool { only.isEmpty || only.contains { name.contains($0) } }
@@ -57,7 +57,11 @@ struct FederationBench: AsyncParsableCommand {
             let quietText = text + "-quiet"
             let quiet = Scenarios(url: try BrokerURL(parsing: quietText), brokerText: quietText, workload: workload, dir: dir,
                                   rawDir: raw, jippnas: jippnas, window: window, logger: logger)
-            try await measure(scenarios, quiet: quiet, run: run, into: &results)
+            // The pre-0.2 topology (a classic queue, no stream) on a vhost of its own, for comparison.
+            let classicText = text + "-classic"
+            let classic = Scenarios(url: try BrokerURL(parsing: classicText), brokerText: classicText, workload: workload,
+                                    dir: dir, rawDir: raw, jippnas: jippnas, window: window, logger: logger)
+            try await measure(scenarios, quiet: quiet, classic: classic, run: run, into: &results)
         }
         let report = Report(results: results, messages: messages, runs: runs, header: header, resyncRecords: resyncRecords,
                             latencyRate: latencyRate)
@@ -65,12 +69,17 @@ struct FederationBench: AsyncParsableCommand {
         if let markdown { try report.markdown.write(toFile: markdown, atomically: true, encoding: .utf8) }
     }
 
-    private func measure(_ s: Scenarios, quiet: Scenarios, run: Int, into results: inout Results) async throws {
+    private func measure(_ s: Scenarios, quiet: Scenarios, classic: Scenarios, run: Int, into results: inout Results)
+        async throws
+    {
         for url in [s.url, quiet.url] {
             let setup = try AMQPConnection(url: url)
             try Topology.declareNationalSide(setup)
             setup.close()
         }
+        let setup = try AMQPConnection(url: classic.url)
+        try Topology.declareNationalSide(setup, topology: NationalTopology(queueType: .classic, history: nil))
+        setup.close()
         func record(_ name: String, _ sample: @autoclosure () async throws -> Sample) async rethrows {
             guard wanted(name) else { return }
             let sample = try await sample()
@@ -87,6 +96,9 @@ struct FederationBench: AsyncParsableCommand {
         try await record(Names.aggregator, try await s.aggregator(signed: false))
         try await record(Names.aggregatorSigned, try await s.aggregator(signed: true))
         try await record(Names.aggregatorNoIndex, try await s.aggregator(signed: false, searchIndex: false))
+        try await record(Names.aggregatorClassic, try await classic.aggregator(
+            signed: false, topology: NationalTopology(queueType: .classic, history: nil)))
+        try await record(Names.mirror, try await s.mirrorRebuild())
         try await record(Names.relayProcess, try s.relayProcess())
         try await record(Names.aggregatorProcess, try s.aggregatorProcess())
         if wanted("resync") {

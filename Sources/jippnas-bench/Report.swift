@@ -11,6 +11,8 @@ enum Names {
     static let aggregator = "aggregator drain"
     static let aggregatorSigned = "aggregator drain, signed"
     static let aggregatorNoIndex = "aggregator drain, no search index"
+    static let aggregatorClassic = "aggregator drain, classic queue, no stream"
+    static let mirror = "mirror rebuild from stream"
     static let relayProcess = "jippnas hub run (process)"
     static let aggregatorProcess = "jippnas aggregator run (process)"
 }
@@ -67,8 +69,10 @@ struct Report {
         switch name {
         case Names.relay, Names.relaySigned, Names.relayProcess:
             String(format: "%.2f× (a)", rate(name) / rate(Names.rawPublish))
-        case Names.aggregator, Names.aggregatorSigned, Names.aggregatorNoIndex, Names.aggregatorProcess:
+        case Names.aggregator, Names.aggregatorSigned, Names.aggregatorNoIndex, Names.aggregatorClassic, Names.aggregatorProcess:
             String(format: "%.2f× (b), %.2f× (c)", rate(name) / rate(Names.rawConsume), rate(name) / rate(Names.rawCatalogue))
+        case Names.mirror:
+            String(format: "%.2f× aggregator drain", rate(name) / rate(Names.aggregator))
         default: ""
         }
     }
@@ -83,7 +87,8 @@ struct Report {
 
     var rows: [[String]] {
         let names = [Names.rawPublish, Names.rawConsume, Names.rawCatalogue, Names.rawPipeline, Names.relay, Names.relaySigned,
-                     Names.aggregator, Names.aggregatorSigned, Names.aggregatorNoIndex, Names.relayProcess, Names.aggregatorProcess]
+                     Names.aggregator, Names.aggregatorSigned, Names.aggregatorNoIndex, Names.aggregatorClassic, Names.mirror,
+                     Names.relayProcess, Names.aggregatorProcess]
         return names.filter { results.samples[$0] != nil }.map { name in
             let rates = results.rates(name, messages: messages)
             return [name, String(format: "%.0f", Self.median(rates)), String(format: "%.0f", rates.first ?? 0),
@@ -143,6 +148,10 @@ struct Report {
             - signed: the relay signs (Ed25519); the aggregator requires and verifies every signature.
             - no search index: the aggregator drain with the triggers that keep the full-text index dropped, so
               the difference with "aggregator drain" is what indexing costs.
+            - The national queue is a quorum queue and every message also goes to the history stream, as
+              deployed; "classic queue, no stream" is the drain on the topology of versions before 0.2.
+            - mirror rebuild from stream: the three hubs' messages in the history stream, read from the first
+              into an empty catalogue by `aggregator run --rebuild-from-stream` (in this process).
             - (process): the release `jippnas` binary with its defaults, timed from start; cost is its peak RSS
               (VmHWM) and CPU seconds per 10,000 messages.
 

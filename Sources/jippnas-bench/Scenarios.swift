@@ -81,10 +81,13 @@ struct Scenarios {
 
     /// The aggregator in this process: three hubs' messages queued until all are committed.
     /// `searchIndex: false` drops the triggers that keep the full-text index, to measure what it costs.
-    func aggregator(signed: Bool, searchIndex: Bool = true) async throws -> Sample {
+    func aggregator(signed: Bool, searchIndex: Bool = true, topology: NationalTopology = NationalTopology()) async throws
+        -> Sample
+    {
         try Workload.fill(workload.threeHubs, url: url, signed: signed)
-        let settings = AggregatorSettings(database: dir + "/catalogue-\(UUID().uuidString.prefix(6)).sqlite",
+        var settings = AggregatorSettings(database: dir + "/catalogue-\(UUID().uuidString.prefix(6)).sqlite",
                                           broker: brokerSettings)
+        settings.topology = topology
         if !searchIndex {
             _ = try CatalogueStore(path: settings.database)
             try await DatabaseQueue(path: settings.database).write { db in
@@ -98,6 +101,21 @@ struct Scenarios {
         let aggregator = Aggregator(store: try CatalogueStore(path: settings.database), settings: settings, logger: logger,
                                     provenance: policy)
         return try await timed(aggregator.service.run) { aggregator.snapshot.applied >= count }
+    }
+
+    /// A mirror building its catalogue from the history stream: the three hubs' messages in a stream of
+    /// their own (what the queue got is emptied), read from the first until every one is committed.
+    func mirrorRebuild() async throws -> Sample {
+        let setup = try AMQPConnection(url: url)
+        try setup.deleteQueue(WireNames.historyStream, ifEmpty: false)
+        try Topology.declareHistory(setup, topology: NationalTopology())
+        setup.close()
+        try Workload.fill(workload.threeHubs, url: url, signed: false)
+        _ = try rawConsume()
+        var settings = AggregatorSettings(database: dir + "/mirror-\(UUID().uuidString.prefix(6)).sqlite", broker: brokerSettings)
+        settings.source = .stream(start: .first)
+        let mirror = Aggregator(store: try CatalogueStore(path: settings.database), settings: settings, logger: logger)
+        return try await timed(mirror.service.run) { mirror.snapshot.applied >= count }
     }
 
     /// Runs a raw baseline binary, which prints "<count> <seconds>".
