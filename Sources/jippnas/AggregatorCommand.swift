@@ -50,10 +50,16 @@ struct AggregatorCommand: AsyncParsableCommand {
         @Option(name: .long, help: "Where a catalogue that has read nothing of the stream begins: first, last, next, an offset, or an RFC 3339 time (default first; overrides consumer.stream_start).")
         var streamStart: String?
 
-        func run() async throws {
+        /// The config keys the stream options stand for.
+        static func sourceOverrides(rebuildFromStream: Bool, streamStart: String?) -> [String: ConfigContent] {
             var extra: [String: ConfigContent] = [:]
             if rebuildFromStream { extra["consumer.source"] = .string("stream") }
             if let streamStart { extra["consumer.stream_start"] = .string(streamStart) }
+            return extra
+        }
+
+        func run() async throws {
+            let extra = Self.sourceOverrides(rebuildFromStream: rebuildFromStream, streamStart: streamStart)
             let settings = try await loadSettings(role: "aggregator", options: common, extra: extra, SettingsLoader.aggregator)
             Logs.bootstrap(level: settings.logLevel, format: settings.logFormat)
             var logger = Logger(label: "jippnas.aggregator")
@@ -77,14 +83,14 @@ struct AggregatorCommand: AsyncParsableCommand {
             ])
             warnAboutPlainBrokers(settings.broker, logger: logger)
             let options = common
-            let sourceOverrides = extra
+            let (rebuild, start) = (rebuildFromStream, streamStart)
             try await serveDaemon(
                 role: "aggregator", owner: "jippnas aggregator run", database: settings.database,
                 httpListen: settings.httpListen, grace: settings.shutdownGrace, logger: logger,
                 makeLoop: { Aggregator(store: store, settings: settings, logger: logger, observer: $0, provenance: policy) },
                 service: \.service, counters: { $0.snapshot }, connected: { $0.snapshot.connected },
                 reload: { aggregator, logger in
-                    let fresh = try await loadSettings(role: "aggregator", options: options, extra: sourceOverrides, exitOnError: false,
+                    let fresh = try await loadSettings(role: "aggregator", options: options, extra: Self.sourceOverrides(rebuildFromStream: rebuild, streamStart: start), exitOnError: false,
                                                        SettingsLoader.aggregator)
                     // The trust store is read in full before anything changes: a bad key file keeps the old one.
                     let newPolicy = try AggregatorCommand.provenancePolicy(fresh)

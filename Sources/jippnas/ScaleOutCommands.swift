@@ -6,6 +6,7 @@ import JippnasCore
 import JippnasOps
 import JippnasServices
 import JippnasStore
+import JippnasTrust
 import Logging
 
 extension BrokerCommand {
@@ -93,6 +94,73 @@ extension CatalogueCommand {
                       : "different: \(diff.recordsA) and \(diff.recordsB) records; \(diff.onlyInACount) only in the first, \(diff.onlyInBCount) only in the second, \(diff.differingCount) differ; history revisions only in one: \(diff.historyOnlyInA) and \(diff.historyOnlyInB)")
             }
             if !diff.isEmpty { throw ExitCodes.failure }
+        }
+    }
+}
+
+extension BrokerCommand {
+    struct Uplink: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write the definitions of a hub's own RabbitMQ node, which forwards to the national broker by shovel.",
+            discussion: """
+                For hubs on unreliable links: the hub daemon publishes to a node on its own machine, and the \
+                shovel jippnas-uplink forwards every message to the national broker with ack-mode on-confirm, as \
+                the hub's national user, leaving exchange, routing key, properties and headers unchanged, so the \
+                national side checks user-id, topic permissions and signatures as for a hub connected directly. \
+                The shovel jippnas-control brings resync requests back to the local control queue. The node needs \
+                the rabbitmq_shovel plugin (deploy/rabbitmq/hub-node/). Run the hub daemon against it with \
+                broker.declare_topology: false and the local password. Exit codes: 0 written (and applied); \
+                64 bad input; 1 a file could not be written or rabbitmqctl failed.
+                """)
+        @Option(name: .long, help: "The hub's province code.") var province: String
+        @Option(name: .long, help: "A national broker node, amqp(s)://hub-<code>@host:port/vhost; repeat for each node of a cluster.")
+        var national: [String]
+        @Option(name: .long, help: "File holding the hub's national password (from jippnas broker provision).")
+        var nationalPasswordFile: String
+        @Option(name: .long, help: "CA file the shovel verifies an amqps:// national broker with.") var nationalCAFile: String?
+        @Option(name: .long, help: "File holding the local user's password; generated (0600) when missing.")
+        var localPasswordFile = "jippnas-secrets/hub-local.password"
+        @Option(name: .long, help: "Where to write the definitions (JSON, mode 0600: it holds the national password).")
+        var out = "jippnas-hub-node.json"
+        @Flag(name: .long, help: "Import the definitions into the hub's node with rabbitmqctl import_definitions.") var apply = false
+        @Option(name: .long, help: "The rabbitmqctl command for --apply, split on spaces.") var rabbitmqctl = "rabbitmqctl"
+        @Option(name: .long, help: "The OS account rabbitmqctl runs as: it must read the definitions.") var brokerAccount = "rabbitmq"
+
+        func validate() throws {
+            guard ProvinceRegistry.isProvinceCode(province) else { throw ValidationError("\(province) is not a province code") }
+            guard !national.isEmpty else { throw ValidationError("--national: at least one national broker node") }
+        }
+
+        func run() async throws {
+            do {
+                guard let password = try SecretFiles.read(nationalPasswordFile)?.trimmingWhitespace(), !password.isEmpty else {
+                    printError("cannot read \(nationalPasswordFile)")
+                    throw ExitCodes.usage
+                }
+                let nodes = try national.map { text in
+                    var url = try BrokerURL(parsing: text)
+                    url.user = Provenance.hubUser(province: province)
+                    url.password = password
+                    return url
+                }
+                let local: String
+                if let existing = try SecretFiles.read(localPasswordFile)?.trimmingWhitespace(), !existing.isEmpty {
+                    local = existing
+                } else {
+                    local = BrokerProvisioning.generatePassword()
+                    try SecretFiles.makePrivateDirectory((localPasswordFile as NSString).deletingLastPathComponent)
+                    try SecretFiles.write(localPasswordFile, local + "\n")
+                }
+                let uplink = HubUplink(province: province, national: nodes, nationalCAFile: nationalCAFile, localPassword: local)
+                try SecretFiles.write(out, String(decoding: try uplink.definitionsJSON(), as: UTF8.self) + "\n", replace: true)
+                print("definitions written to \(out): local user \(Provenance.hubUser(province: province)) (password in \(localPasswordFile)), shovels jippnas-uplink and jippnas-control to \(nodes.map(\.description).joined(separator: ", "))")
+            } catch let error as ExitCode {
+                throw error
+            } catch {
+                printError("\(error)")
+                throw ExitCodes.failure
+            }
+            if apply { try BrokerCommand.importDefinitions(out, rabbitmqctl: rabbitmqctl, brokerAccount: brokerAccount) }
         }
     }
 }

@@ -8,7 +8,7 @@ struct BrokerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "broker",
         abstract: "Broker administration: users and permissions so that only a hub can speak for its province; queue types.",
-        subcommands: [Provision.self, MigrateQueue.self])
+        subcommands: [Provision.self, MigrateQueue.self, Uplink.self])
 
     struct Provision: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -99,24 +99,28 @@ struct BrokerCommand: AsyncParsableCommand {
             if printPasswords {
                 for user in provisioning.users { print("\(user) \(provisioning.passwords[user] ?? "")") }
             }
-            if apply {
-                let command = rabbitmqctl.split(separator: " ").map(String.init) + ["import_definitions"]
-                let outcome: Subprocess.Outcome
-                do {
-                    outcome = try SecretFiles.withCopy(of: out, readableBy: brokerAccount) { copy in
-                        Subprocess.run(command + [copy])
-                    }
-                } catch {
-                    printError("\(error)")
-                    throw ExitCodes.failure
-                }
-                guard outcome.status == 0 else {
-                    printError("\(command.joined(separator: " ")) failed (exit \(outcome.status)): \(outcome.output.trimmingWhitespace())")
-                    throw ExitCodes.failure
-                }
-                print("applied to the broker with \(command.joined(separator: " "))")
-            }
+            if apply { try BrokerCommand.importDefinitions(out, rabbitmqctl: rabbitmqctl, brokerAccount: brokerAccount) }
         }
+    }
+
+    /// Imports a definitions file with `rabbitmqctl import_definitions`, through a copy the broker's OS
+    /// account can read (the file itself is private).
+    static func importDefinitions(_ path: String, rabbitmqctl: String, brokerAccount: String) throws {
+        let command = rabbitmqctl.split(separator: " ").map(String.init) + ["import_definitions"]
+        let outcome: Subprocess.Outcome
+        do {
+            outcome = try SecretFiles.withCopy(of: path, readableBy: brokerAccount) { copy in
+                Subprocess.run(command + [copy])
+            }
+        } catch {
+            printError("\(error)")
+            throw ExitCodes.failure
+        }
+        guard outcome.status == 0 else {
+            printError("\(command.joined(separator: " ")) failed (exit \(outcome.status)): \(outcome.output.trimmingWhitespace())")
+            throw ExitCodes.failure
+        }
+        print("applied to the broker with \(command.joined(separator: " "))")
     }
 }
 

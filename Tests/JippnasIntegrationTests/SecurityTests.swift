@@ -87,6 +87,59 @@ struct SecurityTests {
         }
     }
 
+    @Test("a hub behind its own broker: the shovel forwards with user-id and signature intact, and resyncs come back")
+    func hubBehindItsOwnBroker() async throws {
+        let dir = TempDir("uplink")
+        let (vhost, passwords) = try provision(dir, label: "uplink")
+        let node = try DedicatedBroker(label: "hubnode", plugins: "rabbitmq_shovel")
+        defer { node.stop() }
+        let national = try url("hub-35", "unused", vhost: vhost)
+        let output = try BrokerFixture.run([
+            try ChildProcess.jippnasBinary(), "broker", "uplink", "--province", "35",
+            "--national", "amqp://\(national.host):\(national.port)/\(vhost)",
+            "--national-password-file", dir.file("secrets/hub-35.password"),
+            "--local-password-file", dir.file("local/hub-35.password"), "--out", dir.file("hub-node.json"),
+            "--apply", "--rabbitmqctl", node.rabbitmqctlCommand,
+        ])
+        #expect(output.contains("applied to the broker"))
+        let localPassword = try String(contentsOfFile: dir.file("local/hub-35.password"), encoding: .utf8).trimmingWhitespace()
+
+        let key = HubSigningKey.generate(province: "35")
+        var local = node.url
+        local.user = "hub-35"
+        local.password = localPassword
+        let hubSettings = HubSettings(province: "35", database: dir.file("hub-35.sqlite"),
+                                      broker: BrokerSettings(urls: [local], timeout: .seconds(5), declareTopology: false),
+                                      confirmWindow: 100, batchSize: 100, idlePoll: .milliseconds(50), checkpointInterval: .seconds(1))
+        let hubStore = try HubStore(path: hubSettings.database, province: "35")
+        let relay = HubRelay(store: hubStore, settings: hubSettings, logger: Logger(label: "hub"), signer: key)
+        let hub = RunningLoop(name: "hub-35") { relay.run(until: $0) }
+        var aggregatorSettings = AggregatorSettings(
+            database: dir.file("catalogue.sqlite"),
+            broker: BrokerSettings(urls: [try url("aggregator", passwords["aggregator"]!, vhost: vhost)], timeout: .seconds(5),
+                                   declareTopology: false),
+            gapTimeout: .seconds(2), resyncMinInterval: .seconds(2))
+        aggregatorSettings.requireSignatures = true
+        aggregatorSettings.requireUserID = true
+        let catalogue = try CatalogueStore(path: aggregatorSettings.database)
+        let aggregator = Aggregator(store: catalogue, settings: aggregatorSettings, logger: Logger(label: "aggregator"),
+                                    provenance: ProvenancePolicy(trust: TrustStore(directory: "t", keys: [key.trusted]),
+                                                                 requireSignatures: true, requireUserID: true))
+        let aggregatorLoop = RunningLoop(name: "aggregator") { aggregator.run(until: $0) }
+        _ = try hubStore.importContents(SampleData.contents(province: "35", count: 30))
+        let arrived = await eventually(timeout: .seconds(30)) { (try? catalogue.innovationCount()) == 30 }
+        #expect(arrived)
+        #expect(aggregator.snapshot.deadLettered == 0, "user-id and signature verified after the shovel")
+
+        // Rows lost nationally come back through both shovels: a checkpoint up, a resync request down, the answer up.
+        try BrokerFixture.run(["sqlite3", "-cmd", ".timeout 5000", aggregatorSettings.database,
+                               "DELETE FROM innovation WHERE global_id IN ('35:t-35-3', '35:t-35-4')"])
+        let repaired = await eventually(timeout: .seconds(40)) { (try? catalogue.innovationCount()) == 30 }
+        await hub.stop()
+        await aggregatorLoop.stop()
+        #expect(repaired && aggregator.snapshot.resyncRequests > 0 && aggregator.snapshot.deadLettered == 0)
+    }
+
     @Test("hub 35's user cannot publish as 33 or claim another user-id; a misconfigured hub logs 403 and keeps its rows")
     func hubCredentialsAreConfinedToTheirProvince() async throws {
         let dir = TempDir("perm")

@@ -83,11 +83,13 @@ public final class DedicatedBroker: Sendable {
     public let url: BrokerURL
 
     /// Starts the node in a new directory under /tmp (its parents must be traversable by the rabbitmq user).
-    public init(label: String, requireClientCertificate: Bool = false) throws {
+    /// `plugins`: comma-separated plugins to enable (rabbitmq_shovel for a hub's own node).
+    public init(label: String, requireClientCertificate: Bool = false, plugins: String = "") throws {
         directory = "/tmp/jippnas-\(label)-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o755])
         let output = try BrokerFixture.run(["env", "JIPPNAS_BROKER_REQUIRE_CLIENT_CERT=\(requireClientCertificate ? 1 : 0)",
+                                            "JIPPNAS_BROKER_PLUGINS=\(plugins)",
                                             "\(repositoryRoot)/scripts/broker", "start", directory + "/broker"])
         let last = output.split(separator: "\n").last.map(String.init) ?? ""
         url = try BrokerURL(parsing: last.trimmingCharacters(in: .whitespaces))
@@ -101,6 +103,9 @@ public final class DedicatedBroker: Sendable {
         }
         return String(line.dropFirst(name.count + 1))
     }
+
+    /// The command line `--rabbitmqctl` options take for this node.
+    public var rabbitmqctlCommand: String { "\(repositoryRoot)/scripts/broker ctl \(directory)/broker" }
 
     public func stop() {
         _ = Subprocess.run(["\(repositoryRoot)/scripts/broker", "stop", directory + "/broker"])
