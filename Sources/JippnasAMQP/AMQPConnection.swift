@@ -284,6 +284,12 @@ public final class AMQPConnection {
         return status
     }
 
+    /// Opens the channel again after the broker closed it (a refused declaration); the connection stays.
+    public func reopenChannel() throws(AMQPError) {
+        _ = amqp_channel_open(state, channel)
+        try check(amqp_get_rpc_reply(state), "channel.open")
+    }
+
     /// Removes the binding of `queue` to `exchange` with `pattern` (a missing binding is not an error).
     public func unbindQueue(_ queue: String, exchange: String, pattern: String) throws(AMQPError) {
         withBytes(queue) { q in

@@ -56,6 +56,15 @@ public struct AMQPError: Error, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The queue exists with another value of an argument than the one declared, not its type
+    /// (406, inequivalent arg 'x-max-age', 'x-delivery-limit'...).
+    public var otherArgumentMismatch: Bool {
+        switch kind {
+        case .channelClosed(406, let text): text.contains("inequivalent arg") && !queueTypeMismatch
+        default: false
+        }
+    }
+
     public var description: String {
         let detail: String
         switch kind {

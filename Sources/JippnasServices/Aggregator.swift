@@ -163,16 +163,25 @@ public final class Aggregator: Sendable {
         let declare = settings.broker.declareTopology
         switch settings.source {
         case .queue:
-            try Topology.declareNationalSide(connection, topology: settings.topology, declare: declare)
+            logKept(try Topology.declareNationalSide(connection, topology: settings.topology, declare: declare))
             try connection.setPrefetch(UInt16(settings.prefetch))
             try connection.startConsumer(queue: WireNames.nationalQueue, consumerTag: "jippnas-aggregator")
         case .stream(let start):
-            try Topology.declareHistory(connection, topology: settings.topology, declare: declare)
+            logKept(try Topology.declareHistory(connection, topology: settings.topology, declare: declare))
             try connection.setPrefetch(UInt16(settings.prefetch))  // a stream consumer must have one
             let from = streamCursor.attach(configured: start)
             try connection.startConsumer(queue: WireNames.historyStream, consumerTag: "jippnas-aggregator",
                                          arguments: ["x-stream-offset": from.argument])
             logger.info("reading the history stream", metadata: ["stream": "\(WireNames.historyStream)", "from": "\(from)"])
+        }
+    }
+
+    private func logKept(_ differences: [String]) {
+        for difference in differences {
+            logger.warning("a queue exists with other limits than configured; it is used as it is", metadata: [
+                "broker_says": "\(difference)",
+                "hint": "retention and delivery limit of an existing queue change with a policy (rabbitmqctl set_policy, docs/OPERATIONS.md)",
+            ])
         }
     }
 

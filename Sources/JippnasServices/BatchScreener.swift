@@ -54,19 +54,15 @@ final class BatchScreener: Sendable {
 
     private func add(_ delivery: AMQPDelivery, _ verdict: Screening.Verdict, to batch: inout CommitBatch) {
         if let offset = delivery.streamOffset {
+            batch.lowestOffset = min(batch.lowestOffset ?? offset, offset)
             batch.highestOffset = max(batch.highestOffset ?? offset, offset)
-            // Attached at an offset, a stream first gives the rest of that offset's chunk: applied before.
-            guard batch.streamCursor?.isNew(offset) ?? true else {
-                batch.skipped += 1
-                return
-            }
         }
         switch verdict {
         case .refused(let reason, let hub):
             batch.deadLetters.append(DeadLetter(reason: reason.code, routingKey: delivery.routingKey,
                                                 messageID: delivery.messageID, hub: hub, body: delivery.body))
             batch.refusedTags.append(delivery.deliveryTag)
-            if let offset = delivery.streamOffset { batch.deadLetterOffset = max(batch.deadLetterOffset ?? offset, offset) }
+            batch.deadLetterOffsets.append(delivery.streamOffset)
             logger.warning("dead letter", metadata: [
                 "reason": "\(reason.code)", "routing_key": "\(delivery.routingKey)",
                 "message_id": "\(delivery.messageID ?? "-")", "hub": "\(hub ?? "-")",
@@ -74,7 +70,7 @@ final class BatchScreener: Sendable {
         case .otherHubMessage:
             batch.hubMessages += 1
         case .checkpoint(let checkpoint):
-            batch.checkpoints.append((checkpoint, batch.changes.count))
+            batch.checkpoints.append((checkpoint, batch.changes.count, delivery.streamOffset))
         case .change(let envelope, let messageID):
             if logger.logLevel <= .debug {
                 logger.debug("received", metadata: [

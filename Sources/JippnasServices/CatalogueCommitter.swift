@@ -18,6 +18,9 @@ final class CatalogueCommitter {
     private var gapSeen: [String: ContinuousClock.Instant] = [:]
     private var lastRequest: [String: ContinuousClock.Instant] = [:]
     private var lastGapCheck = ContinuousClock.now
+    /// The connection whose batches were last seen, and what was skipped since it attached.
+    private var attachedGeneration = -1
+    private var skippedSinceAttach = 0
 
     init(aggregator: Aggregator, queue: CommitQueue, stop: StopSignal) {
         self.aggregator = aggregator
@@ -39,51 +42,58 @@ final class CatalogueCommitter {
 
     /// Changes are applied in segments ending at each checkpoint, and each checkpoint is compared with
     /// the catalogue as it stands at its place in the stream. What screening refused is recorded with the
-    /// first segment.
+    /// first segment. From a stream, what was applied before is dropped first, against the position only
+    /// this thread moves, so a batch delivered again after a reconnect is not applied twice.
     private func commit(_ batch: CommitBatch) -> CommitResult.Outcome {
+        var batch = batch
+        noteAttach(batch, skipped: batch.dropApplied(by: aggregator.streamCursor))
         var outcome = BatchOutcome()
         var storeRefused: [UInt64] = []
         var start = 0
         var deadLetters = batch.deadLetters  // recorded once, with the first segment (which may hold no change)
         let segments = batch.checkpoints.map { ($0.checkpoint as Checkpoint?, $0.after) } + [(nil, batch.changes.count)]
-        var recorded: Int64?  // the highest stream offset written with the commits so far
+        let positions = StreamPositions(changeOffsets: batch.changeOffsets, highest: batch.highestOffset)
         for (checkpoint, end) in segments {
-            let positions = StreamPositions(offsets: batch.changeOffsets.isEmpty ? [] : Array(batch.changeOffsets[start..<end]),
-                                            deadLetterOffset: deadLetters.isEmpty ? nil : batch.deadLetterOffset)
             guard let part = apply(batch.changes[start..<end], deadLetters: deadLetters, positions: positions) else {
                 return .abandoned
             }
-            recorded = [recorded, positions.highest].compactMap { $0 }.max()
             deadLetters = []
             outcome.decisions += part.outcome.decisions
             storeRefused += part.refused.map { batch.changeTags[start + $0] }  // plan indexes count from the segment
             start = end
             if let checkpoint { reconcile(checkpoint) }
         }
-        guard recordRest(of: batch, recorded: recorded) else { return .abandoned }
+        // The batch's last commit stored its highest offset (`StreamPositions`): the cursor follows.
+        if let highest = batch.highestOffset { aggregator.streamCommitted(through: highest) }
         aggregator.count(batch, outcome: outcome, laterRefused: storeRefused.count)
         return .committed(refused: batch.refusedTags + storeRefused)
     }
 
-    /// A stream batch whose last deliveries changed nothing (checkpoints, repeats) still moves the stored
-    /// position past them, so a restart does not read them again; then the cursor moves. False if stopped.
-    private func recordRest(of batch: CommitBatch, recorded: Int64?) -> Bool {
-        guard let highest = batch.highestOffset else { return true }
-        if highest > (recorded ?? -1) {
-            var plan = CommitPlan(count: 1)
-            while true {
-                do {
-                    try store.recordStreamPosition(StreamPosition(stream: WireNames.historyStream, offset: highest))
-                    break
-                } catch {
-                    guard case .wait(let delay) = failed(&plan, error, messages: 0), stop.sleep(delay) else { return false }
-                    _ = plan.resume()
-                }
+    /// Logs what the first batch after a (re)attach says about the stream: offsets missing since this
+    /// catalogue's position (retention removed them), or a long run of offsets below it (the stream was
+    /// deleted and made anew, so its offsets started again from zero).
+    private func noteAttach(_ batch: CommitBatch, skipped: Int) {
+        guard let lowest = batch.lowestOffset else { return }
+        if batch.generation != attachedGeneration {
+            attachedGeneration = batch.generation
+            skippedSinceAttach = 0
+            if let next = aggregator.streamCursor.nextOffset, lowest > next {
+                logger.warning("the stream no longer holds what came after this catalogue's position (retention); the hubs' checkpoints show what is missing and they resend it", metadata: [
+                    "stream": "\(WireNames.historyStream)", "next_offset": "\(next)", "first_offset": "\(lowest)",
+                ])
             }
         }
-        aggregator.streamCommitted(through: highest)
-        return true
+        skippedSinceAttach += skipped
+        if skipped > 0, skippedSinceAttach >= Self.recreatedStreamThreshold, skippedSinceAttach - skipped < Self.recreatedStreamThreshold {
+            logger.error("the stream keeps delivering offsets below this catalogue's position: was jippnas.history deleted and made anew? Those messages are skipped; rebuild into an empty catalogue (--rebuild-from-stream --stream-start first)", metadata: [
+                "stream": "\(WireNames.historyStream)", "next_offset": "\(aggregator.streamCursor.nextOffset ?? 0)",
+                "skipped": "\(skippedSinceAttach)",
+            ])
+        }
     }
+
+    /// More skipped deliveries after one attach than the rest of a chunk can hold.
+    static let recreatedStreamThreshold = 50_000
 
     /// Runs a ``CommitPlan`` over `changes`; nil if stopped before it finished. The refused indexes it
     /// returns count from the start of `changes`, not of the batch.
@@ -103,7 +113,7 @@ final class CatalogueCommitter {
                 do {
                     let part = try store.apply(changes[(base + range.lowerBound)..<(base + range.upperBound)],
                                                deadLetters: pendingDeadLetters,
-                                               streamPosition: positions.position(range, withDeadLetters: !pendingDeadLetters.isEmpty))
+                                               streamPosition: positions.after(base + range.upperBound))
                     aggregator.recordCommit(ContinuousClock.now - started)
                     if plan.retries > 0 { logger.notice("commit recovered", metadata: ["attempts": "\(plan.retries + 1)", "messages": "\(range.count)"]) }
                     pendingDeadLetters = []
@@ -120,7 +130,7 @@ final class CatalogueCommitter {
                 do {
                     try refuse(changes[base + index], reason: lastRefusal.reason, detail: lastRefusal.detail,
                                alsoRecording: pendingDeadLetters,
-                               position: positions.position(index..<(index + 1), withDeadLetters: !pendingDeadLetters.isEmpty))
+                               position: positions.after(base + index + 1))
                     pendingDeadLetters = []
                     step = plan.succeeded()
                 } catch {
@@ -162,18 +172,22 @@ final class CatalogueCommitter {
         ])
     }
 
-    /// The stream offsets of one segment's changes, and of screening's refusals when they commit with it.
+    /// What a commit stores as the stream position: everything below the first change still to commit.
+    ///
+    /// Deliveries come in offset order, and a batch commits its changes in that order (``CommitPlan``
+    /// bisects left to right), so once the changes before index `i` are committed, whatever was delivered
+    /// before change `i` is done: committed, recorded as a dead letter (with the first commit), a
+    /// checkpoint (evaluated just after; skipping one after a crash is harmless, the next comes), or
+    /// skipped. The last commit of the batch stores the batch's highest offset.
     private struct StreamPositions {
-        var offsets: [Int64?]
-        var deadLetterOffset: Int64?
+        var changeOffsets: [Int64?]
+        var highest: Int64?
 
-        var highest: Int64? { (offsets.compactMap { $0 } + [deadLetterOffset].compactMap { $0 }).max() }
-
-        /// What a commit of the changes in `range` (indexes into the segment) records.
-        func position(_ range: Range<Int>, withDeadLetters: Bool) -> StreamPosition? {
-            let inRange = offsets.isEmpty ? [] : offsets[range].compactMap { $0 }
-            let highest = (inRange + (withDeadLetters ? [deadLetterOffset].compactMap { $0 } : [])).max()
-            return highest.map { StreamPosition(stream: WireNames.historyStream, offset: $0) }
+        /// The position once every change before batch index `index` is committed.
+        func after(_ index: Int) -> StreamPosition? {
+            let offset = index < changeOffsets.count ? changeOffsets[index].map { $0 - 1 } : highest
+            guard let offset, offset >= 0 else { return nil }
+            return StreamPosition(stream: WireNames.historyStream, offset: offset)
         }
     }
 

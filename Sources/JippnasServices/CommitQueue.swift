@@ -20,25 +20,41 @@ struct CommitBatch: Sendable {
     var refusedTags: [UInt64] = []
     /// Checkpoints with the number of changes that arrived before each: a checkpoint describes the hub as
     /// of its place in the stream, so it is evaluated after exactly those changes are applied.
-    var checkpoints: [(checkpoint: Checkpoint, after: Int)] = []
+    var checkpoints: [(checkpoint: Checkpoint, after: Int, offset: Int64?)] = []
     var hubMessages = 0
     /// Every delivery in the batch, whatever became of it.
     var count = 0
 
-    // From a stream only (nil or empty from a queue).
-    /// Where the catalogue stood when the batch was handed off: earlier offsets are skipped.
-    var streamCursor: StreamCursor?
-    /// The offset of each change, in the same order as ``changes``.
+    // Stream offsets, in the order of the lists above (all nil from a queue).
     var changeOffsets: [Int64?] = []
-    /// The highest offset among screening's refusals, recorded with them.
-    var deadLetterOffset: Int64?
-    /// The highest offset in the batch, whatever became of it.
+    var deadLetterOffsets: [Int64?] = []
+    /// The lowest and highest offsets in the batch, whatever became of each delivery.
+    var lowestOffset: Int64?
     var highestOffset: Int64?
-    /// Deliveries from before ``streamCursor``: applied already, acknowledged with the batch.
-    var skipped = 0
 
     init(generation: Int) {
         self.generation = generation
+    }
+
+    /// Drops what a stream delivered from before `cursor`, applied already: the rest of the chunk a
+    /// consumer attached into, or a batch committed on an earlier connection whose acknowledgement was
+    /// lost with it. Their tags stay in the batch and are acknowledged with it. Returns how many went.
+    mutating func dropApplied(by cursor: StreamCursor) -> Int {
+        guard let lowest = lowestOffset, !cursor.isNew(lowest) else { return 0 }
+        func kept(_ offset: Int64?) -> Bool { cursor.isNew(offset) }
+        let keep = changeOffsets.map(kept)
+        // A checkpoint stays after the same changes it followed, counted among those kept.
+        var keptBefore = [0]
+        for k in keep { keptBefore.append(keptBefore.last! + (k ? 1 : 0)) }
+        let before = changes.count + deadLetters.count + checkpoints.count
+        changes = zip(changes, keep).filter(\.1).map(\.0)
+        changeTags = zip(changeTags, keep).filter(\.1).map(\.0)
+        changeOffsets = changeOffsets.filter(kept)
+        let keepLetters = deadLetterOffsets.map(kept)
+        deadLetters = zip(deadLetters, keepLetters).filter(\.1).map(\.0)
+        deadLetterOffsets = deadLetterOffsets.filter(kept)
+        checkpoints = checkpoints.filter { kept($0.offset) }.map { ($0.checkpoint, keptBefore[$0.after], $0.offset) }
+        return before - (changes.count + deadLetters.count + checkpoints.count)
     }
 }
 

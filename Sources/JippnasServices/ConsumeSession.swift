@@ -22,6 +22,10 @@ final class ConsumeSession {
     private var open: CommitBatch
     private var finished = false
     private var lastStatus = ContinuousClock.now - .seconds(60)
+    private var isStream: Bool {
+        if case .stream = aggregator.settings.source { return true }
+        return false
+    }
 
     init(aggregator: Aggregator, connection: AMQPConnection, queue: CommitQueue, screener: BatchScreener, generation: Int,
          pipeline: Pipeline)
@@ -97,11 +101,12 @@ final class ConsumeSession {
             switch action {
             case .handOff(let id):
                 open.id = id
-                if case .stream = aggregator.settings.source { open.streamCursor = aggregator.streamCursor }
                 screener.screen(open, policy: aggregator.provenancePolicy) { [queue] in queue.submit($0) }
                 open = CommitBatch(generation: generation)
             case .reject(let tag):
-                try connection.reject(tag, requeue: false)
+                // A stream refuses basic.reject (540, closing the connection) and cannot dead-letter: the
+                // refusal is recorded in the catalogue, and the delivery is settled with an ack.
+                if isStream { try connection.ack(tag, multiple: false) } else { try connection.reject(tag, requeue: false) }
             case .ack(let tag, let multiple):
                 try connection.ack(tag, multiple: multiple)
             case .finished:

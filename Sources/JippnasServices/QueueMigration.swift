@@ -115,11 +115,24 @@ public struct QueueMigration {
 
     /// Deletes `queue` once it is empty; a message that arrived after the last move is moved first.
     /// Classic queues are deleted with if-empty, so the broker itself refuses while one is left. Quorum
-    /// queues do not support if-empty: the queue has been unbound for a second, is moved empty, and the
+    /// queues do not support if-empty: the unbound queue must read empty twice, a second apart, and the
     /// broker's count of what the delete removed must be zero.
     private func deleteWhenEmpty(_ queue: String, movingTo destination: String, classic: Bool) throws -> Int {
         var late = 0
+        func moveLate() throws {
+            late += try withConnection { c in
+                try c.moveMessages(from: queue, to: destination, through: Self.exchange(destination), publishingOn: try connect())
+            }
+        }
         for _ in 0..<10 {
+            if !classic {
+                var emptyReadings = 0
+                while emptyReadings < 2 {
+                    try moveLate()
+                    Thread.sleep(forTimeInterval: 1)
+                    emptyReadings = try withConnection { c in try c.queueStatus(queue).messages } == 0 ? emptyReadings + 1 : 0
+                }
+            }
             do {
                 let removed = try withConnection { c in try c.deleteQueue(queue, ifEmpty: classic) }
                 if removed > 0 {
@@ -127,9 +140,7 @@ public struct QueueMigration {
                 }
                 return late
             } catch let error as AMQPError where error.kind.replyCode == 406 {
-                late += try withConnection { c in
-                    try c.moveMessages(from: queue, to: destination, through: Self.exchange(destination), publishingOn: try connect())
-                }
+                try moveLate()
             }
         }
         throw Failure(description: "\(queue) kept receiving messages after it was unbound; is something publishing to it directly?")

@@ -33,37 +33,62 @@ public enum Topology {
     ///
     /// A classic `jippnas.national` left by an earlier version makes the broker refuse a quorum declaration
     /// (406 PRECONDITION_FAILED, inequivalent arg 'x-queue-type'); ``BrokerLoop`` reports it with the way out.
+    ///
+    /// Returns what exists with other limits than configured (see ``declareKeepingLimits(_:_:_:)``).
+    @discardableResult
     public static func declareNationalSide(_ connection: AMQPConnection, topology: NationalTopology = NationalTopology(),
                                            declare: Bool = true)
-        throws(AMQPError)
+        throws(AMQPError) -> [String]
     {
         try declareHubSide(connection, declare: declare)
         try connection.declareExchange(WireNames.controlExchange, passive: !declare)
         guard declare else {
             _ = try connection.queueDepth(WireNames.nationalQueue)  // passive: throws when the queue is missing
-            return
+            return []
         }
         try connection.declareExchange(WireNames.deadLetterExchange)
-        try connection.declareQueue(WireNames.nationalDeadQueue, arguments: topology.deadQueueArguments)
+        var notes: [String] = []
+        notes += try declareKeepingLimits(connection, WireNames.nationalDeadQueue, topology.deadQueueArguments)
         try connection.bindQueue(WireNames.nationalDeadQueue, exchange: WireNames.deadLetterExchange, pattern: "#")
-        try connection.declareQueue(WireNames.nationalQueue, arguments: topology.nationalQueueArguments)
+        notes += try declareKeepingLimits(connection, WireNames.nationalQueue, topology.nationalQueueArguments)
         try bindNational(connection, queue: WireNames.nationalQueue)
-        try declareHistory(connection, topology: topology)
+        notes += try declareHistory(connection, topology: topology)
+        return notes
     }
 
     /// The history stream and its bindings, when `topology` has one. A mirror needs only this.
+    @discardableResult
     public static func declareHistory(_ connection: AMQPConnection, topology: NationalTopology, declare: Bool = true)
-        throws(AMQPError)
+        throws(AMQPError) -> [String]
     {
-        guard let arguments = topology.historyArguments else { return }
+        guard let arguments = topology.historyArguments else { return [] }
         guard declare else {
             _ = try connection.queueDepth(WireNames.historyStream)
-            return
+            return []
         }
         try declareHubSide(connection)
         try connection.declareExchange(WireNames.controlExchange)
-        try connection.declareQueue(WireNames.historyStream, arguments: arguments)
+        let notes = try declareKeepingLimits(connection, WireNames.historyStream, arguments)
         try bindNational(connection, queue: WireNames.historyStream)
+        return notes
+    }
+
+    /// Declares `queue`. One that exists with other limits (retention, delivery limit) is used as it is:
+    /// RabbitMQ refuses a declaration that differs, and operators change those with a policy
+    /// (docs/OPERATIONS.md), so a changed config must not stop the daemon. The difference is returned for
+    /// the log. Another queue type is still an error.
+    static func declareKeepingLimits(_ connection: AMQPConnection, _ queue: String, _ arguments: [String: AMQPArgument])
+        throws(AMQPError) -> [String]
+    {
+        do {
+            try connection.declareQueue(queue, arguments: arguments)
+            return []
+        } catch where error.otherArgumentMismatch {
+            try connection.reopenChannel()
+            _ = try connection.queueDepth(queue)
+            if case .channelClosed(_, let text) = error.kind { return [text] }
+            return ["\(error)"]
+        }
     }
 
     /// Binds `queue` to what the national queue receives.

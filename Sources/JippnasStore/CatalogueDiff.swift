@@ -5,7 +5,8 @@ import GRDB
 /// not. The record's content, revision, hub epoch and withdrawal are compared, and so is the set of
 /// revisions in history. How a revision arrived is not: when it was received, and which message (id and
 /// hub seq) carried it, since a catalogue that missed a message gets the same revision again in a resync
-/// answer under a new seq.
+/// answer under a new seq. Nor is `withdrawn_at`: for a record orphaned by a restored hub it is the
+/// catalogue's own clock (the withdrawal itself and the record's `updated_at` are compared).
 public struct CatalogueDiff: Sendable, Equatable {
     /// A record held by both catalogues with different values.
     public struct Difference: Sendable, Equatable {
@@ -35,7 +36,7 @@ public struct CatalogueDiff: Sendable, Equatable {
     /// The columns compared.
     public static let columns = [
         "hub", "id", "revision", "title", "agency", "region", "category", "kind", "stage", "initiator", "launched_on",
-        "summary", "benefits", "contact", "url", "status", "replicates", "updated_at", "withdrawn", "withdrawn_at",
+        "summary", "benefits", "contact", "url", "status", "replicates", "updated_at", "withdrawn",
         "hub_epoch",
     ]
 

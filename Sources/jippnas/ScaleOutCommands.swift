@@ -20,17 +20,31 @@ extension BrokerCommand {
                 only after the new one confirmed it, and the old queue is deleted only when empty. Hubs may keep \
                 publishing; the aggregator must be stopped (a consumer on the queue makes this refuse). The broker \
                 user needs the impersonator tag, since moved messages keep their user-id. Safe to run again after a \
-                failure. Reads broker.urls and national.* from the aggregator's config. Exit codes: 0 migrated (or \
+                failure. Reads the first of broker.urls and national.* from the aggregator's config (--broker and \
+                --password-file name an administrator instead). Exit codes: 0 migrated (or \
                 already of that type); 64 bad configuration; 1 refused or failed (nothing is lost: run it again).
                 """)
         @OptionGroup var common: ConfigOptions
         @Option(name: .long, help: "quorum or classic (default: the config's national.queue_type, quorum).")
         var to: String?
+        @Option(name: .long, help: "File holding the password of the --broker user (an administrator with the impersonator tag); replaces the config's.")
+        var passwordFile: String?
 
         func run() async throws {
             var extra: [String: ConfigContent] = [:]
             if let to { extra["national.queue_type"] = .string(to) }
-            let settings = try await loadSettings(role: "aggregator", options: common, extra: extra, SettingsLoader.aggregator)
+            var settings = try await loadSettings(role: "aggregator", options: common, extra: extra, SettingsLoader.aggregator)
+            if let passwordFile {
+                guard let password = try SecretFiles.read(passwordFile)?.trimmingWhitespace(), !password.isEmpty else {
+                    printError("cannot read a password from \(passwordFile)")
+                    throw ExitCodes.usage
+                }
+                settings.broker.urls = settings.broker.urls.map { url in
+                    var url = url
+                    url.password = password
+                    return url
+                }
+            }
             Logs.bootstrap(level: settings.logLevel, format: settings.logFormat)
             var logger = Logger(label: "jippnas.broker")
             logger[metadataKey: "role"] = "migrate-queue"
@@ -129,6 +143,9 @@ extension BrokerCommand {
         func validate() throws {
             guard ProvinceRegistry.isProvinceCode(province) else { throw ValidationError("\(province) is not a province code") }
             guard !national.isEmpty else { throw ValidationError("--national: at least one national broker node") }
+            if national.contains(where: { $0.hasPrefix("amqps://") }) && nationalCAFile == nil {
+                throw ValidationError("--national-ca-file is required with amqps:// (the shovel verifies the national broker with it)")
+            }
         }
 
         func run() async throws {

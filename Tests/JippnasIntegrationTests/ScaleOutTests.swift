@@ -100,26 +100,35 @@ struct ScaleOutTests {
         let (primary, primaryLoop) = try await f.startAggregatorLoop()
         let hubs = try ["35", "33", "73"].map { try f.startHub($0) }
         for p in ["35", "33", "73"] { _ = try f.hubStore(p).importContents(SampleData.contents(province: p, count: 100)) }
+        try f.publishRaw([(routingKey: "35.innovation.upsert", body: Data("{not json".utf8), messageID: "hostile-1")])
         #expect(await eventually { primary.snapshot.applied >= 100 })
 
+        // The mirror reaches the broker through a proxy that will cut its connection mid-way: what was
+        // delivered but not acknowledged comes again, and must not be applied (or dead-lettered) twice.
+        let proxy = try await FaultProxy(target: f.urls[0], logPath: f.dir.file("proxy.log"))
         var settings = f.aggregatorSettings
         settings.database = f.dir.file("mirror.sqlite")
         settings.source = .stream(start: .first)
+        settings.broker.urls = [proxy.url(for: f.urls[0])]
+        settings.batchMaxWait = .milliseconds(200)
         let mirrorStore = try CatalogueStore(path: settings.database)
         let mirror = Aggregator(store: mirrorStore, settings: settings, logger: f.logger)
         let mirrorLoop = RunningLoop(name: "mirror") { mirror.run(until: $0) }
         for p in ["35", "33", "73"] {
             _ = try f.hubStore(p).importContents(SampleData.contents(province: p, count: 60, titleSuffix: " (revisi)"))
         }
-        try f.publishRaw([(routingKey: "35.innovation.upsert", body: Data("{not json".utf8), messageID: "hostile-1")])
+        #expect(await eventually { mirror.snapshot.applied >= 60 })
+        try proxy.command("reset")
         #expect(await eventually { mirror.snapshot.applied >= 200 })
         await mirrorLoop.stop()
+        #expect(mirror.snapshot.reconnects >= 1 && mirror.snapshot.duplicates == 0, "\(mirror.snapshot)")
         let stoppedAt = try #require(try mirrorStore.streamNextOffset(WireNames.historyStream))
 
         _ = try f.hubStore("73").withdraw(id: "t-73-5")
         _ = try f.hubStore("35").importContents(SampleData.contents(province: "35", count: 20, start: 500))
         let resumed = Aggregator(store: mirrorStore, settings: settings, logger: f.logger)
         let resumedLoop = RunningLoop(name: "mirror-resumed") { resumed.run(until: $0) }
+        try f.publishRaw([(routingKey: "33.innovation.upsert", body: Data("[]".utf8), messageID: "hostile-2")])
         let equal = try await eventually(timeout: .seconds(60)) {
             try f.catalogueTruth() == f.hubTruth(["35", "33", "73"])
                 && CatalogueDiff.compare(try f.catalogue(), mirrorStore).isEmpty
@@ -136,6 +145,9 @@ struct ScaleOutTests {
         #expect(try mirrorStore.streamNextOffset(WireNames.historyStream)! > stoppedAt)
         // The hostile message is a dead letter in both, with the same reason.
         #expect(try mirrorStore.deadLetters().map(\.reason) == f.catalogue().deadLetters().map(\.reason))
-        #expect(try mirrorStore.deadLetters().count == 1)
+        #expect(try mirrorStore.deadLetters().count == 2)
+        // A refusal is settled with an ack: basic.reject on a stream would have closed the connection.
+        #expect(resumed.snapshot.reconnects == 0)
+        await proxy.stop()
     }
 }

@@ -53,6 +53,8 @@ rabbit_node_stop() {
     local dir=$1 node=$2 cookie=$3 how=${4:-stop}
     local pidfile="$dir/mnesia/broker.pid" pid=""
     [ -f "$pidfile" ] && pid=$(cat "$pidfile")
+    # A node killed earlier leaves its pid file behind, and the number may belong to another process now.
+    if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" != beam.smp ]; then pid=""; fi
     if [ "$how" = kill ]; then
         [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
         return 0
