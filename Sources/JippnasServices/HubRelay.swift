@@ -97,7 +97,12 @@ public final class HubRelay: Sendable {
             until: stop,
             setUp: { connection in
                 try Topology.declareHubSide(connection, declare: settings.broker.declareTopology)
-                try Topology.declareHubControl(connection, province: province, declare: settings.broker.declareTopology)
+                for note in try Topology.declareHubControl(connection, province: province, declare: settings.broker.declareTopology) {
+                    logger.notice("control queue kept as it is", metadata: [
+                        "broker_says": "\(note)",
+                        "hint": "a classic control queue stops this hub on a cluster while its node is down; delete it (rabbitmqctl delete_queue) and the hub declares a quorum one",
+                    ])
+                }
                 try connection.enableConfirms()
                 try connection.startConsumer(queue: WireNames.hubControlQueue(province: province),
                                              consumerTag: "jippnas-hub-\(province)")

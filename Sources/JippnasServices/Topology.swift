@@ -15,17 +15,24 @@ public enum Topology {
     }
 
     /// A hub's control queue, where the aggregator's resync requests for its province arrive.
+    ///
+    /// A quorum queue, because the hub consumes it on every connect: a classic queue whose node is down
+    /// answers 404 on any other node of a cluster, and the hub could then not publish until that node came
+    /// back. A classic one left by an earlier version is used as it is (the difference is returned for the
+    /// log): it holds only resync requests, so an operator may delete it for the hub to declare it anew.
+    @discardableResult
     public static func declareHubControl(_ connection: AMQPConnection, province: String, declare: Bool = true)
-        throws(AMQPError)
+        throws(AMQPError) -> [String]
     {
         let queue = WireNames.hubControlQueue(province: province)
         guard declare else {
             _ = try connection.queueDepth(queue)  // passive: throws when the queue is missing
-            return
+            return []
         }
         try connection.declareExchange(WireNames.controlExchange)
-        try connection.declareQueue(queue)
+        let notes = try declareKeepingLimits(connection, queue, WireNames.controlQueueArguments, keepOtherType: true)
         try connection.bindQueue(queue, exchange: WireNames.controlExchange, pattern: ResyncRequest.routingKey(province: province))
+        return notes
     }
 
     /// What the aggregator needs: exchanges, the dead-letter path, the national queue, the history stream
@@ -77,13 +84,13 @@ public enum Topology {
     /// RabbitMQ refuses a declaration that differs, and operators change those with a policy
     /// (docs/OPERATIONS.md), so a changed config must not stop the daemon. The difference is returned for
     /// the log. Another queue type is still an error.
-    static func declareKeepingLimits(_ connection: AMQPConnection, _ queue: String, _ arguments: [String: AMQPArgument])
-        throws(AMQPError) -> [String]
+    static func declareKeepingLimits(_ connection: AMQPConnection, _ queue: String, _ arguments: [String: AMQPArgument],
+                                     keepOtherType: Bool = false) throws(AMQPError) -> [String]
     {
         do {
             try connection.declareQueue(queue, arguments: arguments)
             return []
-        } catch where error.otherArgumentMismatch {
+        } catch where error.otherArgumentMismatch || (keepOtherType && error.queueTypeMismatch) {
             try connection.reopenChannel()
             _ = try connection.queueDepth(queue)
             if case .channelClosed(_, let text) = error.kind { return [text] }

@@ -110,7 +110,7 @@ public struct BrokerProvisioning: Sendable {
         bindings.append(binding(WireNames.deadLetterExchange, WireNames.nationalDeadQueue, "#"))
         for province in hubs {
             let control = WireNames.hubControlQueue(province: province)
-            queues.append(queue(control))
+            queues.append(queue(control, Self.json(WireNames.controlQueueArguments)))
             bindings.append(binding(WireNames.controlExchange, control, ResyncRequest.routingKey(province: province)))
         }
         return [

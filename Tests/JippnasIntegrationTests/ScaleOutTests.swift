@@ -33,15 +33,26 @@ struct ScaleOutTests {
         return types
     }
 
-    @Test("the national queue is quorum with a delivery limit, and the history stream is bound beside it")
+    @Test("quorum national and control queues with a delivery limit, the stream beside them; an old classic control queue is kept")
     func quorumAndStreamByDefault() async throws {
         let f = Federation(urls: [try BrokerFixture.isolatedURL("quorum")])
-        let aggregator = try await f.startAggregator()
-        await aggregator.stop()
+        // Hub 33's control queue as a version before 0.2 declared it.
+        let setup = try AMQPConnection(url: f.urls[0], heartbeat: 0, timeout: .seconds(5))
+        try setup.declareQueue(WireNames.hubControlQueue(province: "33"))
+        setup.close()
+        let (aggregator, loop) = try await f.startAggregatorLoop()
+        let hubs = try ["35", "33"].map { try f.startHub($0) }
+        for p in ["35", "33"] { _ = try f.hubStore(p).importContents(SampleData.contents(province: p, count: 5)) }
+        let arrived = await eventually { aggregator.snapshot.applied == 10 }
+        for hub in hubs { await hub.stop() }
+        await loop.stop()
+        #expect(arrived, "both hubs publish, the one with a classic control queue too")
         let types = try queueTypes(f.urls[0].vhost)
         #expect(types[WireNames.nationalQueue] == "quorum")
         #expect(types[WireNames.nationalDeadQueue] == "quorum")
         #expect(types[WireNames.historyStream] == "stream")
+        #expect(types[WireNames.hubControlQueue(province: "35")] == "quorum")
+        #expect(types[WireNames.hubControlQueue(province: "33")] == "classic")
         let arguments = try BrokerFixture.ctl(["list_queues", "-p", f.urls[0].vhost, "name", "arguments"])
         #expect(arguments.contains("x-delivery-limit") && arguments.contains("x-max-age"))
     }

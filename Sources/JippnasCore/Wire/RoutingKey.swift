@@ -23,6 +23,8 @@ public enum WireNames {
 
     /// The queue a hub consumes its control messages from.
     public static func hubControlQueue(province: String) -> String { "jippnas.control." + province }
+    /// Arguments of a hub's control queue: quorum, so a hub connects through any node of a cluster.
+    public static let controlQueueArguments: [String: AMQPArgument] = ["x-queue-type": .string("quorum")]
 
     /// The AMQP app-id hubs publish with.
     public static func hubAppID(version: String) -> String { "jippnas-hub/" + version }
