@@ -292,12 +292,7 @@ public final class AMQPConnection {
 
     /// Removes the binding of `queue` to `exchange` with `pattern` (a missing binding is not an error).
     public func unbindQueue(_ queue: String, exchange: String, pattern: String) throws(AMQPError) {
-        withBytes(queue) { q in
-            withBytes(exchange) { e in
-                withBytes(pattern) { p in _ = amqp_queue_unbind(state, channel, q, e, p, amqp_empty_table) }
-            }
-        }
-        try check(amqp_get_rpc_reply(state), "queue.unbind \(queue) \(exchange) \(pattern)")
+        try changeBinding(queue, exchange, pattern, bind: false)
     }
 
     /// Deletes `queue` and returns how many messages it still held. With `ifEmpty` the broker refuses
@@ -320,12 +315,22 @@ public final class AMQPConnection {
 
     /// Binds `queue` to `exchange` with a routing pattern.
     public func bindQueue(_ queue: String, exchange: String, pattern: String) throws(AMQPError) {
+        try changeBinding(queue, exchange, pattern, bind: true)
+    }
+
+    private func changeBinding(_ queue: String, _ exchange: String, _ pattern: String, bind: Bool) throws(AMQPError) {
         withBytes(queue) { q in
             withBytes(exchange) { e in
-                withBytes(pattern) { p in _ = amqp_queue_bind(state, channel, q, e, p, amqp_empty_table) }
+                withBytes(pattern) { p in
+                    if bind {
+                        _ = amqp_queue_bind(state, channel, q, e, p, amqp_empty_table)
+                    } else {
+                        _ = amqp_queue_unbind(state, channel, q, e, p, amqp_empty_table)
+                    }
+                }
             }
         }
-        try check(amqp_get_rpc_reply(state), "queue.bind \(queue) \(exchange) \(pattern)")
+        try check(amqp_get_rpc_reply(state), "queue.\(bind ? "bind" : "unbind") \(queue) \(exchange) \(pattern)")
     }
 
     // MARK: Publishing with confirms
