@@ -56,6 +56,12 @@ public struct AMQPError: Error, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Only the channel was closed: the connection is still usable once a channel is opened again.
+    public var isChannelClosed: Bool {
+        if case .channelClosed = kind { return true }
+        return false
+    }
+
     /// The queue exists with another value of an argument than the one declared, not its type
     /// (406, inequivalent arg 'x-max-age', 'x-delivery-limit'...).
     public var otherArgumentMismatch: Bool {

@@ -21,6 +21,8 @@ final class CatalogueCommitter {
     /// The connection whose batches were last seen, and what was skipped since it attached.
     private var attachedGeneration = -1
     private var skippedSinceAttach = 0
+    /// A stream batch was abandoned (stopping while the store failed).
+    private var abandonedStream = false
 
     init(aggregator: Aggregator, queue: CommitQueue, stop: StopSignal) {
         self.aggregator = aggregator
@@ -45,6 +47,15 @@ final class CatalogueCommitter {
     /// first segment. From a stream, what was applied before is dropped first, against the position only
     /// this thread moves, so a batch delivered again after a reconnect is not applied twice.
     private func commit(_ batch: CommitBatch) -> CommitResult.Outcome {
+        // From a stream, a later batch would store a position past the abandoned one's changes, and a
+        // stream (unlike a queue) resumes from that position: once one is abandoned, all after it are too.
+        guard !abandonedStream else { return .abandoned }
+        let outcome = commitSegments(batch)
+        if case .abandoned = outcome, batch.highestOffset != nil { abandonedStream = true }
+        return outcome
+    }
+
+    private func commitSegments(_ batch: CommitBatch) -> CommitResult.Outcome {
         var batch = batch
         noteAttach(batch, skipped: batch.dropApplied(by: aggregator.streamCursor))
         var outcome = BatchOutcome()

@@ -126,12 +126,14 @@ public struct QueueMigration {
         }
         for _ in 0..<10 {
             if !classic {
-                var emptyReadings = 0
-                while emptyReadings < 2 {
+                var emptyReadings = 0, tries = 0
+                while emptyReadings < 2 && tries < 10 {
+                    tries += 1
                     try moveLate()
                     Thread.sleep(forTimeInterval: 1)
                     emptyReadings = try withConnection { c in try c.queueStatus(queue).messages } == 0 ? emptyReadings + 1 : 0
                 }
+                guard emptyReadings == 2 else { continue }
             }
             do {
                 let removed = try withConnection { c in try c.deleteQueue(queue, ifEmpty: classic) }

@@ -83,14 +83,14 @@ public enum Topology {
     /// Declares `queue`. One that exists with other limits (retention, delivery limit) is used as it is:
     /// RabbitMQ refuses a declaration that differs, and operators change those with a policy
     /// (docs/OPERATIONS.md), so a changed config must not stop the daemon. The difference is returned for
-    /// the log. Another queue type is still an error.
+    /// the log. Another queue type is an error unless `keepOtherType` (a hub's control queue).
     static func declareKeepingLimits(_ connection: AMQPConnection, _ queue: String, _ arguments: [String: AMQPArgument],
                                      keepOtherType: Bool = false) throws(AMQPError) -> [String]
     {
         do {
             try connection.declareQueue(queue, arguments: arguments)
             return []
-        } catch where error.otherArgumentMismatch || (keepOtherType && error.queueTypeMismatch) {
+        } catch where error.isChannelClosed && (error.otherArgumentMismatch || (keepOtherType && error.queueTypeMismatch)) {
             try connection.reopenChannel()
             _ = try connection.queueDepth(queue)
             if case .channelClosed(_, let text) = error.kind { return [text] }
