@@ -501,6 +501,7 @@ public final class AMQPConnection {
                                  properties p: amqp_basic_properties_t, body: amqp_bytes_t) -> AMQPDelivery
     {
         let flags = p._flags
+        let (headers, streamOffset) = flags & jippnas_flag_headers != 0 ? readHeaders(p.headers) : ([:], nil)
         return AMQPDelivery(
             deliveryTag: tag, redelivered: redelivered, exchange: exchange, routingKey: routingKey,
             messageID: flags & jippnas_flag_message_id != 0 ? string(p.message_id) : nil,
@@ -509,40 +510,34 @@ public final class AMQPConnection {
             userID: flags & jippnas_flag_user_id != 0 ? string(p.user_id) : nil,
             appID: flags & jippnas_flag_app_id != 0 ? string(p.app_id) : nil,
             timestamp: flags & jippnas_flag_timestamp != 0 ? p.timestamp : nil,
-            headers: flags & jippnas_flag_headers != 0 ? jippnasHeaders(p.headers) : [:],
-            streamOffset: flags & jippnas_flag_headers != 0 ? streamOffset(p.headers) : nil,
+            headers: headers, streamOffset: streamOffset,
             body: body.len > 0 ? Data(bytes: body.bytes, count: body.len) : Data())
     }
 
-    /// The `x-jippnas-*` string headers of a table.
-    private static func jippnasHeaders(_ table: amqp_table_t) -> [String: String] {
-        guard table.num_entries > 0, let entries = table.entries else { return [:] }
+    /// The `x-jippnas-*` string headers of a table, and the integer `x-stream-offset` a stream puts on each
+    /// delivery, in one pass (this runs for every delivery).
+    private static func readHeaders(_ table: amqp_table_t) -> (headers: [String: String], streamOffset: Int64?) {
+        guard table.num_entries > 0, let entries = table.entries else { return ([:], nil) }
         var out: [String: String] = [:]
+        var offset: Int64?
         for i in 0..<Int(table.num_entries) {
             let entry = entries[i]
             let key = string(entry.key)
-            guard key.hasPrefix("x-jippnas-") else { continue }
             let kind = entry.value.kind
-            if kind == UInt8(AMQP_FIELD_KIND_UTF8.rawValue) || kind == UInt8(AMQP_FIELD_KIND_BYTES.rawValue) {
-                out[key] = string(entry.value.value.bytes)
+            if key.hasPrefix("x-jippnas-") {
+                if kind == UInt8(AMQP_FIELD_KIND_UTF8.rawValue) || kind == UInt8(AMQP_FIELD_KIND_BYTES.rawValue) {
+                    out[key] = string(entry.value.value.bytes)
+                }
+            } else if key == "x-stream-offset" {
+                switch kind {
+                case UInt8(AMQP_FIELD_KIND_I64.rawValue): offset = entry.value.value.i64
+                case UInt8(AMQP_FIELD_KIND_U64.rawValue): offset = Int64(clamping: entry.value.value.u64)
+                case UInt8(AMQP_FIELD_KIND_I32.rawValue): offset = Int64(entry.value.value.i32)
+                default: break
+                }
             }
         }
-        return out
-    }
-
-    /// The integer `x-stream-offset` header a stream puts on each delivery.
-    private static func streamOffset(_ table: amqp_table_t) -> Int64? {
-        guard table.num_entries > 0, let entries = table.entries else { return nil }
-        for i in 0..<Int(table.num_entries) where string(entries[i].key) == "x-stream-offset" {
-            let value = entries[i].value
-            switch value.kind {
-            case UInt8(AMQP_FIELD_KIND_I64.rawValue): return value.value.i64
-            case UInt8(AMQP_FIELD_KIND_U64.rawValue): return Int64(clamping: value.value.u64)
-            case UInt8(AMQP_FIELD_KIND_I32.rawValue): return Int64(value.value.i32)
-            default: return nil
-            }
-        }
-        return nil
+        return (out, offset)
     }
 
     /// Acknowledges `tag`, and with `multiple` every earlier unacknowledged delivery.
