@@ -63,6 +63,8 @@ public struct HubSettings: Sendable, Equatable {
     public var httpListen: String?
     /// The hub's Ed25519 private key file (`jippnas keys generate`); nil publishes unsigned.
     public var signingKeyFile: String?
+    /// A provincial hub's relaying role for its kabupaten/kota hubs; nil for a hub that relays none.
+    public var regional: RegionalSettings?
 
     public init(province: String, database: String, broker: BrokerSettings, confirmWindow: Int = 1000,
                 batchSize: Int = 500, idlePoll: Duration = .milliseconds(200), checkpointInterval: Duration = .seconds(60),
@@ -76,6 +78,37 @@ public struct HubSettings: Sendable, Equatable {
         self.batchSize = batchSize
         self.idlePoll = idlePoll
         self.logLevel = logLevel
+    }
+}
+
+/// A provincial hub's relaying role (config section `regional`): it consumes its kabupaten/kota hubs'
+/// queue into a catalogue of their own, exactly as the national aggregator does with provinces, and
+/// passes what it accepts upward through the hub's outbox with a provenance chain.
+public struct RegionalSettings: Sendable, Equatable {
+    /// The kabupaten/kota hubs it takes messages from (`regional.hubs`); empty takes every one of the province.
+    public var hubs: [String]
+    /// The catalogue of what the hubs below published (`regional.catalogue`).
+    public var catalogue: String
+    /// Their trusted public keys (`regional.keys_dir`); nil verifies no signatures.
+    public var trustDir: String?
+    public var requireSignatures = false
+    public var requireUserID = false
+
+    public init(hubs: [String], catalogue: String, trustDir: String? = nil) {
+        self.hubs = hubs
+        self.catalogue = catalogue
+        self.trustDir = trustDir
+    }
+
+    /// The aggregator settings of the role: the hub's broker, the regional queue, its own catalogue.
+    public func aggregatorSettings(province: String, broker: BrokerSettings, logLevel: Logger.Level) -> AggregatorSettings {
+        var settings = AggregatorSettings(database: catalogue, broker: broker, logLevel: logLevel)
+        settings.source = .regional(province: province)
+        settings.trustDir = trustDir
+        settings.requireSignatures = requireSignatures
+        settings.requireUserID = requireUserID
+        settings.topology.history = nil
+        return settings
     }
 }
 
@@ -136,6 +169,17 @@ public enum ConsumeSource: Sendable, Equatable {
     /// The history stream `jippnas.history`, from `start` when the catalogue has read nothing of it yet, else
     /// from just after the offset it has applied: a mirror, or a catalogue being rebuilt.
     case stream(start: StreamStart)
+    /// `jippnas.regional.<province>`: a provincial hub's relaying role, reading its kabupaten/kota hubs.
+    case regional(province: String)
+
+    /// The queue or stream consumed.
+    public var queueName: String {
+        switch self {
+        case .queue: WireNames.nationalQueue
+        case .stream: WireNames.historyStream
+        case .regional(let province): WireNames.regionalQueue(province: province)
+        }
+    }
 }
 
 /// Loads settings: command-line options override environment variables (`JIPPNAS_` + the key in upper
@@ -229,6 +273,27 @@ public enum SettingsLoader {
         try common(r, &settings.logFormat, &settings.shutdownGrace)
         settings.httpListen = r.string("http.listen")
         settings.signingKeyFile = try r.readableFile("signing.key_file")
+        settings.regional = try regional(r, province: settings.province)
+        return settings
+    }
+
+    private static func regional(_ r: Reader, province: String) throws(ConfigError) -> RegionalSettings? {
+        guard try r.bool("regional.enabled", default: false) else { return nil }
+        guard !HubCode.isRegional(province) else {
+            throw ConfigError(key: "regional.enabled", problem: "a kabupaten/kota hub (\(province)) has no hubs below it")
+        }
+        let listed = r.config.stringArray(forKey: "regional.hubs")
+            ?? r.string("regional.hubs").map { $0.split(separator: ",").map { String($0).trimmingWhitespace() } } ?? []
+        for hub in listed where !HubCode.isBelow(hub, relay: province) {
+            throw ConfigError(key: "regional.hubs", problem: "\(hub) is not a kabupaten/kota code of province \(province) (write it quoted, \"35.78\")")
+        }
+        var settings = RegionalSettings(hubs: listed, catalogue: r.string("regional.catalogue") ?? "/var/lib/jippnas/regional.sqlite",
+                                        trustDir: r.string("regional.keys_dir"))
+        settings.requireSignatures = try r.bool("regional.require_signatures", default: false)
+        settings.requireUserID = try r.bool("regional.require_user_id", default: false)
+        if settings.requireSignatures && settings.trustDir == nil {
+            throw ConfigError(key: "regional.require_signatures", problem: "needs regional.keys_dir: the public keys to verify with")
+        }
         return settings
     }
 
@@ -293,10 +358,10 @@ public enum SettingsLoader {
     private static func hubCore(_ config: ConfigReader) throws(ConfigError) -> HubSettings {
         let r = Reader(config)
         guard let province = r.string("province") else {
-            throw ConfigError(key: "province", problem: "required: the hub's two-digit province code, for example 35")
+            throw ConfigError(key: "province", problem: "required: the hub's two-digit province code, for example 35 (or a kabupaten/kota hub's \"35.78\", quoted)")
         }
-        guard ProvinceRegistry.isProvinceCode(province) else {
-            throw ConfigError(key: "province", problem: "\(province) is not a Kemendagri province code")
+        guard HubCode.isValid(province) else {
+            throw ConfigError(key: "province", problem: "\(province) is not a Kemendagri province code or kabupaten/kota code (PP.KK, quoted in YAML)")
         }
         return HubSettings(
             province: province,

@@ -133,7 +133,7 @@ public final class Aggregator: Sendable {
         // outage to ride out (the status line says so), not a failed start.
         observer.ready()
         observer.status("connecting to \(settings.broker.urls.first.map(\.description) ?? "the broker")")
-        BrokerLoop(broker: settings.broker, connectionName: "jippnas-aggregator", logger: logger, observer: observer,
+        BrokerLoop(broker: settings.broker, connectionName: connectionName, logger: logger, observer: observer,
                    refusalHint: BrokerLoop.aggregatorRefusalHint).run(
             until: stop,
             setUp: { connection in try attach(connection) },
@@ -166,6 +166,10 @@ public final class Aggregator: Sendable {
             logKept(try Topology.declareNationalSide(connection, topology: settings.topology, declare: declare))
             try connection.setPrefetch(UInt16(settings.prefetch))
             try connection.startConsumer(queue: WireNames.nationalQueue, consumerTag: "jippnas-aggregator")
+        case .regional(let province):
+            logKept(try Topology.declareRegionalSide(connection, province: province, topology: settings.topology, declare: declare))
+            try connection.setPrefetch(UInt16(settings.prefetch))
+            try connection.startConsumer(queue: WireNames.regionalQueue(province: province), consumerTag: "jippnas-regional")
         case .stream(let start):
             logKept(try Topology.declareHistory(connection, topology: settings.topology, declare: declare))
             try connection.setPrefetch(UInt16(settings.prefetch))  // a stream consumer must have one
@@ -174,6 +178,11 @@ public final class Aggregator: Sendable {
                                          arguments: ["x-stream-offset": from.argument])
             logger.info("reading the history stream", metadata: ["stream": "\(WireNames.historyStream)", "from": "\(from)"])
         }
+    }
+
+    private var connectionName: String {
+        if case .regional = settings.source { return "jippnas-regional" }
+        return "jippnas-aggregator"
     }
 
     private func logKept(_ differences: [String]) {
@@ -186,12 +195,7 @@ public final class Aggregator: Sendable {
     }
 
     private var consumingMetadata: Logger.Metadata {
-        let source: String
-        switch settings.source {
-        case .queue: source = WireNames.nationalQueue
-        case .stream: source = WireNames.historyStream
-        }
-        return ["queue": "\(source)", "prefetch": "\(settings.prefetch)", "batch_size": "\(current.batchSize)"]
+        ["queue": "\(settings.source.queueName)", "prefetch": "\(settings.prefetch)", "batch_size": "\(current.batchSize)"]
     }
 
     // MARK: Shared with the two threads

@@ -79,7 +79,9 @@ final class BatchScreener: Sendable {
                 ])
             }
             batch.changes.append(IncomingChange(envelope: envelope, messageID: messageID,
-                                                routingKey: delivery.routingKey, body: delivery.body))
+                                                routingKey: delivery.routingKey, body: delivery.body,
+                                                keyID: delivery.headers[SignatureHeaders.keyID],
+                                                signature: delivery.headers[SignatureHeaders.signature]))
             batch.changeTags.append(delivery.deliveryTag)
             batch.changeOffsets.append(delivery.streamOffset)
         }

@@ -63,6 +63,30 @@ public enum Topology {
         return notes
     }
 
+    /// What a provincial hub's relaying role needs: its regional queue, bound to its kabupaten/kota hubs'
+    /// keys, with a dead-letter queue of its own, and the control exchange for its resync requests.
+    @discardableResult
+    public static func declareRegionalSide(_ connection: AMQPConnection, province: String, topology: NationalTopology,
+                                           declare: Bool = true) throws(AMQPError) -> [String]
+    {
+        try declareHubSide(connection, declare: declare)
+        try connection.declareExchange(WireNames.controlExchange, passive: !declare)
+        let queue = WireNames.regionalQueue(province: province)
+        guard declare else {
+            _ = try connection.queueDepth(queue)  // passive: throws when the queue is missing
+            return []
+        }
+        try connection.declareExchange(WireNames.regionalDeadLetterExchange)
+        let dead = WireNames.regionalDeadQueue(province: province)
+        var notes = try declareKeepingLimits(connection, dead, topology.deadQueueArguments)
+        try connection.bindQueue(dead, exchange: WireNames.regionalDeadLetterExchange, pattern: province + ".#")
+        notes += try declareKeepingLimits(connection, queue, topology.regionalQueueArguments)
+        for binding in WireNames.regionalBindings(province: province) {
+            try connection.bindQueue(queue, exchange: binding.exchange, pattern: binding.pattern)
+        }
+        return notes
+    }
+
     /// The history stream and its bindings, when `topology` has one. A mirror needs only this.
     @discardableResult
     public static func declareHistory(_ connection: AMQPConnection, topology: NationalTopology, declare: Bool = true)

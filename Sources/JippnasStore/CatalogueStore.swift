@@ -9,12 +9,19 @@ public struct IncomingChange: Sendable {
     public var routingKey: String
     /// The body exactly as received, kept in history as provenance.
     public var body: Data
+    /// The publishing hub's signature headers, kept in history with the body they cover.
+    public var keyID: String?
+    public var signature: String?
 
-    public init(envelope: Envelope, messageID: String, routingKey: String, body: Data) {
+    public init(envelope: Envelope, messageID: String, routingKey: String, body: Data, keyID: String? = nil,
+                signature: String? = nil)
+    {
         self.envelope = envelope
         self.messageID = messageID
         self.routingKey = routingKey
         self.body = body
+        self.keyID = keyID
+        self.signature = signature
     }
 }
 
@@ -330,6 +337,14 @@ public final class CatalogueStore: Sendable {
                 ) WITHOUT ROWID
                 """)
         }
+        // The publisher's signature beside the body it covers: with the chain inside a relayed body, a
+        // history row proves every hop on its own. A relaying hub reads its forwardable rows by id.
+        m.registerMigration("catalogue-v6-history-signature") { db in
+            try db.execute(sql: """
+                ALTER TABLE history ADD COLUMN key_id TEXT;
+                ALTER TABLE history ADD COLUMN signature TEXT;
+                """)
+        }
         return m
     }()
 
@@ -565,8 +580,9 @@ public final class CatalogueStore: Sendable {
                 """)
             historyHas = try db.cachedStatement(sql: "SELECT 1 FROM history WHERE global_id = ? AND hub_epoch = ? AND revision = ?")
             history = try db.cachedStatement(sql: """
-                INSERT INTO history(global_id, revision, event, hub, seq, message_id, sent_at, received_at, body, hub_epoch)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO history(global_id, revision, event, hub, seq, message_id, sent_at, received_at, body, hub_epoch,
+                    key_id, signature)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         }
     }
@@ -634,6 +650,7 @@ public final class CatalogueStore: Sendable {
         if !known {
             try s.history.execute(arguments: [
                 globalID, i.revision, e.event.rawValue, e.hub, e.seq, change.messageID, e.sentAt, receivedAt, change.body, epoch,
+                change.keyID, change.signature,
             ])
         }
     }
@@ -688,8 +705,10 @@ public final class CatalogueStore: Sendable {
             let current: String = epoch ?? state?["epoch"] ?? ""
             var records = Reconciler.Records()
             var inEpoch = Reconciler.Records()
+            // Keyed as in the hub's store: its own records by id, relayed ones by global id (Envelope.keyInHub).
             let rows = try Row.fetchCursor(db, sql: """
-                SELECT id, revision, withdrawn, hub_epoch FROM innovation WHERE hub = ? AND orphaned_at IS NULL
+                SELECT CASE WHEN global_id = hub || ':' || id THEN id ELSE global_id END, revision, withdrawn, hub_epoch
+                FROM innovation WHERE hub = ? AND orphaned_at IS NULL
                 """, arguments: [hub])
             while let row = try rows.next() {
                 records.add(id: row[0], revision: row[1], withdrawn: row[2])

@@ -79,8 +79,8 @@ public final class HubStore: Sendable {
     /// hub's data under its own code.
     public init(path: String, province: String, appVersion: String = JippnasVersion.current,
                 access: StoreAccess = .readWrite) throws(StoreError) {
-        guard ProvinceRegistry.isProvinceCode(province) else {
-            throw StoreError(operation: "open", path: path, message: "unknown province code \(province)")
+        guard HubCode.isValid(province) else {
+            throw StoreError(operation: "open", path: path, message: "unknown province or kabupaten/kota code \(province)")
         }
         self.path = path
         self.province = province
@@ -144,6 +144,11 @@ public final class HubStore: Sendable {
                 CREATE INDEX outbox_pending ON outbox(seq) WHERE published_at IS NULL;
                 """)
         }
+        // A provincial hub that relays its kabupaten/kota hubs keeps their records beside its own, keyed
+        // `<origin>:<id>` (ids have no colon, so the two never collide), with the chain that brought each.
+        m.registerMigration("hub-v2-relayed") { db in
+            try db.execute(sql: "ALTER TABLE innovation ADD COLUMN relayed_chain TEXT")
+        }
         return m
     }()
 
@@ -189,12 +194,14 @@ public final class HubStore: Sendable {
         }
     }
 
-    /// Withdraws one innovation: a new revision marked withdrawn, and a `withdraw` message.
+    /// Withdraws one of the hub's own innovations: a new revision marked withdrawn, and a `withdraw`
+    /// message. Records relayed from hubs below are theirs to withdraw, so they are not found here.
     public func withdraw(id: String, now: String = Timestamp.now()) throws(StoreError) -> WithdrawOutcome {
         do {
             return try pool.write { db in
                 guard let row = try Row.fetchOne(
-                    db, sql: "SELECT record, withdrawn FROM innovation WHERE id = ?", arguments: [id]) else { return .notFound }
+                    db, sql: "SELECT record, withdrawn FROM innovation WHERE id = ? AND relayed_chain IS NULL",
+                    arguments: [id]) else { return .notFound }
                 if row["withdrawn"] as Bool { return .alreadyWithdrawn }
                 var record = try Self.recordDecoder.decode(Innovation.self, from: Data((row["record"] as String).utf8))
                 record.revision += 1
@@ -210,30 +217,38 @@ public final class HubStore: Sendable {
         }
     }
 
-    private func save(_ db: Database, record: Innovation, withdrawnAt: String?) throws {
+    private func save(_ db: Database, record: Innovation, withdrawnAt: String?, chain: [ChainLink] = []) throws {
         let json = String(decoding: try Self.recordEncoder.encode(record), as: UTF8.self)
+        let chainJSON = chain.isEmpty ? nil : String(decoding: try Self.recordEncoder.encode(chain), as: UTF8.self)
         let upsert = try db.cachedStatement(sql: """
-            INSERT INTO innovation(id, revision, record, withdrawn, withdrawn_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?)
+            INSERT INTO innovation(id, revision, record, withdrawn, withdrawn_at, updated_at, relayed_chain)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(id) DO UPDATE SET revision = excluded.revision, record = excluded.record,
-                withdrawn = excluded.withdrawn, withdrawn_at = excluded.withdrawn_at, updated_at = excluded.updated_at
+                withdrawn = excluded.withdrawn, withdrawn_at = excluded.withdrawn_at, updated_at = excluded.updated_at,
+                relayed_chain = excluded.relayed_chain
             """)
-        try upsert.execute(arguments: [record.id, record.revision, json, withdrawnAt != nil, withdrawnAt, record.updatedAt])
+        try upsert.execute(arguments: [Self.key(record, chain), record.revision, json, withdrawnAt != nil, withdrawnAt,
+                                       record.updatedAt, chainJSON])
+    }
+
+    /// A record's key in this store: its id, or `<origin>:<id>` for one relayed from a hub below.
+    static func key(_ record: Innovation, _ chain: [ChainLink]) -> String {
+        chain.first.map { record.globalID(province: $0.hub) } ?? record.id
     }
 
     private func enqueue(_ db: Database, record: Innovation, event: ChangeEvent, seq: Int64, now: String,
-                         resync: Bool = false) throws
+                         resync: Bool = false, chain: [ChainLink] = []) throws
     {
         let envelope = Envelope(hub: province, seq: seq, event: event, sentAt: now, innovation: record, resync: resync,
-                                epoch: epoch.isEmpty ? nil : epoch, epochParent: epochParent)
+                                epoch: epoch.isEmpty ? nil : epoch, epochParent: epochParent, chain: chain)
         let body = EnvelopeCodec.encode(envelope)
         // Cached: an import or a resync inserts thousands of rows in one transaction.
         let insert = try db.cachedStatement(sql: """
             INSERT INTO outbox(seq, innovation_id, revision, event, message_id, routing_key, body, created_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """)
-        try insert.execute(arguments: [seq, record.id, record.revision, event.rawValue, UUID().uuidString.lowercased(),
-                                       envelope.routingKey, body, now])
+        try insert.execute(arguments: [seq, Self.key(record, chain), record.revision, event.rawValue,
+                                       UUID().uuidString.lowercased(), envelope.routingKey, body, now])
     }
 
     // The counter lives in hub_meta rather than MAX(seq) so that pruning published rows never lets a
@@ -244,6 +259,72 @@ public final class HubStore: Sendable {
 
     private func setLastSeq(_ db: Database, _ seq: Int64) throws {
         try db.execute(sql: "UPDATE hub_meta SET value = ? WHERE key = 'last_seq'", arguments: [String(seq)])
+    }
+
+    // MARK: Relaying the hubs below
+
+    /// A change a kabupaten/kota hub published and this hub's relaying role accepted: the envelope as
+    /// decoded, and the link that proves it (its body, message id and signature).
+    public struct RelayedChange: Sendable {
+        public var published: Envelope
+        public var link: ChainLink
+
+        public init(published: Envelope, link: ChainLink) {
+            self.published = published
+            self.link = link
+        }
+    }
+
+    /// What ``relay(_:through:now:)`` did.
+    public struct RelaySummary: Sendable, Equatable {
+        public var queued = 0
+        /// Not newer than the revision held (a repeat, or an older revision arriving late).
+        public var stale = 0
+    }
+
+    /// Applies changes accepted from the hubs below to this store and queues each, with its chain, for
+    /// the level above; records that `through` (the relaying role's position) is done, in the same
+    /// transaction, so each change is queued once however often the caller stops.
+    public func relay(_ changes: [RelayedChange], through position: Int64, now: String = Timestamp.now()) throws(StoreError)
+        -> RelaySummary
+    {
+        do {
+            return try pool.write { db in
+                var summary = RelaySummary()
+                var seq = try lastSeq(db)
+                let current = try db.cachedStatement(sql: "SELECT revision FROM innovation WHERE id = ?")
+                for change in changes {
+                    let chain = change.published.chain + [change.link]
+                    let record = change.published.innovation
+                    if let held = try Int64.fetchOne(current, arguments: [Self.key(record, chain)]), held >= record.revision {
+                        summary.stale += 1
+                        continue
+                    }
+                    seq += 1
+                    let withdrawn = change.published.event == .withdraw
+                    try save(db, record: record, withdrawnAt: withdrawn ? record.updatedAt : nil, chain: chain)
+                    try enqueue(db, record: record, event: change.published.event, seq: seq, now: now, chain: chain)
+                    summary.queued += 1
+                }
+                try setLastSeq(db, seq)
+                try db.execute(sql: "INSERT OR REPLACE INTO hub_meta(key, value) VALUES ('relay_position', ?)",
+                               arguments: [String(position)])
+                return summary
+            }
+        } catch {
+            throw StoreError.wrap(error, operation: "relay \(changes.count) changes from below", path: path)
+        }
+    }
+
+    /// How far the relaying role has queued (0 before it has).
+    public func relayPosition() throws(StoreError) -> Int64 {
+        do {
+            return try pool.read { db in
+                Int64(try String.fetchOne(db, sql: "SELECT value FROM hub_meta WHERE key = 'relay_position'") ?? "0") ?? 0
+            }
+        } catch {
+            throw StoreError.wrap(error, operation: "read relay position", path: path)
+        }
     }
 
     // MARK: Relay
@@ -377,9 +458,12 @@ public final class HubStore: Sendable {
                 let (rows, finished) = try resyncPart(db, &part, limit: limit)
                 for row in rows where !part.pending.contains(row["id"]) {
                     let record = try Self.recordDecoder.decode(Innovation.self, from: Data((row["record"] as String).utf8))
+                    let chain = try (row["relayed_chain"] as String?).map {
+                        try Self.recordDecoder.decode([ChainLink].self, from: Data($0.utf8))
+                    } ?? []
                     seq += 1
                     try enqueue(db, record: record, event: (row["withdrawn"] as Bool) ? .withdraw : .upsert, seq: seq,
-                                now: part.now, resync: true)
+                                now: part.now, resync: true, chain: chain)
                     part.queued += 1
                 }
                 if part.queued > job.queued { try setLastSeq(db, seq) }
@@ -394,7 +478,7 @@ public final class HubStore: Sendable {
 
     /// The next part of `job`'s records in id order, and whether it is the last.
     private func resyncPart(_ db: Database, _ job: inout ResyncJob, limit: Int) throws -> ([Row], Bool) {
-        let select = "SELECT id, record, withdrawn FROM innovation"
+        let select = "SELECT id, record, withdrawn, relayed_chain FROM innovation"
         if let changed = job.changed {
             let ids = changed[job.nextChanged..<min(changed.count, job.nextChanged + limit)]
             job.nextChanged += ids.count

@@ -19,6 +19,9 @@ public struct BrokerProvisioning: Sendable {
     public var vhost: String
     /// Province codes of the hubs to create users for.
     public var hubs: [String]
+    /// Kabupaten/kota codes of regional hubs: each gets a user that speaks only for its own code, and
+    /// its province's hub gets the regional queue it relays them from.
+    public var regionalHubs: [String] = []
     /// Password per user name.
     public var passwords: [String: String]
     /// Queue types and the history stream, as the aggregator declares them.
@@ -33,7 +36,14 @@ public struct BrokerProvisioning: Sendable {
 
     /// Every user these definitions create, aggregator first (the mirror user only with a history stream).
     public var users: [String] {
-        [Self.aggregatorUser] + (topology.history == nil ? [] : [Self.mirrorUser]) + hubs.map { Provenance.hubUser(province: $0) }
+        [Self.aggregatorUser] + (topology.history == nil ? [] : [Self.mirrorUser])
+            + (hubs + regionalHubs).map { Provenance.hubUser(province: $0) }
+    }
+
+    /// Provinces that relay regional hubs, in order.
+    var relayingProvinces: [String] {
+        var seen = Set<String>()
+        return regionalHubs.map { HubCode.province(of: $0) }.filter { seen.insert($0).inserted }
     }
 
     /// A new random password: 24 bytes from the system's CSPRNG, base64url without padding.
@@ -75,21 +85,24 @@ public struct BrokerProvisioning: Sendable {
                 "write": "^\(escaped(WireNames.controlExchange))$", "read": "^\(escaped(WireNames.historyStream))$",
             ])
         }
-        for province in hubs {
-            let user = Provenance.hubUser(province: province)
-            permissions.append([
-                "user": user, "vhost": vhost, "configure": "^$",
-                "write": "^(\(hubFacing.map(escaped).joined(separator: "|")))$",
-                "read": "^\(escaped(WireNames.hubControlQueue(province: province)))$",
-            ])
+        for hub in hubs + regionalHubs {
+            let relays = relayingProvinces.contains(hub)
+            permissions.append(hubPermission(hub, relays: relays))
+            // Each level keeps to its own keys: `35.innovation.*` is not `35.78.innovation.*`.
+            let own = "^\(escaped(hub))\\.(innovation|hub)\\."
             for exchange in hubFacing {
-                topicPermissions.append([
-                    "user": user, "vhost": vhost, "exchange": exchange, "write": "^\(province)\\.", "read": "^\(province)\\.",
-                ])
+                topicPermissions.append(["user": Provenance.hubUser(province: hub), "vhost": vhost, "exchange": exchange,
+                                         "write": own, "read": "^\(escaped(hub))\\."])
+            }
+            if relays {
+                // A relaying province asks its own kabupaten/kota hubs, and only them, to resync.
+                topicPermissions.append(["user": Provenance.hubUser(province: hub), "vhost": vhost,
+                                         "exchange": WireNames.controlExchange, "write": "^\(hub)\\.[0-9]{2}\\.resync$", "read": "^$"])
             }
         }
         let exchanges = [WireNames.innovationExchange, WireNames.hubExchange, WireNames.controlExchange,
-                         WireNames.deadLetterExchange].map { name -> [String: Any] in
+                         WireNames.deadLetterExchange] + (regionalHubs.isEmpty ? [] : [WireNames.regionalDeadLetterExchange])
+        let exchangeDefinitions = exchanges.map { name -> [String: Any] in
             ["name": name, "vhost": vhost, "type": "topic", "durable": true, "auto_delete": false, "internal": false,
              "arguments": [String: Any]()]
         }
@@ -108,15 +121,36 @@ public struct BrokerProvisioning: Sendable {
             bindings += WireNames.nationalBindings.map { binding($0.exchange, WireNames.historyStream, $0.pattern) }
         }
         bindings.append(binding(WireNames.deadLetterExchange, WireNames.nationalDeadQueue, "#"))
-        for province in hubs {
-            let control = WireNames.hubControlQueue(province: province)
+        for hub in hubs + regionalHubs {
+            let control = WireNames.hubControlQueue(province: hub)
             queues.append(queue(control, Self.json(WireNames.controlQueueArguments)))
-            bindings.append(binding(WireNames.controlExchange, control, ResyncRequest.routingKey(province: province)))
+            bindings.append(binding(WireNames.controlExchange, control, ResyncRequest.routingKey(province: hub)))
+        }
+        for province in relayingProvinces {
+            let regional = WireNames.regionalQueue(province: province), dead = WireNames.regionalDeadQueue(province: province)
+            queues.append(queue(regional, Self.json(topology.regionalQueueArguments)))
+            queues.append(queue(dead, Self.json(topology.deadQueueArguments)))
+            bindings += WireNames.regionalBindings(province: province).map { binding($0.exchange, regional, $0.pattern) }
+            bindings.append(binding(WireNames.regionalDeadLetterExchange, dead, province + ".#"))
         }
         return [
             "rabbit_version": "3.10.8", "vhosts": [["name": vhost]], "users": users, "permissions": permissions,
-            "topic_permissions": topicPermissions, "exchanges": exchanges, "queues": queues, "bindings": bindings,
+            "topic_permissions": topicPermissions, "exchanges": exchangeDefinitions, "queues": queues, "bindings": bindings,
         ]
+    }
+
+    /// A hub user's permissions: configure nothing, write the hub-facing exchanges, read its control queue;
+    /// a relaying province also reads its regional queues and writes resync requests to the hubs below.
+    private func hubPermission(_ hub: String, relays: Bool) -> [String: Any] {
+        func escaped(_ name: String) -> String { name.replacingOccurrences(of: ".", with: "\\.") }
+        var write = [WireNames.innovationExchange, WireNames.hubExchange]
+        var read = [WireNames.hubControlQueue(province: hub)]
+        if relays {
+            write.append(WireNames.controlExchange)
+            read += [WireNames.regionalQueue(province: hub), WireNames.regionalDeadQueue(province: hub)]
+        }
+        return ["user": Provenance.hubUser(province: hub), "vhost": vhost, "configure": "^$",
+                "write": "^(\(write.map(escaped).joined(separator: "|")))$", "read": "^(\(read.map(escaped).joined(separator: "|")))$"]
     }
 
     /// Queue arguments as definitions hold them.

@@ -9,11 +9,17 @@ public struct ProvenancePolicy: Sendable {
     public var requireSignatures: Bool
     /// Refuse messages without a broker-validated AMQP user-id naming the province's hub.
     public var requireUserID: Bool
+    /// Which hubs may publish to this consumer: provinces (the national aggregator) or one province's
+    /// kabupaten/kota (a provincial hub's relaying role).
+    public var scope: HubScope
 
-    public init(trust: TrustStore? = nil, requireSignatures: Bool = false, requireUserID: Bool = false) {
+    public init(trust: TrustStore? = nil, requireSignatures: Bool = false, requireUserID: Bool = false,
+                scope: HubScope = .provinces)
+    {
         self.trust = trust
         self.requireSignatures = requireSignatures
         self.requireUserID = requireUserID
+        self.scope = scope
     }
 
     /// Accepts everything: no trust store, nothing required.
@@ -37,6 +43,28 @@ public enum Provenance {
         case .accepted: nil
         case .verify(let pending): pending.verifies(body) ? nil : .badSignature
         }
+    }
+
+    /// The first broken link of a provenance chain, or nil when every link holds: each signed link's key
+    /// is trusted for exactly that link's hub (a kabupaten/kota key speaks for its own kabupaten/kota, and
+    /// the chain's structure already put that under the relaying province) and its signature verifies
+    /// over the link's body. As for the message itself, without a trust store nothing is verified, and a
+    /// missing signature is refused only when signatures are required.
+    public static func checkChain(_ chain: [ChainLink], policy: ProvenancePolicy) -> ValidationReason? {
+        guard let trust = policy.trust else { return nil }
+        for link in chain {
+            switch (link.signature, link.keyID) {
+            case (nil, nil):
+                if policy.requireSignatures { return .chainMissingSignature }
+            case (let signature?, let keyID?):
+                guard let key = trust.keys[keyID] else { return .chainUnknownKey }
+                guard key.province == link.hub else { return .chainKeyMismatch }
+                guard key.verifies(signature, over: link.body) else { return .chainBadSignature }
+            default:
+                return .chainMalformed("relayed.signature")
+            }
+        }
+        return nil
     }
 
     /// A signature whose key is trusted for the province, still to be verified over the body. Verifying

@@ -63,9 +63,16 @@ public enum Screening {
                 return nil
             }
         }
-        let verdict = screenChecks(message, maxBodyBytes: maxBodyBytes, provenanceProblem: provenanceProblem)
+        let verdict = screenChecks(message, maxBodyBytes: maxBodyBytes, scope: policy.scope, provenanceProblem: provenanceProblem)
         if case .refused = verdict { return (verdict, nil) }
-        if case .change = verdict { return (verdict, pending) }
+        if case .change(let envelope, _) = verdict {
+            if envelope.chain.isEmpty { return (verdict, pending) }
+            // A relayed change: the relaying hub's own signature first (it covers the chain), then each link.
+            let hub = RoutingKey.parse(message.routingKey)?.province
+            if let pending, !pending.verifies(message.body) { return (.refused(.badSignature, hub: hub), nil) }
+            if let broken = Provenance.checkChain(envelope.chain, policy: policy) { return (.refused(broken, hub: hub), nil) }
+            return (verdict, nil)
+        }
         // A checkpoint or other hub message: rare, verified at once.
         if let pending, !pending.verifies(message.body) {
             return (.refused(.badSignature, hub: RoutingKey.parse(message.routingKey)?.province), nil)
@@ -73,11 +80,14 @@ public enum Screening {
         return (verdict, nil)
     }
 
-    private static func screenChecks(_ message: Message, maxBodyBytes: Int,
+    private static func screenChecks(_ message: Message, maxBodyBytes: Int, scope: HubScope,
                                      provenanceProblem: (String) -> ValidationReason?) -> Verdict
     {
         guard let key = RoutingKey.parse(message.routingKey) else { return .refused(.invalidRoutingKey, hub: nil) }
         let province = key.province
+        if let reason = scope.refusal(for: province) {
+            return .refused(reason, hub: reason == .invalidRoutingKey ? nil : province)
+        }
         // Every message, checkpoints included: its id is logged and (for changes) the deduplication key.
         guard let messageID = message.messageID, !messageID.isEmpty else {
             return .refused(.missingField("message_id"), hub: province)

@@ -183,8 +183,8 @@ private struct KeyFile {
     func bytes(_ name: String) -> Data? { fields[name].flatMap { Data(base64Encoded: $0) } }
 
     func province(_ path: String) throws(TrustError) -> String {
-        guard let p = fields["province"], ProvinceRegistry.isProvinceCode(p) else {
-            throw TrustError(file: path, problem: "province must be a Kemendagri province code, found \(fields["province"] ?? "none")")
+        guard let p = fields["province"], HubCode.isValid(p) else {
+            throw TrustError(file: path, problem: "province must be a Kemendagri province code (or a kabupaten/kota code PP.KK for a regional hub), found \(fields["province"] ?? "none")")
         }
         return p
     }

@@ -28,6 +28,7 @@ struct AggregatorCommand: AsyncParsableCommand {
         switch source {
         case .queue: WireNames.nationalQueue
         case .stream(let start): "\(WireNames.historyStream) (from \(start) when new)"
+        case .regional(let province): WireNames.regionalQueue(province: province)
         }
     }
 

@@ -15,7 +15,7 @@ struct HubCommand: AsyncParsableCommand {
 
     struct HubOptions: ParsableArguments {
         @OptionGroup var common: ConfigOptions
-        @Option(name: .long, help: "The hub's two-digit province code (overrides 'province').")
+        @Option(name: .long, help: "The hub's two-digit province code, or a kabupaten/kota hub's PP.KK (overrides 'province').")
         var province: String?
 
         func settings(exitOnError: Bool = true) async throws -> HubSettings {
@@ -168,19 +168,27 @@ struct HubCommand: AsyncParsableCommand {
                 ])
             }
             let options = hub
+            let regional = try RegionalRole.open(settings, hub: store, logger: logger)
             try await serveDaemon(
                 role: "hub", owner: "jippnas hub run (hub \(settings.province))", database: settings.database,
                 httpListen: settings.httpListen, grace: settings.shutdownGrace, logger: logger,
-                makeLoop: { HubRelay(store: store, settings: settings, logger: logger, observer: $0, signer: signer) },
-                service: \.service, counters: { $0.snapshot }, connected: { $0.snapshot.connected },
-                reload: { relay, logger in
+                makeLoop: {
+                    HubLoops(relay: HubRelay(store: store, settings: settings, logger: logger, observer: $0, signer: signer),
+                             regional: regional)
+                },
+                service: \.service, counters: { $0.relay.snapshot }, connected: { $0.relay.snapshot.connected },
+                reload: { loops, logger in
                     let fresh = try await options.settings(exitOnError: false)
-                    let old = relay.current
+                    // The regional trust store is read in full before anything changes: a bad key file keeps the old one.
+                    let regionalPolicy = try fresh.regional.map { try RegionalRole.provenancePolicy($0, province: fresh.province) }
+                    let old = loops.relay.current
                     let new = HubRelay.Tunables(batchSize: fresh.batchSize, checkpointInterval: fresh.checkpointInterval)
-                    relay.reload(new)
+                    loops.relay.reload(new)
+                    if let regionalPolicy, let role = loops.regional { role.aggregator.reload(regionalPolicy) }
                     applyReload(level: fresh.logLevel, changes: [
                         "batch_size": "\(old.batchSize)->\(new.batchSize)",
                         "checkpoint_interval_s": "\(old.checkpointInterval.components.seconds)->\(new.checkpointInterval.components.seconds)",
+                        "regional_trusted_keys": "\(regionalPolicy?.trust?.summary ?? "none")",
                     ], logger: logger)
                 })
         }

@@ -26,6 +26,8 @@ struct BrokerCommand: AsyncParsableCommand {
 
         @Option(name: .long, help: "Provinces CSV (code,...,jipp_hub), for example seeds/provinces.csv.") var hubs: String
         @Flag(name: .long, help: "Every province in the CSV, not only those marked jipp_hub=yes.") var allProvinces = false
+        @Option(name: .long, help: "Kabupaten/kota CSV (code,...,jipp_hub), for example seeds/regions.csv: a user per regional hub marked jipp_hub=yes, and its province's regional queue.")
+        var regions: String?
         @Option(name: .long, help: "The vhost to create.") var vhost = "jippnas"
         @Option(name: .long, help: "Where to write the definitions (JSON, mode 0600: it holds password hashes).")
         var out = "jippnas-definitions.json"
@@ -58,6 +60,26 @@ struct BrokerCommand: AsyncParsableCommand {
                              history: noHistory ? nil : HistoryRetention(maxAge: historyMaxAge, maxBytes: historyMaxBytes))
         }
 
+        /// The regional hubs of `--regions`, each under a provincial hub being provisioned.
+        func regionalHubs(provinces: [String]) throws -> [String] {
+            guard let regions else { return [] }
+            guard let data = FileManager.default.contents(atPath: regions) else {
+                printError("cannot read \(regions)")
+                throw ExitCodes.usage
+            }
+            do {
+                let codes = try ProvinceList.codes(csv: data, fileName: regions, onlyHubs: true, regions: true)
+                for code in codes where !provinces.contains(HubCode.province(of: code)) {
+                    printError("\(regions): \(code) is a regional hub of province \(HubCode.province(of: code)), which has no hub here: its hub relays it")
+                    throw ExitCodes.usage
+                }
+                return codes
+            } catch let error as ImportFileError {
+                printError("\(error)")
+                throw ExitCodes.usage
+            }
+        }
+
         func run() async throws {
             guard let data = FileManager.default.contents(atPath: hubs) else {
                 printError("cannot read \(hubs)")
@@ -75,6 +97,7 @@ struct BrokerCommand: AsyncParsableCommand {
                 throw ExitCodes.usage
             }
             var provisioning = BrokerProvisioning(vhost: vhost, hubs: provinces, passwords: [:], topology: topology)
+            provisioning.regionalHubs = try regionalHubs(provinces: provinces)
             var created: [String] = []
             do {
                 try SecretFiles.makePrivateDirectory(passwordsDir)
@@ -95,7 +118,7 @@ struct BrokerCommand: AsyncParsableCommand {
                 printError("\(error)")
                 throw ExitCodes.failure
             }
-            print("definitions written to \(out): vhost \(vhost), \(provinces.count) hub user(s), \(provisioning.users.prefix(while: { !$0.hasPrefix("hub-") }).map { "'\($0)'" }.joined(separator: " and ")); \(queueType) national queue\(noHistory ? "" : ", history stream"); passwords in \(passwordsDir)/ (\(created.count) new)")
+            print("definitions written to \(out): vhost \(vhost), \(provinces.count) hub user(s)\(provisioning.regionalHubs.isEmpty ? "" : " and \(provisioning.regionalHubs.count) kabupaten/kota hub user(s)"), \(provisioning.users.prefix(while: { !$0.hasPrefix("hub-") }).map { "'\($0)'" }.joined(separator: " and ")); \(queueType) national queue\(noHistory ? "" : ", history stream"); passwords in \(passwordsDir)/ (\(created.count) new)")
             if printPasswords {
                 for user in provisioning.users { print("\(user) \(provisioning.passwords[user] ?? "")") }
             }
@@ -140,13 +163,13 @@ struct KeysCommand: AsyncParsableCommand {
                 the hub to the new .key, and remove the old .pub once the hub's outbox has drained: both keys are \
                 valid meanwhile. Exit codes: 0 written; 64 bad province; 1 files could not be written.
                 """)
-        @Option(name: .long, help: "The hub's province code.") var hub: String
+        @Option(name: .long, help: "The hub's province code, or a kabupaten/kota hub's PP.KK.") var hub: String
         @Option(name: .long, help: "Directory to write the two files into.") var out = "."
         @Option(name: .long, help: "Write the private key to this file instead of the --out directory; an existing file is never replaced.")
         var keyFile: String?
 
         func validate() throws {
-            guard ProvinceRegistry.isProvinceCode(hub) else { throw ValidationError("\(hub) is not a province code") }
+            guard HubCode.isValid(hub) else { throw ValidationError("\(hub) is not a province or kabupaten/kota code") }
         }
 
         func run() async throws {

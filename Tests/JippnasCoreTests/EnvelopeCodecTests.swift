@@ -72,7 +72,8 @@ struct EnvelopeCodecTests {
     }
 
     @Test func envelopeReasons() throws {
-        #expect(try reason { $0["schema"] = 2 } == "unknown_schema")
+        #expect(try reason { $0["schema"] = 3 } == "unknown_schema")
+        #expect(try reason { $0["schema"] = 2 } == "missing_field:relayed", "schema 2 is a relayed change")
         #expect(try reason { $0["schema"] = nil } == "missing_field:schema")
         #expect(try reason { $0["hub"] = nil } == "missing_field:hub")
         #expect(try reason { $0["hub"] = "99" } == "invalid_field:hub")

@@ -130,15 +130,39 @@ struct ProvisioningTests {
         let permissions = try #require(d["permissions"] as? [[String: Any]])
         let hub35 = try #require(permissions.first { $0["user"] as? String == "hub-35" })
         #expect(hub35["configure"] as? String == "^$")
-        #expect(hub35["read"] as? String == #"^jippnas\.control\.35$"#)
+        #expect(hub35["read"] as? String == #"^(jippnas\.control\.35)$"#)
         let topics = try #require(d["topic_permissions"] as? [[String: Any]])
-        #expect(topics.filter { $0["user"] as? String == "hub-35" }.allSatisfy { $0["write"] as? String == #"^35\."# })
+        #expect(topics.filter { $0["user"] as? String == "hub-35" }.allSatisfy { $0["write"] as? String == #"^35\.(innovation|hub)\."# })
         #expect(topics.count == 4)
         let aggregator = try #require(permissions.first { $0["user"] as? String == "aggregator" })
         #expect(aggregator["write"] as? String == #"^jippnas\.control$"#)
         #expect(aggregator["read"] as? String == #"^(jippnas\.national|jippnas\.national\.dead|jippnas\.history)$"#)
         let mirror = try #require(permissions.first { $0["user"] as? String == "mirror" })
         #expect(mirror["read"] as? String == #"^jippnas\.history$"# && mirror["configure"] as? String == "^$")
+    }
+
+    @Test func regionalHubsGetTheirOwnUsersAndTheirProvinceItsRegionalQueue() throws {
+        var p = BrokerProvisioning(vhost: "v", hubs: ["35", "33"], passwords: [:])
+        p.regionalHubs = ["35.78", "35.73"]
+        #expect(p.users.suffix(2) == ["hub-35.78", "hub-35.73"])
+        let d = p.definitions()
+        let permissions = try #require(d["permissions"] as? [[String: Any]])
+        let surabaya = try #require(permissions.first { $0["user"] as? String == "hub-35.78" })
+        #expect(surabaya["read"] as? String == #"^(jippnas\.control\.35\.78)$"# && surabaya["configure"] as? String == "^$")
+        let jatim = try #require(permissions.first { $0["user"] as? String == "hub-35" })
+        #expect(jatim["read"] as? String == #"^(jippnas\.control\.35|jippnas\.regional\.35|jippnas\.regional\.35\.dead)$"#)
+        #expect(jatim["write"] as? String == #"^(jippnas\.innovation|jippnas\.hub|jippnas\.control)$"#)
+        let jateng = try #require(permissions.first { $0["user"] as? String == "hub-33" })
+        #expect(jateng["write"] as? String == #"^(jippnas\.innovation|jippnas\.hub)$"#, "a province relaying nobody asks nobody to resync")
+        let topics = try #require(d["topic_permissions"] as? [[String: Any]])
+        #expect(topics.filter { $0["user"] as? String == "hub-35.78" }.allSatisfy { $0["write"] as? String == #"^35\.78\.(innovation|hub)\."# })
+        #expect(topics.contains { $0["user"] as? String == "hub-35" && $0["exchange"] as? String == "jippnas.control"
+            && $0["write"] as? String == #"^35\.[0-9]{2}\.resync$"# })
+        let queues = try #require(d["queues"] as? [[String: Any]]).map { $0["name"] as! String }
+        #expect(queues.contains("jippnas.regional.35") && queues.contains("jippnas.regional.35.dead") && queues.contains("jippnas.control.35.78"))
+        #expect(!queues.contains("jippnas.regional.33"))
+        let bindings = try #require(d["bindings"] as? [[String: Any]])
+        #expect(bindings.contains { $0["destination"] as? String == "jippnas.regional.35" && $0["routing_key"] as? String == "35.*.innovation.*" })
     }
 
     @Test func definitionsCarryTheQueueTypesAndTheStream() throws {

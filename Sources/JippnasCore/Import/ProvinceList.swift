@@ -1,11 +1,14 @@
 import CSV
 import Foundation
 
-/// Province codes from a provinces CSV shaped like `seeds/provinces.csv` (`code,...,jipp_hub`).
+/// Hub codes from a CSV shaped like `seeds/provinces.csv` or `seeds/regions.csv` (`code,...,jipp_hub`).
 public enum ProvinceList {
-    /// The codes of the rows (only those with `jipp_hub` = `yes` when `onlyHubs`), in file order. A row
-    /// with an unknown code refuses the file, naming its line.
-    public static func codes(csv data: Data, fileName: String, onlyHubs: Bool) throws(ImportFileError) -> [String] {
+    /// The codes of the rows (only those with `jipp_hub` = `yes` when `onlyHubs`), in file order: province
+    /// codes, or with `regions` kabupaten/kota codes `PP.KK`. A row with an unknown code refuses the file,
+    /// naming its line.
+    public static func codes(csv data: Data, fileName: String, onlyHubs: Bool, regions: Bool = false) throws(ImportFileError)
+        -> [String]
+    {
         guard let text = String(validating: data, as: UTF8.self),
               let reader = try? CSVReader(string: text, hasHeaderRow: true, trimFields: true),
               let header = reader.headerRow else {
@@ -26,8 +29,9 @@ public enum ProvinceList {
             guard row.count == header.count else {
                 throw ImportFileError(file: fileName, detail: "line \(line): \(row.count) fields, header has \(header.count)")
             }
-            guard ProvinceRegistry.isProvinceCode(row[codeColumn]) else {
-                throw ImportFileError(file: fileName, detail: "line \(line): \(row[codeColumn]) is not a Kemendagri province code")
+            guard regions ? RegionCode.isValid(row[codeColumn]) : ProvinceRegistry.isProvinceCode(row[codeColumn]) else {
+                throw ImportFileError(file: fileName, detail: "line \(line): \(row[codeColumn]) is not a Kemendagri "
+                                      + (regions ? "kabupaten/kota code (PP.KK)" : "province code"))
             }
             if !onlyHubs || row[hubColumn!] == "yes" { codes.append(row[codeColumn]) }
         }

@@ -122,12 +122,13 @@ public struct InnovationContent: Sendable, Hashable, Codable {
 public enum GlobalID {
     public static func make(province: String, id: String) -> String { province + ":" + id }
 
-    /// Splits a global id into province and hub-scoped id, or nil when it is not shaped `PP:id`.
+    /// Splits a global id into its hub code and hub-scoped id, or nil when it is not shaped `PP:id`
+    /// (a provincial hub's record) or `PP.KK:id` (a kabupaten/kota hub's, relayed by its province).
     public static func parse(_ value: String) -> (province: String, id: String)? {
         guard let colon = value.firstIndex(of: ":") else { return nil }
         let province = String(value[..<colon])
         let id = String(value[value.index(after: colon)...])
-        guard ProvinceRegistry.isProvinceCode(province), InnovationLimits.isValidID(id) else { return nil }
+        guard HubCode.isValid(province), InnovationLimits.isValidID(id) else { return nil }
         return (province, id)
     }
 }

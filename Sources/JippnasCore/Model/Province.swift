@@ -52,3 +52,44 @@ public enum RegionCode {
     /// The province part of a valid region code.
     public static func province(of region: String) -> String { String(region.prefix(2)) }
 }
+
+/// The code a hub publishes under: a province (`35`, a provincial hub reporting to the national level)
+/// or a kabupaten/kota (`35.78`, a regional hub reporting to its province). Routing keys, envelopes,
+/// checkpoints, broker users and signing keys all carry it.
+public enum HubCode {
+    /// Whether `code` is a province code or a valid kabupaten/kota code.
+    public static func isValid(_ code: String) -> Bool {
+        ProvinceRegistry.isProvinceCode(code) || RegionCode.isValid(code)
+    }
+
+    /// Whether `code` is a kabupaten/kota hub's (it has a province above it).
+    public static func isRegional(_ code: String) -> Bool { code.utf8.count == 5 }
+
+    /// The province a valid hub code belongs to (itself for a provincial hub).
+    public static func province(of code: String) -> String { String(code.prefix(2)) }
+
+    /// Whether a hub of `code` publishes directly below `relay`: a kabupaten/kota of that province.
+    public static func isBelow(_ code: String, relay: String) -> Bool {
+        isRegional(code) && !isRegional(relay) && province(of: code) == relay
+    }
+}
+
+/// Which hubs a consumer takes messages from.
+public enum HubScope: Sendable, Equatable {
+    /// Provincial hubs: the national aggregator.
+    case provinces
+    /// The kabupaten/kota hubs of one province: that province's relaying hub. An empty `listed` takes
+    /// every kabupaten/kota of the province.
+    case regions(of: String, listed: Set<String>)
+
+    /// Why a message from `hub` is refused here, or nil when the scope takes it.
+    public func refusal(for hub: String) -> ValidationReason? {
+        switch self {
+        case .provinces:
+            return HubCode.isRegional(hub) ? .invalidRoutingKey : nil
+        case .regions(let province, let listed):
+            guard HubCode.isBelow(hub, relay: province) else { return .invalidRoutingKey }
+            return listed.isEmpty || listed.contains(hub) ? nil : .unlistedHub
+        }
+    }
+}

@@ -2,11 +2,17 @@ import Foundation
 
 /// The message every hub publishes for one change of one innovation (docs/PROTOCOL.md).
 ///
-/// Decoding ignores keys it does not know, so later schema-1 additions (provenance per hop, resync marks)
-/// reach older aggregators harmlessly; an incompatible change bumps `schema`.
+/// Decoding ignores keys it does not know, so later schema-1 additions reach older aggregators
+/// harmlessly; an incompatible change bumps `schema`. A relayed change (one with a ``chain``) is
+/// schema 2, so that an aggregator that cannot check the chain refuses it rather than filing a
+/// kabupaten/kota's record under its province.
 public struct Envelope: Sendable, Hashable {
-    /// The only schema this build reads and writes.
+    /// The schema of an envelope without a provenance chain.
     public static let schemaVersion = 1
+    /// The schema of an envelope with a provenance chain (`relayed`).
+    public static let relayedSchemaVersion = 2
+    /// Most links a chain may have: kabupaten/kota → provinsi is one; the rest is room to grow.
+    public static let maxChainLength = 4
 
     /// The publishing hub's province code.
     public var hub: String
@@ -22,9 +28,13 @@ public struct Envelope: Sendable, Hashable {
     public var epoch: String?
     /// For a restored store, the epoch of the backup it came from ("" for a backup from before epochs).
     public var epochParent: String?
+    /// For a change relayed from the hubs below: who published it first and who passed it on, originating
+    /// hub first. Empty for a hub's own change. On the wire the last link is `relayed`, and each link's
+    /// body holds the link before it.
+    public var chain: [ChainLink]
 
     public init(hub: String, seq: Int64, event: ChangeEvent, sentAt: String, innovation: Innovation, resync: Bool = false,
-                epoch: String? = nil, epochParent: String? = nil) {
+                epoch: String? = nil, epochParent: String? = nil, chain: [ChainLink] = []) {
         self.hub = hub
         self.seq = seq
         self.event = event
@@ -33,13 +43,52 @@ public struct Envelope: Sendable, Hashable {
         self.resync = resync
         self.epoch = epoch
         self.epochParent = epochParent
+        self.chain = chain
     }
 
     /// The routing key this envelope is published under.
     public var routingKey: String { RoutingKey.innovation(province: hub, event: event) }
 
-    /// The national key of the innovation this envelope is about.
-    public var globalID: String { innovation.globalID(province: hub) }
+    /// The hub that published the change first: the chain's first link, else this envelope's hub.
+    public var origin: String { chain.first?.hub ?? hub }
+
+    /// The national key of the innovation this envelope is about: scoped by the originating hub, so
+    /// `35.78:sapa-warga` stays Kota Surabaya's however many hubs relay it.
+    public var globalID: String { innovation.globalID(province: origin) }
+
+    /// The record's key within the publishing hub's store and checkpoint digest: its id for the hub's
+    /// own records, `<origin>:<id>` for relayed ones.
+    public var keyInHub: String { chain.isEmpty ? innovation.id : globalID }
+}
+
+/// One hop of a provenance chain: a message exactly as a hub below published it.
+public struct ChainLink: Sendable, Hashable, Codable {
+    /// The hub that published it (a ``HubCode``).
+    public var hub: String
+    /// Its seq at that hub (read from ``body``).
+    public var seq: Int64
+    /// Its AMQP message id.
+    public var messageID: String
+    /// The id of the key it was signed with, and the base64 signature over ``body``; nil when unsigned.
+    public var keyID: String?
+    public var signature: String?
+    /// The body exactly as that hub published it: what the signature covers.
+    public var body: Data
+
+    public init(hub: String, seq: Int64, messageID: String, keyID: String?, signature: String?, body: Data) {
+        self.hub = hub
+        self.seq = seq
+        self.messageID = messageID
+        self.keyID = keyID
+        self.signature = signature
+        self.body = body
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case hub, seq, body, signature
+        case messageID = "message_id"
+        case keyID = "key_id"
+    }
 }
 
 /// JSON encoding and validating decoding of ``Envelope``.
@@ -54,8 +103,8 @@ public enum EnvelopeCodec {
 
     /// The envelope as the UTF-8 JSON body of an AMQP message (see ``EnvelopeWriter`` for the form).
     public static func encode(_ envelope: Envelope) -> Data {
-        var writer = EnvelopeWriter()
-        writer.write(envelope, schema: Envelope.schemaVersion)
+        var writer = EnvelopeWriter(capacity: envelope.chain.isEmpty ? 1024 : 4096)
+        writer.write(envelope, schema: envelope.chain.isEmpty ? Envelope.schemaVersion : Envelope.relayedSchemaVersion)
         return Data(writer.bytes)
     }
 
@@ -66,6 +115,13 @@ public enum EnvelopeCodec {
         _ body: Data, routingKey: String, contentType: String?,
         maxBodyBytes: Int = InnovationLimits.defaultMaxBodyBytes
     ) -> Result<Envelope, ValidationReason> {
+        decode(body, routingKey: routingKey, contentType: contentType, maxBodyBytes: maxBodyBytes, depth: 0)
+    }
+
+    /// `depth` counts the links already unwrapped above this body.
+    static func decode(_ body: Data, routingKey: String, contentType: String?, maxBodyBytes: Int, depth: Int)
+        -> Result<Envelope, ValidationReason>
+    {
         if body.count > maxBodyBytes { return .failure(.bodyTooLarge) }
         if !isAccepted(contentType: contentType) { return .failure(.unsupportedContentType) }
         guard case .innovation(let keyProvince, let keyEvent)? = RoutingKey.parse(routingKey) else {
@@ -82,7 +138,7 @@ public enum EnvelopeCodec {
         } catch {
             return .failure(.malformedJSON)
         }
-        return wire.validated(keyProvince: keyProvince, keyEvent: keyEvent)
+        return wire.validated(keyProvince: keyProvince, keyEvent: keyEvent, maxBodyBytes: maxBodyBytes, depth: depth)
     }
 
     /// Whether a message's content-type property is one the federation reads: absent, empty, or
@@ -109,6 +165,9 @@ public enum EnvelopeCodec {
 
     private static func fieldFailure(_ context: DecodingError.Context) -> ValidationReason {
         guard let last = context.codingPath.last(where: { $0.intValue == nil }) else { return .malformedJSON }
+        if context.codingPath.first?.stringValue == "relayed" {
+            return .chainMalformed(last.stringValue == "relayed" ? "relayed" : "relayed." + last.stringValue)
+        }
         return .invalidField(last.stringValue)
     }
 }
@@ -126,12 +185,17 @@ private struct WireIn: Decodable {
     var resync: Bool?
     var epoch: String?
     var epoch_parent: String?
+    var relayed: WireLink?
 
-    func validated(keyProvince: String, keyEvent: ChangeEvent) -> Result<Envelope, ValidationReason> {
+    func validated(keyProvince: String, keyEvent: ChangeEvent, maxBodyBytes: Int, depth: Int)
+        -> Result<Envelope, ValidationReason>
+    {
         guard let schema else { return .failure(.missingField("schema")) }
-        guard schema == Envelope.schemaVersion else { return .failure(.unknownSchema) }
+        guard schema == Envelope.schemaVersion || schema == Envelope.relayedSchemaVersion else {
+            return .failure(.unknownSchema)
+        }
         guard let hub else { return .failure(.missingField("hub")) }
-        guard ProvinceRegistry.isProvinceCode(hub) else { return .failure(.invalidField("hub")) }
+        guard HubCode.isValid(hub) else { return .failure(.invalidField("hub")) }
         guard hub == keyProvince else { return .failure(.provinceMismatch) }
         guard let seqNumber = seq else { return .failure(.missingField("seq")) }
         guard let seq = exactInteger(seqNumber), seq >= 1 else { return .failure(.invalidField("seq")) }
@@ -147,8 +211,66 @@ private struct WireIn: Decodable {
         case .failure(let reason): return .failure(reason)
         case .success(let record):
             if let reason = InnovationValidator.validate(record, province: hub) { return .failure(reason) }
+            var chain: [ChainLink] = []
+            switch (schema == Envelope.relayedSchemaVersion, relayed) {
+            case (false, nil): break
+            case (false, _?): return .failure(.invalidField("relayed"))
+            case (true, nil): return .failure(.missingField("relayed"))
+            case (true, let link?):
+                switch link.chain(relayedBy: hub, event: event, record: record, maxBodyBytes: maxBodyBytes, depth: depth) {
+                case .failure(let reason): return .failure(reason)
+                case .success(let links): chain = links
+                }
+            }
             return .success(Envelope(hub: hub, seq: seq, event: event, sentAt: sentAt, innovation: record,
-                                     resync: resync ?? false, epoch: epoch, epochParent: epoch_parent))
+                                     resync: resync ?? false, epoch: epoch, epochParent: epoch_parent, chain: chain))
+        }
+    }
+}
+
+/// The `relayed` object: the message the hub below published, which the relaying hub passes on.
+private struct WireLink: Decodable {
+    var hub: String?
+    var message_id: String?
+    var key_id: String?
+    var signature: String?
+    var body: String?
+
+    /// The whole chain up to and including this link, checked structurally: the link's hub lies below
+    /// the relaying one, its body is a valid envelope of that hub (whose own chain is checked the same
+    /// way), and it published exactly this record and event. Signatures are the trust layer's.
+    func chain(relayedBy relay: String, event: ChangeEvent, record: Innovation, maxBodyBytes: Int, depth: Int)
+        -> Result<[ChainLink], ValidationReason>
+    {
+        guard depth < Envelope.maxChainLength else { return .failure(.chainTooLong) }
+        guard let hub else { return .failure(.chainMalformed("relayed.hub")) }
+        guard HubCode.isValid(hub) else { return .failure(.chainMalformed("relayed.hub")) }
+        guard HubCode.isBelow(hub, relay: relay) else { return .failure(.chainHubOutsideProvince) }
+        guard let message_id, !message_id.isEmpty, message_id.utf8.count <= 128,
+              message_id.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { return .failure(.chainMalformed("relayed.message_id")) }
+        guard (key_id == nil) == (signature == nil) else { return .failure(.chainMalformed("relayed.signature")) }
+        guard let encoded = body, let bytes = Data(base64Encoded: encoded) else { return .failure(.chainMalformed("relayed.body")) }
+        let inner = EnvelopeCodec.decode(bytes, routingKey: RoutingKey.innovation(province: hub, event: event), contentType: nil,
+                                         maxBodyBytes: maxBodyBytes, depth: depth + 1)
+        switch inner {
+        case .failure(.eventMismatch): return .failure(.chainContentMismatch)
+        case .failure(let reason) where reason.isChainReason: return .failure(reason)
+        case .failure(let reason): return .failure(.chainLinkInvalid(reason.code))
+        case .success(let published):
+            guard published.innovation == record else { return .failure(.chainContentMismatch) }
+            return .success(published.chain + [ChainLink(hub: hub, seq: published.seq, messageID: message_id, keyID: key_id,
+                                                         signature: signature, body: bytes)])
+        }
+    }
+}
+
+extension ValidationReason {
+    /// Whether the reason is about a provenance chain (passed up unchanged from a deeper link).
+    var isChainReason: Bool {
+        switch self {
+        case .chainMalformed, .chainLinkInvalid, .chainHubOutsideProvince, .chainContentMismatch, .chainTooLong,
+             .chainMissingSignature, .chainUnknownKey, .chainKeyMismatch, .chainBadSignature: true
+        default: false
         }
     }
 }

@@ -17,6 +17,7 @@ struct EnvelopeWriter {
         key("event"); string(envelope.event.rawValue)
         key("hub"); string(envelope.hub)
         key("innovation"); write(envelope.innovation)
+        if let link = envelope.chain.last { key("relayed"); write(link) }
         if envelope.resync { key("resync"); bytes.append(contentsOf: "true".utf8) }
         key("schema"); integer(Int64(schema))
         key("sent_at"); string(envelope.sentAt)
@@ -43,6 +44,16 @@ struct EnvelopeWriter {
         key("title"); string(r.title)
         key("updated_at"); string(r.updatedAt)
         optional("url", r.url)
+        close()
+    }
+
+    private mutating func write(_ link: ChainLink) {
+        open()
+        key("body"); string(link.body.base64EncodedString())
+        key("hub"); string(link.hub)
+        optional("key_id", link.keyID)
+        key("message_id"); string(link.messageID)
+        optional("signature", link.signature)
         close()
     }
 

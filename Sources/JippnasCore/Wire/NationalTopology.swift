@@ -62,6 +62,14 @@ public struct NationalTopology: Sendable, Equatable {
         return arguments
     }
 
+    /// Arguments of a province's `jippnas.regional.<province>`: as the national queue's, but dead-lettering
+    /// to `jippnas.regional.dead`, so a kabupaten/kota's refused message never lands in the national one.
+    public var regionalQueueArguments: [String: AMQPArgument] {
+        var arguments = nationalQueueArguments
+        arguments["x-dead-letter-exchange"] = .string(WireNames.regionalDeadLetterExchange)
+        return arguments
+    }
+
     /// Arguments of `jippnas.national.dead`: the same type, so a cluster keeps its dead letters too.
     public var deadQueueArguments: [String: AMQPArgument] { queueTypeArguments }
 

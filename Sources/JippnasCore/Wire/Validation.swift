@@ -30,6 +30,26 @@ public enum ValidationReason: Error, Sendable, Hashable, CustomStringConvertible
     case missingUserID
     /// The AMQP user-id names another province's hub (or, when required, no hub at all).
     case userIDMismatch
+    /// A relaying hub only: the message comes from a kabupaten/kota hub its `regional.hubs` does not list.
+    case unlistedHub
+    /// Provenance chain (`relayed`): a field of the link is absent or has the wrong type or shape.
+    case chainMalformed(String)
+    /// The link's body is not a valid envelope of the link's hub; carries that envelope's own reason.
+    case chainLinkInvalid(String)
+    /// The link's hub is not a kabupaten/kota of the relaying province.
+    case chainHubOutsideProvince
+    /// The relayed record or event differs from what the link's hub published.
+    case chainContentMismatch
+    /// More links than ``Envelope/maxChainLength``.
+    case chainTooLong
+    /// Signatures are required and a link carries none.
+    case chainMissingSignature
+    /// A link names a key id the trust store does not hold.
+    case chainUnknownKey
+    /// A link's key is trusted, but for another hub than the link's.
+    case chainKeyMismatch
+    /// A link's signature does not verify over the link's body.
+    case chainBadSignature
 
     /// The code as stored and documented, for example `missing_field:title`.
     public var code: String {
@@ -53,6 +73,16 @@ public enum ValidationReason: Error, Sendable, Hashable, CustomStringConvertible
         case .badSignature: "bad_signature"
         case .missingUserID: "missing_user_id"
         case .userIDMismatch: "user_id_mismatch"
+        case .unlistedHub: "unlisted_hub"
+        case .chainMalformed(let field): "chain_malformed:\(field)"
+        case .chainLinkInvalid(let inner): "chain_link_invalid:\(inner)"
+        case .chainHubOutsideProvince: "chain_hub_outside_province"
+        case .chainContentMismatch: "chain_content_mismatch"
+        case .chainTooLong: "chain_too_long"
+        case .chainMissingSignature: "chain_missing_signature"
+        case .chainUnknownKey: "chain_unknown_key"
+        case .chainKeyMismatch: "chain_key_mismatch"
+        case .chainBadSignature: "chain_bad_signature"
         }
     }
 
@@ -93,13 +123,16 @@ public enum InnovationLimits {
 
 /// Field-level checks of innovation content. Pure; returns the first failure in field order.
 public enum InnovationValidator {
-    /// Checks `content` as published by a hub of `province`.
+    /// Checks `content` as published by the hub `province` (a ``HubCode``): a provincial hub's records
+    /// lie in its province, a kabupaten/kota hub's in its own kabupaten/kota.
     public static func validate(_ content: InnovationContent, province: String) -> ValidationReason? {
         if !InnovationLimits.isValidID(content.id) { return .invalidField("id") }
         if let r = checkText(content.title, "title", InnovationLimits.titleLength) { return r }
         if let r = checkText(content.agency, "agency", InnovationLimits.agencyLength) { return r }
         if !RegionCode.isValid(content.region) { return .invalidField("region") }
-        if RegionCode.province(of: content.region) != province { return .regionOutsideProvince }
+        if HubCode.isRegional(province) ? content.region != province : RegionCode.province(of: content.region) != province {
+            return .regionOutsideProvince
+        }
         if let d = content.launchedOn, !Timestamp.isValidDate(d) { return .invalidField("launched_on") }
         if let r = checkOptional(content.summary, "summary", InnovationLimits.summaryMax) { return r }
         if let r = checkOptional(content.benefits, "benefits", InnovationLimits.benefitsMax) { return r }

@@ -1,0 +1,88 @@
+import Dispatch
+import Foundation
+import JippnasCore
+import JippnasOps
+import JippnasServices
+import JippnasStore
+import JippnasTrust
+import Logging
+
+/// The loops of `jippnas hub run`: the relay, and for a provincial hub with a `regional` section the
+/// relaying role (an aggregator on `jippnas.regional.<province>` and the forwarder into the outbox).
+struct HubLoops: Sendable {
+    let relay: HubRelay
+    let regional: RegionalRole.Running?
+
+    /// One service running every loop on threads of their own; it returns once all have settled.
+    var service: BlockingLoopService {
+        BlockingLoopService(name: "hub") { stop in
+            var loops: [(String, @Sendable (StopSignal) -> Void)] = [("hub-relay", relay.run(until:))]
+            if let regional {
+                loops.append(("regional-aggregator", regional.aggregator.run(until:)))
+                loops.append(("regional-forwarder", regional.forwarder.run(until:)))
+            }
+            let group = DispatchGroup()
+            for (name, loop) in loops {
+                group.enter()
+                let thread = Thread {
+                    loop(stop)
+                    group.leave()
+                }
+                thread.name = name
+                thread.start()
+            }
+            group.wait()
+        }
+    }
+}
+
+/// Opening and reloading the relaying role.
+enum RegionalRole {
+    /// What the role holds while the daemon runs.
+    struct Running: Sendable {
+        let aggregator: Aggregator
+        let forwarder: RegionalForwarder
+        let lock: DatabaseLock
+    }
+
+    /// The role's catalogue, lock and trust, or nil for a hub without a `regional` section. Exits 64 for an
+    /// unusable keys directory, 1 when the catalogue cannot be opened or another daemon holds it.
+    static func open(_ settings: HubSettings, hub store: HubStore, logger: Logger) throws -> Running? {
+        guard let regional = settings.regional else { return nil }
+        let aggregatorSettings = regional.aggregatorSettings(province: settings.province, broker: settings.broker,
+                                                             logLevel: settings.logLevel)
+        let policy: ProvenancePolicy
+        do {
+            policy = try provenancePolicy(regional, province: settings.province)
+        } catch {
+            printError("config regional.keys_dir: \(error)")
+            throw ExitCodes.usage
+        }
+        let lock: DatabaseLock
+        do {
+            try FileManager.default.createDirectory(atPath: (regional.catalogue as NSString).deletingLastPathComponent,
+                                                    withIntermediateDirectories: true)
+            lock = try DatabaseLock(database: regional.catalogue, owner: "jippnas hub run (regional role of \(settings.province))")
+        } catch {
+            printError("\(error)")
+            throw ExitCodes.failure
+        }
+        let catalogue = try AggregatorCommand.openStore(aggregatorSettings)
+        var roleLogger = logger
+        roleLogger[metadataKey: "role"] = "regional"
+        roleLogger.info("relaying kabupaten/kota hubs", metadata: [
+            "queue": "\(WireNames.regionalQueue(province: settings.province))", "catalogue": "\(regional.catalogue)",
+            "hubs": "\(regional.hubs.isEmpty ? "every kabupaten/kota of \(settings.province)" : regional.hubs.joined(separator: ","))",
+            "trusted_keys": "\(policy.trust?.summary ?? "none")", "require_signatures": "\(policy.requireSignatures)",
+        ])
+        return Running(aggregator: Aggregator(store: catalogue, settings: aggregatorSettings, logger: roleLogger, provenance: policy),
+                       forwarder: RegionalForwarder(catalogue: catalogue, hub: store, logger: roleLogger), lock: lock)
+    }
+
+    /// The regional trust store and requirements, scoped to the province's kabupaten/kota hubs.
+    static func provenancePolicy(_ regional: RegionalSettings, province: String) throws(TrustError) -> ProvenancePolicy {
+        ProvenancePolicy(trust: try regional.trustDir.map { dir throws(TrustError) in try TrustStore.load(directory: dir) },
+                         requireSignatures: regional.requireSignatures, requireUserID: regional.requireUserID,
+                         scope: .regions(of: province, listed: Set(regional.hubs)))
+    }
+}
