@@ -48,6 +48,11 @@ public struct HubRecord: Sendable, Equatable {
     public var innovation: Innovation
     public var withdrawn: Bool
     public var withdrawnAt: String?
+    /// The kabupaten/kota hub that published it, for a record relayed from below; nil for the hub's own.
+    public var relayedFrom: String?
+
+    /// The record's national global id when held by hub `hub`.
+    public func globalID(hub: String) -> String { innovation.globalID(province: relayedFrom ?? hub) }
 }
 
 /// The hub's local SQLite store: its innovations and the transactional outbox.
@@ -521,10 +526,12 @@ public final class HubStore: Sendable {
     public func records() throws(StoreError) -> [HubRecord] {
         do {
             return try pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT record, withdrawn, withdrawn_at FROM innovation ORDER BY id").map { row in
-                    HubRecord(
+                try Row.fetchAll(db, sql: "SELECT id, record, withdrawn, withdrawn_at FROM innovation ORDER BY id").map { row in
+                    let key: String = row["id"]
+                    return HubRecord(
                         innovation: try Self.recordDecoder.decode(Innovation.self, from: Data((row["record"] as String).utf8)),
-                        withdrawn: row["withdrawn"], withdrawnAt: row["withdrawn_at"])
+                        withdrawn: row["withdrawn"], withdrawnAt: row["withdrawn_at"],
+                        relayedFrom: GlobalID.parse(key).map(\.province))
                 }
             }
         } catch {

@@ -57,6 +57,14 @@ struct CatalogueCommand: AsyncParsableCommand {
         struct Shown: Encodable {
             var entry: CatalogueEntry
             var history: [HistoryEntry]
+            /// The latest revision's hops, originating hub first.
+            var provenance: [ProvenanceHop]
+        }
+
+        /// A province's name, or "kabupaten/kota of <province>" for a regional hub.
+        static func hubName(_ hub: String) -> String {
+            let province = ProvinceRegistry.province(code: HubCode.province(of: hub))?.name ?? "?"
+            return HubCode.isRegional(hub) ? "(kabupaten/kota of \(province))" : "(\(province))"
         }
 
         func run() async throws {
@@ -66,7 +74,8 @@ struct CatalogueCommand: AsyncParsableCommand {
                 throw ExitCodes.dataRefused
             }
             let history = try guarded { try store.history(globalID: globalID) }
-            if options.json { return try printJSON(Shown(entry: entry, history: history)) }
+            let hops = try guarded { try store.provenance(globalID: globalID) }
+            if options.json { return try printJSON(Shown(entry: entry, history: history, provenance: hops)) }
             let i = entry.innovation
             let province = ProvinceRegistry.province(code: entry.hub)?.name ?? entry.hub
             let fields: [(String, String?)] = [
@@ -79,6 +88,11 @@ struct CatalogueCommand: AsyncParsableCommand {
                 ("contact", i.contact), ("url", i.url), ("summary", i.summary), ("benefits", i.benefits),
             ]
             for (name, value) in fields { if let value { print(name.padding(toLength: 12, withPad: " ", startingAt: 0) + value) } }
+            print("\nprovenance of revision \(i.revision) (published first, then relayed):")
+            printTable(["HOP", "HUB", "SEQ", "KEY ID", "MESSAGE ID"], hops.enumerated().map { index, hop in
+                [index == 0 ? "published" : "relayed", hop.hub + " " + Self.hubName(hop.hub), "\(hop.seq)", hop.keyID ?? "unsigned",
+                 hop.messageID]
+            })
             print("\nhistory:")
             printTable(["REV", "EVENT", "SEQ", "SENT AT", "RECEIVED AT", "MESSAGE ID"],
                        history.map { ["\($0.revision)", $0.event, "\($0.seq)", $0.sentAt, $0.receivedAt, $0.messageID] })

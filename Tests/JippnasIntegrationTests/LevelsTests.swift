@@ -1,0 +1,151 @@
+import Foundation
+import JippnasAMQP
+import JippnasCore
+import JippnasOps
+import JippnasStore
+import JippnasTestSupport
+import JippnasTrust
+import Testing
+
+/// Issue 14 on the real broker, with the real `jippnas` binary: two kota hubs → Jawa Timur (35) → the
+/// national aggregator, and Jawa Tengah (33) directly, all provisioned with per-level permissions and
+/// signing keys.
+@Suite("Levels: kabupaten/kota → provinsi → nasional", .serialized, .enabled(if: BrokerFixture.shouldRun, "needs the broker from scripts/test"))
+struct LevelsTests {
+    @Test("three levels: every chain verified nationally, forged links refused with their reasons, a kota hub speaking for another refused by broker and province")
+    func threeLevels() async throws {
+        let site = try LevelsSite(label: "levels")
+        defer { site.stop() }
+        try await site.start()
+
+        // Everything arrives: the provinces' own records and the kota hubs' through Jawa Timur.
+        let expected = try site.expectedGlobalIDs()
+        #expect(expected.contains("35.78:sby-e-health") && expected.contains("35.73:mlg-sambat-online"))
+        let catalogue = try site.nationalCatalogue()
+        #expect(await eventually(timeout: .seconds(60)) { (try? Set(catalogue.list().map(\.globalID))) == expected },
+                "national catalogue: \((try? catalogue.list().map(\.globalID).sorted()) ?? [])\n\(site.logs())")
+
+        // The chain as the national catalogue stores it: the body Jawa Timur signed, with Surabaya's link
+        // inside, each signature verifying against the national trust store.
+        let entry = try #require(try catalogue.entry(globalID: "35.78:sby-e-health"))
+        #expect(entry.hub == "35" && entry.innovation.region == "35.78")
+        let lastMessage = try #require(try catalogue.history(globalID: entry.globalID).last).messageID
+        let row = try #require(try catalogue.accepted(after: 0, limit: 1000).first { $0.messageID == lastMessage })
+        #expect(row.hub == "35" && row.keyID == site.keyIDs["35"])
+        let stored = try EnvelopeCodec.decode(row.body, routingKey: "35.innovation.upsert", contentType: nil).get()
+        #expect(stored.chain.map { $0.hub } == ["35.78"] && stored.chain[0].keyID == site.keyIDs["35.78"])
+        let national = try TrustStore.load(directory: site.dir.file("trust-national"))
+        #expect(Provenance.check(province: "35", userID: "hub-35", signature: row.signature, keyID: row.keyID, body: row.body,
+                                 policy: ProvenancePolicy(trust: national, requireSignatures: true)) == nil)
+        #expect(Provenance.checkChain(stored.chain, policy: ProvenancePolicy(trust: national, requireSignatures: true)) == nil)
+        let shown = Subprocess.run([site.binary, "catalogue", "show", "--config", site.dir.file("aggregator.yaml"), "35.78:sby-e-health"])
+        #expect(shown.output.contains("relayed") && shown.output.contains("35.78"), "\(shown.output)")
+
+        // Jawa Timur's checkpoints cover its relayed records too: no digest mismatch, ever.
+        #expect(await eventually(timeout: .seconds(30)) {
+            (try? catalogue.hubStates().first { $0.hub == "35" }?.lastCheckpointAt) != nil
+        })
+        try await Task.sleep(for: .seconds(3))
+        let reconciliations = try catalogue.reconciliations()
+        #expect(reconciliations.filter { $0.hub == "35" && $0.reason == "digest_mismatch" }.isEmpty, "\(reconciliations)")
+
+        // A withdrawal at Surabaya travels up both levels.
+        let withdrawn = Subprocess.run([site.binary, "hub", "withdraw", "--config", site.dir.file("hub-35.78.yaml"), "sby-single-window"])
+        #expect(withdrawn.status == 0, "\(withdrawn.output)")
+        #expect(await eventually(timeout: .seconds(30)) { (try? catalogue.entry(globalID: "35.78:sby-single-window"))??.withdrawn == true })
+
+        try await forgedLinksAreRefused(site, catalogue: catalogue)
+        try await aKotaHubCannotSpeakForAnother(site)
+    }
+
+    /// Jawa Timur's own credentials and key, but links it could not have had from below.
+    func forgedLinksAreRefused(_ site: LevelsSite, catalogue: CatalogueStore) async throws {
+        let jatim = try site.signingKey("35")
+        let surabaya = try site.signingKey("35.78")
+        let stranger = HubSigningKey.generate(province: "35.78")
+        func kotaBody(_ id: String, title: String = "Inovasi Palsu Surabaya", seq: Int64 = 900) -> (Data, Innovation) {
+            var content = SampleData.contents(province: "35", count: 1)[0]
+            content.id = id
+            content.title = title
+            content.region = "35.78"
+            let record = content.innovation(revision: 1, updatedAt: "2026-11-30T08:00:00Z")
+            return (EnvelopeCodec.encode(Envelope(hub: "35.78", seq: seq, event: .upsert, sentAt: "2026-11-30T08:00:00Z",
+                                                   innovation: record)), record)
+        }
+        func relayed(_ id: String, linkBody: Data, signer: HubSigningKey, record: Innovation) -> WireMessage {
+            let link = ChainLink(hub: "35.78", seq: 900, messageID: "forged-link-\(id)", keyID: signer.keyID,
+                                 signature: signer.sign(linkBody), body: linkBody)
+            let body = EnvelopeCodec.encode(Envelope(hub: "35", seq: 9_000_000, event: .upsert, sentAt: "2026-11-30T08:00:00Z",
+                                                     innovation: record, chain: [link]))
+            return WireMessage(routingKey: "35.innovation.upsert", properties: PublishProperties(
+                messageID: "forged-\(id)", type: "upsert", appID: "t", timestamp: 0, userID: "hub-35",
+                headers: [(SignatureHeaders.signature, jatim.sign(body)), (SignatureHeaders.keyID, jatim.keyID)]), body: body)
+        }
+        let (unknownBody, unknownRecord) = kotaBody("forged-unknown-key")
+        let (provinceBody, provinceRecord) = kotaBody("forged-by-province")
+        let (genuineBody, genuineRecord) = kotaBody("forged-content")
+        var altered = genuineRecord
+        altered.title = "Judul Diubah di Provinsi"
+        let (signedBody, signedRecord) = kotaBody("forged-body", seq: 901)
+        let (otherBody, _) = kotaBody("forged-body", seq: 902)
+        var badSignature = relayed("forged-body", linkBody: otherBody, signer: surabaya, record: signedRecord)
+        // Surabaya's signature over one body, presented with another.
+        let link = ChainLink(hub: "35.78", seq: 902, messageID: "l", keyID: surabaya.keyID, signature: surabaya.sign(signedBody),
+                             body: otherBody)
+        let tampered = EnvelopeCodec.encode(Envelope(hub: "35", seq: 9_000_001, event: .upsert, sentAt: "2026-11-30T08:00:00Z",
+                                                     innovation: signedRecord, chain: [link]))
+        badSignature.body = tampered
+        badSignature.properties.headers = [(SignatureHeaders.signature, jatim.sign(tampered)), (SignatureHeaders.keyID, jatim.keyID)]
+        try publishConfirmed([
+            relayed("forged-unknown-key", linkBody: unknownBody, signer: stranger, record: unknownRecord),
+            relayed("forged-by-province", linkBody: provinceBody, signer: jatim, record: provinceRecord),
+            relayed("forged-content", linkBody: genuineBody, signer: surabaya, record: altered),
+            badSignature,
+        ], url: try site.url("hub-35"))
+        let expected = ["forged-forged-unknown-key": "chain_unknown_key", "forged-forged-by-province": "chain_key_mismatch",
+                        "forged-forged-content": "chain_content_mismatch", "forged-forged-body": "chain_bad_signature"]
+        #expect(await eventually(timeout: .seconds(30)) {
+            let letters = (try? catalogue.deadLetters()) ?? []
+            return expected.allSatisfy { id, reason in letters.contains { $0.messageID == id && $0.reason == reason } }
+        }, "\((try? catalogue.deadLetters().map { "\($0.messageID ?? "-") \($0.reason)" }) ?? [])")
+        #expect(try catalogue.list().filter { $0.globalID.contains("forged") }.isEmpty)
+    }
+
+    /// Kota Surabaya's hub trying to publish for Kota Malang, or above its level.
+    func aKotaHubCannotSpeakForAnother(_ site: LevelsSite) async throws {
+        let surabaya = try site.signingKey("35.78")
+        var content = SampleData.contents(province: "35", count: 1)[0]
+        content.id = "mlg-dari-surabaya"
+        content.region = "35.73"
+        let body = EnvelopeCodec.encode(Envelope(hub: "35.73", seq: 500, event: .upsert, sentAt: "2026-11-30T08:00:00Z",
+                                                 innovation: content.innovation(revision: 1, updatedAt: "2026-11-30T08:00:00Z")))
+        // The broker: topic permissions keep hub-35.78 to 35.78.*, and hub-35 to 35.innovation/35.hub.
+        for (user, key) in [("hub-35.78", "35.73.innovation.upsert"), ("hub-35.78", "35.innovation.upsert"),
+                            ("hub-35", "35.78.innovation.upsert")] {
+            let refusal = try site.publishExpectingRefusal(user: user, routingKey: key, body: body)
+            #expect(refusal?.accessRefused == true, "\(user) → \(key): \(String(describing: refusal))")
+        }
+        // The province: a publisher the broker lets set any user-id (an impersonator) gets past the broker,
+        // and Jawa Timur's relaying role refuses it by user-id and by key.
+        let impersonator = try site.impersonator()
+        func message(_ id: String, user: String) -> WireMessage {
+            WireMessage(routingKey: "35.73.innovation.upsert", properties: PublishProperties(
+                messageID: id, type: "upsert", appID: "t", timestamp: 0, userID: user,
+                headers: [(SignatureHeaders.signature, surabaya.sign(body)), (SignatureHeaders.keyID, surabaya.keyID)]), body: body)
+        }
+        try publishConfirmed([message("as-malang-user-surabaya", user: "hub-35.78"), message("as-malang-key-surabaya", user: "hub-35.73")],
+                             url: impersonator)
+        let regional = try CatalogueStore(path: site.dir.file("regional-35.sqlite"), access: .readOnly)
+        #expect(await eventually(timeout: .seconds(30)) {
+            let letters = (try? regional.deadLetters()) ?? []
+            return letters.contains { $0.messageID == "as-malang-user-surabaya" && $0.reason == "user_id_mismatch" }
+                && letters.contains { $0.messageID == "as-malang-key-surabaya" && $0.reason == "signing_key_province_mismatch" }
+        }, "\((try? regional.deadLetters().map { "\($0.messageID ?? "-") \($0.reason)" }) ?? [])")
+        // Queue statistics lag behind (quorum queues report them every few seconds).
+        #expect(await eventually(timeout: .seconds(30)) {
+            (try? site.queueDepth(WireNames.regionalDeadQueue(province: "35"))) == 2
+                && (try? site.queueDepth(WireNames.nationalDeadQueue)) == 4
+        }, "the province's refusals in its own dead-letter queue, only the four forged chains in the national one")
+        #expect(try regional.entry(globalID: "35.73:mlg-dari-surabaya") == nil)
+    }
+}
