@@ -108,6 +108,7 @@ public struct RegionalSettings: Sendable, Equatable {
         settings.requireSignatures = requireSignatures
         settings.requireUserID = requireUserID
         settings.topology.history = nil
+        settings.topology.feed = nil
         return settings
     }
 }
@@ -144,6 +145,10 @@ public struct AggregatorSettings: Sendable, Equatable {
     public var topology = NationalTopology()
     /// Where the aggregator reads from.
     public var source = ConsumeSource.queue
+    /// How often the national feed carries a checkpoint, and a snapshot (`feed.checkpoint_interval_s`,
+    /// `feed.snapshot_interval_h`).
+    public var feedCheckpointInterval = Duration.seconds(60)
+    public var feedSnapshotInterval = Duration.seconds(86_400)
 
     public init(database: String, broker: BrokerSettings, prefetch: Int = 1000, batchSize: Int = 500,
                 batchMaxWait: Duration = .milliseconds(50), maxBodyBytes: Int = InnovationLimits.defaultMaxBodyBytes,
@@ -309,6 +314,8 @@ public enum SettingsLoader {
         settings.requireUserID = try r.bool("trust.require_user_id", default: false)
         settings.topology = try nationalTopology(r)
         settings.source = try consumeSource(r)
+        settings.feedCheckpointInterval = .seconds(try r.int("feed.checkpoint_interval_s", default: 60, in: 1...86_400))
+        settings.feedSnapshotInterval = .seconds(3600 * (try r.int("feed.snapshot_interval_h", default: 24, in: 1...8_760)))
         if case .stream = settings.source, settings.topology.history == nil {
             throw ConfigError(key: "consumer.source", problem: "stream needs the history stream (history.enabled: true)")
         }
@@ -398,22 +405,25 @@ public enum SettingsLoader {
             topology.queueType = type
         }
         topology.deliveryLimit = try r.int("national.delivery_limit", default: topology.deliveryLimit, in: 1...10_000)
-        guard try r.bool("history.enabled", default: true) else {
-            topology.history = nil
-            return topology
-        }
+        topology.history = try retention(r, section: "history")
+        topology.feed = try retention(r, section: "feed")
+        return topology
+    }
+
+    /// A stream's retention from `<section>.enabled`, `.max_age`, `.max_bytes` and `.segment_bytes`; nil when disabled.
+    private static func retention(_ r: Reader, section: String) throws(ConfigError) -> HistoryRetention? {
+        guard try r.bool(section + ".enabled", default: true) else { return nil }
         var retention = HistoryRetention()
-        if let age = r.string("history.max_age") {
+        if let age = r.string(section + ".max_age") {
             guard HistoryRetention.isValidAge(age) else {
-                throw ConfigError(key: "history.max_age", problem: "'\(age)' is not an age such as 30D, 12h or 1Y (Y, M, D, h, m, s)")
+                throw ConfigError(key: section + ".max_age", problem: "'\(age)' is not an age such as 30D, 12h or 1Y (Y, M, D, h, m, s)")
             }
             retention.maxAge = age
         }
-        retention.maxBytes = Int64(try r.int("history.max_bytes", default: Int(retention.maxBytes), in: 1_000_000...Int.max))
-        retention.segmentBytes = Int64(try r.int("history.segment_bytes", default: Int(retention.segmentBytes),
+        retention.maxBytes = Int64(try r.int(section + ".max_bytes", default: Int(retention.maxBytes), in: 1_000_000...Int.max))
+        retention.segmentBytes = Int64(try r.int(section + ".segment_bytes", default: Int(retention.segmentBytes),
                                                  in: 100_000...3_000_000_000))
-        topology.history = retention
-        return topology
+        return retention
     }
 
     private static func consumeSource(_ r: Reader) throws(ConfigError) -> ConsumeSource {

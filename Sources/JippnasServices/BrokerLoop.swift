@@ -11,6 +11,8 @@ enum SessionEnd {
     case lost(any Error)
     /// The session chose to pause (nacks, unroutable messages); reconnect after a backoff.
     case retryLater(String)
+    /// Connect again at once (a mirror reading its stream again from elsewhere).
+    case restart(String)
 }
 
 /// The connect–run–back-off cycle both daemons share: connect to the broker the ``ReconnectPlanner``
@@ -95,7 +97,8 @@ struct BrokerLoop {
                 logger.info("disconnected from broker", metadata: ["broker": "\(url)", "reason": "stopping"])
                 return
             }
-            let delay = planner.disconnected(at: .now, random: .random(in: 0...1))
+            var delay = planner.disconnected(at: .now, random: .random(in: 0...1))
+            if case .restart = end { delay = .zero }
             report(end, of: connection, delay: delay)
             stop.sleep(delay, tick: observer.tick)
         }
@@ -129,6 +132,9 @@ struct BrokerLoop {
                 "broker": "\(url)", "reason": "\(error)", "retry_in_ms": "\(delay.milliseconds)",
             ].merging(hint(error)) { $1 })
             observer.status("connection to \(url) lost; reconnecting in \(delay.milliseconds) ms")
+        case .restart(let reason):
+            connection.close()
+            logger.notice("reconnecting", metadata: ["broker": "\(url)", "reason": "\(reason)"])
         case .retryLater(let reason):
             connection.close()
             logger.warning("publishing paused", metadata: [

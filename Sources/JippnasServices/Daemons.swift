@@ -1,3 +1,4 @@
+import Foundation
 import JippnasCore
 import Logging
 import ServiceLifecycle
@@ -30,6 +31,25 @@ public struct BlockingLoopService: Service, CustomStringConvertible {
     }
 }
 
+extension BlockingLoopService {
+    /// One service running several loops, each on a thread of its own; it returns once all have settled.
+    public init(name: String, loops: [(name: String, run: @Sendable (StopSignal) -> Void)]) {
+        self.init(name: name) { stop in
+            let group = DispatchGroup()
+            for loop in loops {
+                group.enter()
+                let thread = Thread {
+                    loop.run(stop)
+                    group.leave()
+                }
+                thread.name = loop.name
+                thread.start()
+            }
+            group.wait()
+        }
+    }
+}
+
 extension HubRelay {
     /// The relay as a service for a ServiceGroup.
     public var service: BlockingLoopService { BlockingLoopService(name: "hub-relay") { self.run(until: $0) } }
@@ -38,4 +58,9 @@ extension HubRelay {
 extension Aggregator {
     /// The aggregator as a service for a ServiceGroup.
     public var service: BlockingLoopService { BlockingLoopService(name: "aggregator") { self.run(until: $0) } }
+}
+
+extension CatalogueMirror {
+    /// The mirror as a service for a ServiceGroup.
+    public var service: BlockingLoopService { BlockingLoopService(name: "mirror") { self.run(until: $0) } }
 }

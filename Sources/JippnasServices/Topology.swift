@@ -60,6 +60,24 @@ public enum Topology {
         notes += try declareKeepingLimits(connection, WireNames.nationalQueue, topology.nationalQueueArguments)
         try bindNational(connection, queue: WireNames.nationalQueue)
         notes += try declareHistory(connection, topology: topology)
+        notes += try declareFeed(connection, topology: topology)
+        return notes
+    }
+
+    /// The national feed: the exchange the aggregator publishes to and the stream mirrors read.
+    @discardableResult
+    public static func declareFeed(_ connection: AMQPConnection, topology: NationalTopology, declare: Bool = true)
+        throws(AMQPError) -> [String]
+    {
+        guard let arguments = topology.feedArguments else { return [] }
+        guard declare else {
+            try connection.declareExchange(NationalFeed.exchange, passive: true)
+            _ = try connection.queueDepth(NationalFeed.stream)
+            return []
+        }
+        try connection.declareExchange(NationalFeed.exchange)
+        let notes = try declareKeepingLimits(connection, NationalFeed.stream, arguments)
+        try connection.bindQueue(NationalFeed.stream, exchange: NationalFeed.exchange, pattern: "#")
         return notes
     }
 

@@ -345,6 +345,8 @@ public final class CatalogueStore: Sendable {
                 ALTER TABLE history ADD COLUMN signature TEXT;
                 """)
         }
+        // The national feed: which records changed since it was last published, and a mirror's place.
+        m.registerMigration("catalogue-v7-feed", migrate: CatalogueStore.createFeedTables)
         return m
     }()
 
@@ -973,6 +975,14 @@ public final class CatalogueStore: Sendable {
     func read<T>(_ operation: String, _ body: (Database) throws -> T) throws(StoreError) -> T {
         do {
             return try pool.read(body)
+        } catch {
+            throw StoreError.wrap(error, operation: operation, path: path)
+        }
+    }
+
+    func write<T>(_ operation: String, _ body: (Database) throws -> T) throws(StoreError) -> T {
+        do {
+            return try pool.write(body)
         } catch {
             throw StoreError.wrap(error, operation: operation, path: path)
         }

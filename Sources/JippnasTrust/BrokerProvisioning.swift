@@ -36,7 +36,7 @@ public struct BrokerProvisioning: Sendable {
 
     /// Every user these definitions create, aggregator first (the mirror user only with a history stream).
     public var users: [String] {
-        [Self.aggregatorUser] + (topology.history == nil ? [] : [Self.mirrorUser])
+        [Self.aggregatorUser] + (topology.history == nil && topology.feed == nil ? [] : [Self.mirrorUser])
             + (hubs + regionalHubs).map { Provenance.hubUser(province: $0) }
     }
 
@@ -74,15 +74,16 @@ public struct BrokerProvisioning: Sendable {
                           "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": [String]()])
         }
         let history = topology.history == nil ? "" : "|\(escaped(WireNames.historyStream))"
+        let feed = topology.feed == nil ? "" : "|\(escaped(NationalFeed.stream))"
         permissions.append([
             "user": Self.aggregatorUser, "vhost": vhost, "configure": "^$",
-            "write": "^\(escaped(WireNames.controlExchange))$",
-            "read": "^(\(escaped(WireNames.nationalQueue))|\(escaped(WireNames.nationalDeadQueue))\(history))$",
+            "write": "^(\(escaped(WireNames.controlExchange))\(topology.feed == nil ? "" : "|" + escaped(NationalFeed.exchange)))$",
+            "read": "^(\(escaped(WireNames.nationalQueue))|\(escaped(WireNames.nationalDeadQueue))\(history)\(feed))$",
         ])
-        if topology.history != nil {
+        if topology.history != nil || topology.feed != nil {
             permissions.append([
                 "user": Self.mirrorUser, "vhost": vhost, "configure": "^$",
-                "write": "^\(escaped(WireNames.controlExchange))$", "read": "^\(escaped(WireNames.historyStream))$",
+                "write": "^\(escaped(WireNames.controlExchange))$", "read": "^(\(String((history + feed).dropFirst())))$",
             ])
         }
         for hub in hubs + regionalHubs {
@@ -102,6 +103,7 @@ public struct BrokerProvisioning: Sendable {
         }
         let exchanges = [WireNames.innovationExchange, WireNames.hubExchange, WireNames.controlExchange,
                          WireNames.deadLetterExchange] + (regionalHubs.isEmpty ? [] : [WireNames.regionalDeadLetterExchange])
+            + (topology.feed == nil ? [] : [NationalFeed.exchange])
         let exchangeDefinitions = exchanges.map { name -> [String: Any] in
             ["name": name, "vhost": vhost, "type": "topic", "durable": true, "auto_delete": false, "internal": false,
              "arguments": [String: Any]()]
@@ -121,6 +123,10 @@ public struct BrokerProvisioning: Sendable {
             bindings += WireNames.nationalBindings.map { binding($0.exchange, WireNames.historyStream, $0.pattern) }
         }
         bindings.append(binding(WireNames.deadLetterExchange, WireNames.nationalDeadQueue, "#"))
+        if let arguments = topology.feedArguments {
+            queues.append(queue(NationalFeed.stream, Self.json(arguments)))
+            bindings.append(binding(NationalFeed.exchange, NationalFeed.stream, "#"))
+        }
         for hub in hubs + regionalHubs {
             let control = WireNames.hubControlQueue(province: hub)
             queues.append(queue(control, Self.json(WireNames.controlQueueArguments)))
@@ -144,7 +150,8 @@ public struct BrokerProvisioning: Sendable {
     private func hubPermission(_ hub: String, relays: Bool) -> [String: Any] {
         func escaped(_ name: String) -> String { name.replacingOccurrences(of: ".", with: "\\.") }
         var write = [WireNames.innovationExchange, WireNames.hubExchange]
-        var read = [WireNames.hubControlQueue(province: hub)]
+        // Every hub may read the national feed for its mirror (`jippnas mirror run`), and nothing else of it.
+        var read = [WireNames.hubControlQueue(province: hub)] + (topology.feed == nil ? [] : [NationalFeed.stream])
         if relays {
             write.append(WireNames.controlExchange)
             read += [WireNames.regionalQueue(province: hub), WireNames.regionalDeadQueue(province: hub)]

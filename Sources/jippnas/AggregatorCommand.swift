@@ -88,9 +88,14 @@ struct AggregatorCommand: AsyncParsableCommand {
             try await serveDaemon(
                 role: "aggregator", owner: "jippnas aggregator run", database: settings.database,
                 httpListen: settings.httpListen, grace: settings.shutdownGrace, logger: logger,
-                makeLoop: { Aggregator(store: store, settings: settings, logger: logger, observer: $0, provenance: policy) },
-                service: \.service, counters: { $0.snapshot }, connected: { $0.snapshot.connected },
-                reload: { aggregator, logger in
+                makeLoop: { observer in
+                    AggregatorLoops(aggregator: Aggregator(store: store, settings: settings, logger: logger, observer: observer,
+                                                           provenance: policy),
+                                    feed: AggregatorLoops.feed(settings, store: store, logger: logger))
+                },
+                service: \.service, counters: { $0.aggregator.snapshot }, connected: { $0.aggregator.snapshot.connected },
+                reload: { loops, logger in
+                    let aggregator = loops.aggregator
                     let fresh = try await loadSettings(role: "aggregator", options: options, extra: Self.sourceOverrides(rebuildFromStream: rebuild, streamStart: start), exitOnError: false,
                                                        SettingsLoader.aggregator)
                     // The trust store is read in full before anything changes: a bad key file keeps the old one.
@@ -115,6 +120,26 @@ extension AggregatorCommand {
     static func provenancePolicy(_ settings: AggregatorSettings) throws(TrustError) -> ProvenancePolicy {
         ProvenancePolicy(trust: try settings.trustDir.map { dir throws(TrustError) in try TrustStore.load(directory: dir) },
                          requireSignatures: settings.requireSignatures, requireUserID: settings.requireUserID)
+    }
+
+    /// The loops of `jippnas aggregator run`: the aggregator, and on the primary the national feed's publisher.
+    struct AggregatorLoops: Sendable {
+        let aggregator: Aggregator
+        let feed: FeedPublisher?
+
+        var service: BlockingLoopService {
+            var loops: [(name: String, run: @Sendable (StopSignal) -> Void)] = [("aggregator", aggregator.run(until:))]
+            if let feed { loops.append(("feed", feed.run(until:))) }
+            return BlockingLoopService(name: "aggregator", loops: loops)
+        }
+
+        /// The feed's publisher, for the primary (it consumes the national queue) with `feed.enabled`.
+        static func feed(_ settings: AggregatorSettings, store: CatalogueStore, logger: Logger) -> FeedPublisher? {
+            guard settings.source == .queue, settings.topology.feed != nil else { return nil }
+            return FeedPublisher(store: store, broker: settings.broker, topology: settings.topology,
+                                 intervals: .init(checkpoint: settings.feedCheckpointInterval, snapshot: settings.feedSnapshotInterval),
+                                 logger: logger)
+        }
     }
 
     struct Resync: AsyncParsableCommand {

@@ -18,7 +18,7 @@ struct Jippnas: AsyncParsableCommand {
             65 input data refused (import rows, unknown id).
             """,
         version: JippnasVersion.current,
-        subcommands: [HubCommand.self, AggregatorCommand.self, CatalogueCommand.self, StatusCommand.self, BrokerCommand.self,
+        subcommands: [HubCommand.self, AggregatorCommand.self, MirrorCommand.self, CatalogueCommand.self, StatusCommand.self, BrokerCommand.self,
                       KeysCommand.self]
     )
 }

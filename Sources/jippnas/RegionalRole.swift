@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import JippnasCore
 import JippnasOps
@@ -15,24 +14,12 @@ struct HubLoops: Sendable {
 
     /// One service running every loop on threads of their own; it returns once all have settled.
     var service: BlockingLoopService {
-        BlockingLoopService(name: "hub") { stop in
-            var loops: [(String, @Sendable (StopSignal) -> Void)] = [("hub-relay", relay.run(until:))]
-            if let regional {
-                loops.append(("regional-aggregator", regional.aggregator.run(until:)))
-                loops.append(("regional-forwarder", regional.forwarder.run(until:)))
-            }
-            let group = DispatchGroup()
-            for (name, loop) in loops {
-                group.enter()
-                let thread = Thread {
-                    loop(stop)
-                    group.leave()
-                }
-                thread.name = name
-                thread.start()
-            }
-            group.wait()
+        var loops: [(name: String, run: @Sendable (StopSignal) -> Void)] = [("hub-relay", relay.run(until:))]
+        if let regional {
+            loops.append(("regional-aggregator", regional.aggregator.run(until:)))
+            loops.append(("regional-forwarder", regional.forwarder.run(until:)))
         }
+        return BlockingLoopService(name: "hub", loops: loops)
     }
 }
 

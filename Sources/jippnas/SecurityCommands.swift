@@ -47,17 +47,22 @@ struct BrokerCommand: AsyncParsableCommand {
         var historyMaxAge = "30D"
         @Option(name: .long, help: "Retention of the history stream by size in bytes (as history.max_bytes).")
         var historyMaxBytes: Int64 = 20_000_000_000
-        @Flag(name: .long, help: "No history stream (and no mirror user).") var noHistory = false
+        @Flag(name: .long, help: "No history stream.") var noHistory = false
+        @Option(name: .long, help: "Retention of the national feed jippnas.catalogue.stream by age (as feed.max_age).")
+        var feedMaxAge = "30D"
+        @Flag(name: .long, help: "No national feed (hubs then cannot keep a mirror).") var noFeed = false
 
         func validate() throws {
             guard NationalQueueType(rawValue: queueType) != nil else { throw ValidationError("--queue-type must be quorum or classic") }
             guard HistoryRetention.isValidAge(historyMaxAge) else { throw ValidationError("--history-max-age must be like 30D, 12h or 1Y") }
+            guard HistoryRetention.isValidAge(feedMaxAge) else { throw ValidationError("--feed-max-age must be like 30D, 12h or 1Y") }
             guard (1...10_000).contains(deliveryLimit) else { throw ValidationError("--delivery-limit must be 1 to 10000") }
         }
 
         var topology: NationalTopology {
             NationalTopology(queueType: NationalQueueType(rawValue: queueType) ?? .quorum, deliveryLimit: deliveryLimit,
-                             history: noHistory ? nil : HistoryRetention(maxAge: historyMaxAge, maxBytes: historyMaxBytes))
+                             history: noHistory ? nil : HistoryRetention(maxAge: historyMaxAge, maxBytes: historyMaxBytes),
+                             feed: noFeed ? nil : HistoryRetention(maxAge: feedMaxAge))
         }
 
         /// The regional hubs of `--regions`, each under a provincial hub being provisioned.
@@ -118,7 +123,7 @@ struct BrokerCommand: AsyncParsableCommand {
                 printError("\(error)")
                 throw ExitCodes.failure
             }
-            print("definitions written to \(out): vhost \(vhost), \(provinces.count) hub user(s)\(provisioning.regionalHubs.isEmpty ? "" : " and \(provisioning.regionalHubs.count) kabupaten/kota hub user(s)"), \(provisioning.users.prefix(while: { !$0.hasPrefix("hub-") }).map { "'\($0)'" }.joined(separator: " and ")); \(queueType) national queue\(noHistory ? "" : ", history stream"); passwords in \(passwordsDir)/ (\(created.count) new)")
+            print("definitions written to \(out): vhost \(vhost), \(provinces.count) hub user(s)\(provisioning.regionalHubs.isEmpty ? "" : " and \(provisioning.regionalHubs.count) kabupaten/kota hub user(s)"), \(provisioning.users.prefix(while: { !$0.hasPrefix("hub-") }).map { "'\($0)'" }.joined(separator: " and ")); \(queueType) national queue\(noHistory ? "" : ", history stream")\(noFeed ? "" : ", national feed"); passwords in \(passwordsDir)/ (\(created.count) new)")
             if printPasswords {
                 for user in provisioning.users { print("\(user) \(provisioning.passwords[user] ?? "")") }
             }

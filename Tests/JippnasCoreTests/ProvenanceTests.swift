@@ -130,15 +130,15 @@ struct ProvisioningTests {
         let permissions = try #require(d["permissions"] as? [[String: Any]])
         let hub35 = try #require(permissions.first { $0["user"] as? String == "hub-35" })
         #expect(hub35["configure"] as? String == "^$")
-        #expect(hub35["read"] as? String == #"^(jippnas\.control\.35)$"#)
+        #expect(hub35["read"] as? String == #"^(jippnas\.control\.35|jippnas\.catalogue\.stream)$"#, "its control queue, and the national feed")
         let topics = try #require(d["topic_permissions"] as? [[String: Any]])
         #expect(topics.filter { $0["user"] as? String == "hub-35" }.allSatisfy { $0["write"] as? String == #"^35\.(innovation|hub)\."# })
         #expect(topics.count == 4)
         let aggregator = try #require(permissions.first { $0["user"] as? String == "aggregator" })
-        #expect(aggregator["write"] as? String == #"^jippnas\.control$"#)
-        #expect(aggregator["read"] as? String == #"^(jippnas\.national|jippnas\.national\.dead|jippnas\.history)$"#)
+        #expect(aggregator["write"] as? String == #"^(jippnas\.control|jippnas\.catalogue)$"#)
+        #expect(aggregator["read"] as? String == #"^(jippnas\.national|jippnas\.national\.dead|jippnas\.history|jippnas\.catalogue\.stream)$"#)
         let mirror = try #require(permissions.first { $0["user"] as? String == "mirror" })
-        #expect(mirror["read"] as? String == #"^jippnas\.history$"# && mirror["configure"] as? String == "^$")
+        #expect(mirror["read"] as? String == #"^(jippnas\.history|jippnas\.catalogue\.stream)$"# && mirror["configure"] as? String == "^$")
     }
 
     @Test func regionalHubsGetTheirOwnUsersAndTheirProvinceItsRegionalQueue() throws {
@@ -148,9 +148,9 @@ struct ProvisioningTests {
         let d = p.definitions()
         let permissions = try #require(d["permissions"] as? [[String: Any]])
         let surabaya = try #require(permissions.first { $0["user"] as? String == "hub-35.78" })
-        #expect(surabaya["read"] as? String == #"^(jippnas\.control\.35\.78)$"# && surabaya["configure"] as? String == "^$")
+        #expect(surabaya["read"] as? String == #"^(jippnas\.control\.35\.78|jippnas\.catalogue\.stream)$"# && surabaya["configure"] as? String == "^$")
         let jatim = try #require(permissions.first { $0["user"] as? String == "hub-35" })
-        #expect(jatim["read"] as? String == #"^(jippnas\.control\.35|jippnas\.regional\.35|jippnas\.regional\.35\.dead)$"#)
+        #expect(jatim["read"] as? String == #"^(jippnas\.control\.35|jippnas\.catalogue\.stream|jippnas\.regional\.35|jippnas\.regional\.35\.dead)$"#)
         #expect(jatim["write"] as? String == #"^(jippnas\.innovation|jippnas\.hub|jippnas\.control)$"#)
         let jateng = try #require(permissions.first { $0["user"] as? String == "hub-33" })
         #expect(jateng["write"] as? String == #"^(jippnas\.innovation|jippnas\.hub)$"#, "a province relaying nobody asks nobody to resync")
@@ -177,7 +177,9 @@ struct ProvisioningTests {
         let classic = try queues(BrokerProvisioning(vhost: "v", hubs: ["35"], passwords: [:],
                                                     topology: NationalTopology(queueType: .classic, history: nil)))
         #expect(classic["jippnas.national"]?["x-queue-type"] == nil && classic["jippnas.history"] == nil)
-        #expect(!BrokerProvisioning(vhost: "v", hubs: [], passwords: [:], topology: NationalTopology(history: nil)).users.contains("mirror"))
+        #expect(quorum["jippnas.catalogue.stream"]?["x-queue-type"] as? String == "stream")
+        #expect(!BrokerProvisioning(vhost: "v", hubs: [], passwords: [:], topology: NationalTopology(history: nil, feed: nil))
+            .users.contains("mirror"))
     }
 
     @Test func passwordHashIsRabbitSHA256() throws {

@@ -82,4 +82,44 @@ struct LevelsStoreTests {
         #expect(relayedRow.hub == "35" && relayedRow.keyID == "k35" && relayedRow.signature == "sig35")
         #expect(accepted.map(\.position) == accepted.map(\.position).sorted())
     }
+
+    @Test("every change of the national catalogue reaches the feed, collapsed per record; a mirror set from it has the same digest, history and search")
+    func feedCarriesEveryChangeToAMirror() throws {
+        let national = try CatalogueStore(path: dir.file("national.sqlite"))
+        let hub = try HubStore(path: dir.file("hub-feed.sqlite"), province: "35")
+        _ = try hub.importContents(SampleData.contents(province: "35", count: 5))
+        _ = try hub.withdraw(id: "t-35-2")
+        var contents = SampleData.contents(province: "35", count: 1)
+        contents[0].title = "Judul Baru Sekali"
+        _ = try hub.importContents(contents)
+        let changes = try hub.pendingOutbox(after: 0, limit: 100).map { entry in
+            IncomingChange(envelope: try EnvelopeCodec.decode(entry.body, routingKey: entry.routingKey, contentType: nil).get(),
+                           messageID: entry.messageID, routingKey: entry.routingKey, body: entry.body)
+        }
+        _ = try national.apply(changes)
+        #expect(try national.feedPublishedSeq() == 0)
+        let feed = try national.feedChanges(after: 0, limit: 100)
+        #expect(feed.count == 5, "seven changes of five records: one message per record")
+        #expect(feed.map { $0.seq! } == feed.map { $0.seq! }.sorted())
+        let first = try #require(feed.first { $0.state.globalID == "35:t-35-1" })
+        #expect(first.state.innovation.title == "Judul Baru Sekali" && first.history.count == 2)
+
+        let mirror = try CatalogueStore(path: dir.file("mirror.sqlite"))
+        var follower = MirrorFollower()
+        let chained = FeedPlan.chained(feed, after: 0)
+        for record in chained { #expect(follower.record(seq: record.seq, prev: record.prev, snapshot: nil) == .apply) }
+        try mirror.applyFeed(chained, follower: follower, nextOffset: 17)
+        try national.markFeedPublished(through: feed.last!.seq!)
+        #expect(try national.feedChanges(after: feed.last!.seq!, limit: 100).isEmpty)
+        let checkpoint = try #require(try national.feedCheckpointIfQuiescent(published: feed.last!.seq!))
+        let mine = try mirror.mirrorCheckpoint()
+        #expect(mine.digest == checkpoint.digest && mine.records == 5 && mine.withdrawn == 1 && checkpoint.withdrawn == 1)
+        #expect(try mirror.history(globalID: "35:t-35-1").count == 2)
+        #expect(try mirror.entry(globalID: "35:t-35-2")?.withdrawn == true)
+        let (stored, next) = try mirror.mirrorPosition()
+        #expect(stored == follower && next == 17)
+        #expect(try national.snapshotRecords(after: "", limit: 3, snapshot: "s").map(\.state.globalID) == ["35:t-35-1", "35:t-35-2", "35:t-35-3"])
+        // The mirror publishes nothing of its own.
+        #expect(try mirror.feedChanges(after: 0, limit: 10).isEmpty)
+    }
 }

@@ -47,11 +47,16 @@ public struct NationalTopology: Sendable, Equatable {
     public var deliveryLimit: Int
     /// The history stream, or nil to go without one.
     public var history: HistoryRetention?
+    /// The national feed's stream (``NationalFeed``), or nil to publish no feed.
+    public var feed: HistoryRetention?
 
-    public init(queueType: NationalQueueType = .quorum, deliveryLimit: Int = 20, history: HistoryRetention? = HistoryRetention()) {
+    public init(queueType: NationalQueueType = .quorum, deliveryLimit: Int = 20, history: HistoryRetention? = HistoryRetention(),
+                feed: HistoryRetention? = HistoryRetention())
+    {
         self.queueType = queueType
         self.deliveryLimit = deliveryLimit
         self.history = history
+        self.feed = feed
     }
 
     /// Arguments of `jippnas.national` (and of a queue it is migrated through).
@@ -74,11 +79,14 @@ public struct NationalTopology: Sendable, Equatable {
     public var deadQueueArguments: [String: AMQPArgument] { queueTypeArguments }
 
     /// Arguments of the `jippnas.history` stream.
-    public var historyArguments: [String: AMQPArgument]? {
-        history.map {
-            ["x-queue-type": .string("stream"), "x-max-age": .string($0.maxAge), "x-max-length-bytes": .int($0.maxBytes),
-             "x-stream-max-segment-size-bytes": .int($0.segmentBytes)]
-        }
+    public var historyArguments: [String: AMQPArgument]? { history.map(Self.streamArguments) }
+
+    /// Arguments of the `jippnas.catalogue.stream` stream.
+    public var feedArguments: [String: AMQPArgument]? { feed.map(Self.streamArguments) }
+
+    private static func streamArguments(_ retention: HistoryRetention) -> [String: AMQPArgument] {
+        ["x-queue-type": .string("stream"), "x-max-age": .string(retention.maxAge), "x-max-length-bytes": .int(retention.maxBytes),
+         "x-stream-max-segment-size-bytes": .int(retention.segmentBytes)]
     }
 
     private var queueTypeArguments: [String: AMQPArgument] {
