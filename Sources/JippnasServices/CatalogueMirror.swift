@@ -134,9 +134,10 @@ public final class CatalogueMirror: Sendable {
     /// checkpoint is compared, so the comparison sees everything published before it.
     private func apply(_ batch: [AMQPDelivery], follower: inout MirrorFollower) throws -> Outcome {
         var pending: [FeedRecord] = []
-        func commit() throws {
-            guard !pending.isEmpty else { return }
-            try store.applyFeed(pending, follower: follower, nextOffset: nil)
+        func commit(_ step: CatalogueStore.SnapshotStep? = nil) throws {
+            let inSnapshot = if case .inSnapshot = follower.mode { true } else { false }
+            guard !pending.isEmpty || step != nil else { return }
+            try store.applyFeed(pending, follower: follower, nextOffset: nil, snapshot: step ?? (inSnapshot ? .inProgress : nil))
             counters.withLock { $0.applied += pending.count }
             pending = []
         }
@@ -155,13 +156,17 @@ public final class CatalogueMirror: Sendable {
             case .record(let record)?:
                 if decide(record, &follower) { pending.append(record) }
             case .snapshotBegin(let marker)?:
+                try commit()
                 if follower.snapshotBegins(id: marker.id, at: delivery.streamOffset) {
+                    try commit(.begin)
                     logger.notice("applying a snapshot", metadata: ["snapshot": "\(marker.id)", "through": "\(marker.through)"])
                 }
             case .snapshotEnd(let marker)?:
                 let wasIn = follower.mode == .inSnapshot(marker.id)
+                if wasIn { try commit(.inProgress) }
                 follower.snapshotEnds(id: marker.id, through: marker.through)
                 if wasIn {
+                    try commit(.end)
                     counters.withLock { $0.snapshotsApplied += 1 }
                     logger.notice("snapshot applied", metadata: ["snapshot": "\(marker.id)", "records": "\(marker.records ?? 0)",
                                                                  "through": "\(marker.through)"])

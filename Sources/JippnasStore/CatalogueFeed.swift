@@ -20,6 +20,7 @@ extension CatalogueStore {
                 INSERT INTO catalogue_change(global_id) VALUES (new.global_id);
             END;
             CREATE TABLE feed_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+            CREATE TABLE mirror_snapshot_seen (global_id TEXT PRIMARY KEY) WITHOUT ROWID;
             """)
     }
 
@@ -129,10 +130,25 @@ extension CatalogueStore {
         }
     }
 
+    /// What a mirror does about a snapshot in the transaction of ``applyFeed(_:follower:nextOffset:snapshot:)``.
+    public enum SnapshotStep: Sendable {
+        /// The mirror starts applying a snapshot: from here it notes every record it sets.
+        case begin
+        /// Records set since the snapshot began (by it, or by changes published meanwhile).
+        case inProgress
+        /// The snapshot is complete: a record it did not set did not exist at the national catalogue
+        /// when the snapshot began (the mirror read an older snapshot again), and goes; its revisions
+        /// come again later in the stream.
+        case end
+    }
+
     /// Sets `records` as the national catalogue holds them, keeps their history, and stores where the
     /// mirror stands, in one transaction. `nextOffset` may go back (a snapshot read again).
-    public func applyFeed(_ records: [FeedRecord], follower: MirrorFollower, nextOffset: Int64?) throws(StoreError) {
+    public func applyFeed(_ records: [FeedRecord], follower: MirrorFollower, nextOffset: Int64?, snapshot: SnapshotStep? = nil)
+        throws(StoreError)
+    {
         try write("apply \(records.count) feed records") { db in
+            if case .begin? = snapshot { try db.execute(sql: "DELETE FROM mirror_snapshot_seen") }
             let upsert = try db.cachedStatement(sql: """
                 INSERT OR REPLACE INTO innovation(global_id, hub, id, revision, title, agency, region, category, kind, stage,
                     initiator, launched_on, summary, benefits, contact, url, status, replicates, updated_at,
@@ -156,6 +172,13 @@ extension CatalogueStore {
                     try history.execute(arguments: [s.globalID, h.revision, h.event, h.hub, h.seq, h.messageID, h.sentAt,
                                                     h.receivedAt, h.body, h.hubEpoch, h.keyID, h.signature])
                 }
+                if snapshot != nil {
+                    try db.execute(sql: "INSERT OR IGNORE INTO mirror_snapshot_seen(global_id) VALUES (?)", arguments: [s.globalID])
+                }
+            }
+            if case .end? = snapshot {
+                try db.execute(sql: "DELETE FROM innovation WHERE global_id NOT IN (SELECT global_id FROM mirror_snapshot_seen)")
+                try db.execute(sql: "DELETE FROM mirror_snapshot_seen")
             }
             // A mirror publishes no feed of its own.
             try db.execute(sql: "DELETE FROM catalogue_change")

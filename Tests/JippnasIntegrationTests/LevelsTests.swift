@@ -148,4 +148,71 @@ struct LevelsTests {
         }, "the province's refusals in its own dead-letter queue, only the four forged chains in the national one")
         #expect(try regional.entry(globalID: "35.73:mlg-dari-surabaya") == nil)
     }
+
+    @Test("a hub's mirror follows the national feed, catches up after being stopped, repairs itself from a snapshot, and its user reads nothing else")
+    func mirrorAtAHub() async throws {
+        let site = try LevelsSite(label: "mirror")
+        defer { site.stop() }
+        try await site.start()
+        let catalogue = try site.nationalCatalogue()
+        let expected = try site.expectedGlobalIDs()
+        #expect(await eventually(timeout: .seconds(60)) { (try? Set(catalogue.list().map(\.globalID))) == expected })
+
+        // Jawa Tengah's mirror, logged in as hub-33.
+        let port = try freePort()
+        let config = try site.writeMirrorConfig(hub: "33", port: port)
+        let mirrorDB = site.dir.file("mirror-33.sqlite")
+        func inStep() -> Bool {
+            Subprocess.run([site.binary, "catalogue", "diff", site.dir.file("catalogue.sqlite"), mirrorDB]).status == 0
+        }
+        try site.launch("mirror-33", ["mirror", "run", "--config", config])
+        #expect(await eventually(timeout: .seconds(60)) { inStep() }, "\(site.logs())")
+
+        // Stopped for a while: Surabaya publishes a new innovation, Jawa Tengah replicates it, Jawa Timur withdraws one.
+        await site.stop("mirror-33")
+        try """
+            kode_inovasi,nama_inovasi,instansi,kode_wilayah,kategori,jenis,tahapan,status
+            sby-kampung-pangan,Kampung Pangan Surabaya,Dinas Ketahanan Pangan Kota Surabaya,35.78,ketahanan pangan,non digital,uji coba,aktif
+            """.write(toFile: site.dir.file("sby-new.csv"), atomically: true, encoding: .utf8)
+        try BrokerFixture.run([site.binary, "hub", "import", "--config", site.dir.file("hub-35.78.yaml"), site.dir.file("sby-new.csv")])
+        try #"{"id":"smg-e-health","title":"E-Health Semarang","agency":"Dinas Kesehatan Kota Semarang","region":"33.74","category":"kesehatan","kind":"digital","stage":"uji_coba","status":"active","replicates":"35.78:sby-e-health"}"#
+            .write(toFile: site.dir.file("smg.ndjson"), atomically: true, encoding: .utf8)
+        try BrokerFixture.run([site.binary, "hub", "import", "--config", site.dir.file("hub-33.yaml"), site.dir.file("smg.ndjson")])
+        try BrokerFixture.run([site.binary, "hub", "withdraw", "--config", site.dir.file("hub-35.yaml"), "sw-surabaya-sapa-warga"])
+        #expect(await eventually(timeout: .seconds(30)) {
+            (try? catalogue.entry(globalID: "33:smg-e-health")) != nil && (try? catalogue.entry(globalID: "35.78:sby-kampung-pangan")) != nil
+                && (try? catalogue.entry(globalID: "35:sw-surabaya-sapa-warga"))??.withdrawn == true
+        })
+        #expect(!inStep(), "the mirror is behind while stopped")
+
+        // Started again: it goes on from its place in the stream and is equal again.
+        let started = ContinuousClock.now
+        try site.launch("mirror-33", ["mirror", "run", "--config", config])
+        #expect(await eventually(timeout: .seconds(60)) { inStep() }, "\(site.logs())")
+        let caughtUp = ContinuousClock.now - started
+        #expect(caughtUp < .seconds(60))
+
+        // The same API as the national node, served from the copy: Surabaya's innovation, by way of Jawa Timur.
+        let api = try httpGet(port: port, path: "/api/v1/innovations/35.78:sby-kampung-pangan")
+        #expect(api.status == 200 && api.body.contains("Kampung Pangan Surabaya"), "\(api.body)")
+        let page = try httpGet(port: port, path: "/?q=E-Health")
+        #expect(page.status == 200 && page.body.contains("E-Health Semarang") && page.body.contains("E-Health Surabaya"))
+
+        // Damaged behind its back: the next checkpoint disagrees and it reads the feed again from the snapshot.
+        await site.stop("mirror-33")
+        try BrokerFixture.run(["sqlite3", mirrorDB, "DELETE FROM innovation WHERE global_id = '35.78:sby-e-health'"])
+        try site.launch("mirror-33", ["mirror", "run", "--config", config])
+        #expect(await eventually(timeout: .seconds(60)) { inStep() }, "\(site.logs())")
+        #expect(try String(contentsOfFile: site.dir.file("mirror-33.log"), encoding: .utf8).contains("the mirror differs from the national checkpoint"))
+        let status = Subprocess.run([site.binary, "mirror", "status", "--config", config])
+        #expect(status.status == 0 && status.output.contains("mode following"), "\(status.output)")
+
+        // The hub's user may read the feed and nothing more of the national side.
+        let hub33 = try site.url("hub-33")
+        let connection = try AMQPConnection(url: hub33, heartbeat: 0, timeout: .seconds(5))
+        defer { connection.close() }
+        #expect(throws: AMQPError.self) { try connection.startConsumer(queue: WireNames.nationalQueue, consumerTag: "x") }
+        let refused = try site.publishExpectingRefusal(user: "hub-33", exchange: NationalFeed.exchange, routingKey: "record", body: Data("{}".utf8))
+        #expect(refused?.accessRefused == true, "\(String(describing: refused))")
+    }
 }

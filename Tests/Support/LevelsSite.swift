@@ -85,6 +85,8 @@ public final class LevelsSite: @unchecked Sendable {
               min_interval_s: 2
             consumer:
               batch_max_wait_ms: 20
+            feed:
+              checkpoint_interval_s: 1
             """
         try aggregator.write(toFile: dir.file("aggregator.yaml"), atomically: true, encoding: .utf8)
         for hub in Self.hubs {
@@ -113,6 +115,21 @@ public final class LevelsSite: @unchecked Sendable {
             }
             try text.write(toFile: dir.file("hub-\(hub).yaml"), atomically: true, encoding: .utf8)
         }
+    }
+
+    /// Writes the config of a mirror at `hub`, logging in as the hub's own user, serving HTTP on `port`.
+    public func writeMirrorConfig(hub: String, port: Int) throws -> String {
+        let path = dir.file("mirror-\(hub).yaml")
+        try """
+            database: \(dir.file("mirror-\(hub).sqlite"))
+            \(brokerYAML("hub-" + hub))
+            http:
+              listen: 127.0.0.1:\(port)
+            consumer:
+              batch_max_wait_ms: 20
+
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
     }
 
     private func importSeeds() throws {
@@ -189,12 +206,14 @@ public final class LevelsSite: @unchecked Sendable {
     }
 
     /// Publishes as `user` and returns how the broker refused it, or nil when it confirmed.
-    public func publishExpectingRefusal(user: String, routingKey: String, body: Data) throws -> AMQPError? {
+    public func publishExpectingRefusal(user: String, exchange: String = WireNames.innovationExchange, routingKey: String,
+                                        body: Data) throws -> AMQPError?
+    {
         let connection = try AMQPConnection(url: try url(user), heartbeat: 0, timeout: .seconds(5))
         defer { connection.close() }
         try connection.enableConfirms()
         try body.withUnsafeBytes { bytes in
-            try connection.publish(exchange: WireNames.innovationExchange, routingKey: routingKey, body: bytes,
+            try connection.publish(exchange: exchange, routingKey: routingKey, body: bytes,
                                    properties: PublishProperties(messageID: "refused-\(UUID())", type: "upsert", appID: "t",
                                                                  timestamp: 0, userID: user))
         }
