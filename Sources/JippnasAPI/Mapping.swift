@@ -51,6 +51,7 @@ enum Mapping {
             byCategory: counts(f.byCategory) { Category(rawValue: $0)?.indonesianName },
             byStage: counts(f.byStage) { _ in nil }, byKind: counts(f.byKind) { _ in nil },
             byYear: f.byYear.sorted { $0.key < $1.key }.map { .init(key: $0.key, count: $0.value) },
-            mostReplicated: f.mostReplicated.map { .init(innovation: related($0.innovation), replications: $0.replications) })
+            mostReplicated: f.mostReplicated.map { .init(innovation: related($0.innovation), replications: $0.replications) },
+            replicatingProvinces: counts(f.replicatingProvinces) { ProvinceRegistry.province(code: $0)?.name })
     }
 }

@@ -99,6 +99,8 @@ public struct CatalogueFacets: Sendable, Equatable {
     public var byYear: [String: Int]
     /// The most replicated innovations, most first, with how many replicate each.
     public var mostReplicated: [(innovation: RelatedInnovation, replications: Int)]
+    /// Live replications by the province where they are made (their region's province).
+    public var replicatingProvinces: [String: Int] = [:]
     /// When the catalogue last applied a change.
     public var lastChangeAt: String?
 
@@ -107,6 +109,7 @@ public struct CatalogueFacets: Sendable, Equatable {
             && a.byStage == b.byStage && a.byKind == b.byKind && a.byYear == b.byYear
             && a.mostReplicated.map(\.innovation) == b.mostReplicated.map(\.innovation)
             && a.mostReplicated.map(\.replications) == b.mostReplicated.map(\.replications) && a.lastChangeAt == b.lastChangeAt
+            && a.replicatingProvinces == b.replicatingProvinces
     }
 }
 
@@ -232,11 +235,13 @@ extension CatalogueStore {
                      GROUP BY replicates ORDER BY n DESC, replicates LIMIT ?) r
                 JOIN innovation t ON t.global_id = r.replicates ORDER BY r.n DESC, t.global_id
                 """, arguments: [limit]).map { (innovation: Self.related($0), replications: $0["n"] as Int) }
-            return CatalogueFacets(
+            var facets = CatalogueFacets(
                 live: byProvince.values.reduce(0, +), withdrawn: withdrawn, byProvince: byProvince,
                 byCategory: try counts("category"), byStage: try counts("stage"), byKind: try counts("kind"),
                 byYear: try counts("substr(launched_on, 1, 4)"), mostReplicated: top,
                 lastChangeAt: try String.fetchOne(db, sql: "SELECT MAX(received_at) FROM innovation"))
+            facets.replicatingProvinces = try counts("CASE WHEN replicates IS NOT NULL THEN substr(region, 1, 2) END")
+            return facets
         }
     }
 

@@ -67,6 +67,7 @@ public struct CatalogueWeb: Sendable {
         do {
             let summary = try summaries.current()
             page.chart = Chart(byProvince: summary.facets.byProvince)
+            page.replication = Replication(summary.facets)
             page.hubs = summary.hubs.map(HubRow.init)
         } catch {
             return failure(error)
@@ -80,7 +81,7 @@ public struct CatalogueWeb: Sendable {
                 return html(status: .notFound, title: "Tidak ditemukan",
                             body: "<h1>Inovasi tidak ditemukan</h1><p>Tidak ada inovasi dengan kode yang diminta. <a href=\"/\">Kembali ke pencarian</a></p>")
             }
-            let view = DetailView(detail)
+            let view = DetailView(detail, provenance: try store.provenance(globalID: globalID))
             return html(status: .ok, title: view.title, body: templates.render(view, withTemplate: "detail") ?? "")
         } catch {
             return failure(error)

@@ -64,6 +64,7 @@ struct SearchPageView {
     var error: String?
     var chart = Chart(byProvince: [:])
     var hubs: [HubRow] = []
+    var replication = Replication()
 
     init(values: [String: String]) {
         q = HTMLAttribute.escape(values["q"] ?? "")
@@ -91,6 +92,35 @@ struct SearchPageView {
                 .map { URLQueryItem(name: $0.key, value: $0.value) } + [URLQueryItem(name: "cursor", value: next.token)]
             self.next = components.string
         }
+    }
+}
+
+/// The replication ranking (replikasi): the most replicated innovations, and the provinces that replicate most.
+struct Replication {
+    struct Top {
+        var globalID: String
+        var title: String
+        var region: String
+        var count: Int
+    }
+
+    struct Province {
+        var name: String
+        var count: Int
+    }
+
+    var top: [Top] = []
+    var provinces: [Province] = []
+    var any = false
+
+    init() {}
+
+    init(_ facets: CatalogueFacets) {
+        top = facets.mostReplicated.map { Top(globalID: $0.innovation.globalID, title: $0.innovation.title, region: $0.innovation.region,
+                                              count: $0.replications) }
+        provinces = facets.replicatingProvinces.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(10)
+            .map { Province(name: Labels.province($0.key), count: $0.value) }
+        any = !top.isEmpty
     }
 }
 
@@ -199,8 +229,24 @@ struct DetailView {
     /// Stored, not computed: Mustache reads values by reflection, which sees stored properties only.
     var hasReplicatedBy: Bool
     var history: [Revision]
+    /// Who published the latest revision first and who relayed it (the provenance chain), in order.
+    var provenance: [Hop] = []
 
-    init(_ detail: InnovationDetail) {
+    struct Hop {
+        var role: String
+        var hub: String
+        var name: String
+        var seq: Int64
+        var keyID: String
+    }
+
+    init(_ detail: InnovationDetail, provenance hops: [ProvenanceHop] = []) {
+        provenance = hops.enumerated().map { index, hop in
+            let province = Labels.province(HubCode.province(of: hop.hub))
+            return Hop(role: index == 0 ? "diterbitkan oleh" : "diteruskan oleh", hub: hop.hub,
+                       name: HubCode.isRegional(hop.hub) ? "kabupaten/kota di \(province)" : province, seq: hop.seq,
+                       keyID: hop.keyID ?? "tanpa tanda tangan")
+        }
         let e = detail.entry
         let i = e.innovation
         title = i.title

@@ -126,6 +126,17 @@ struct CatalogueCommand: AsyncParsableCommand {
             }
             print("")
             printTable(["CATEGORY", "LIVE"], Category.allCases.map { [$0.indonesianName, "\(stats.byCategory[$0.rawValue] ?? 0)"] })
+            let facets = try guarded { try store.facets() }
+            if !facets.mostReplicated.isEmpty {
+                print("\nmost replicated (replikasi):")
+                printTable(["INNOVATION", "TITLE", "REGION", "REPLICATIONS"], facets.mostReplicated.map {
+                    [$0.innovation.globalID, $0.innovation.title, $0.innovation.region, "\($0.replications)"]
+                })
+                print("\nprovinces that replicate most:")
+                printTable(["PROVINCE", "NAME", "REPLICATIONS"], facets.replicatingProvinces.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map {
+                    [$0.key, ProvinceRegistry.province(code: $0.key)?.name ?? "?", "\($0.value)"]
+                })
+            }
         }
     }
 

@@ -197,6 +197,13 @@ struct LevelsTests {
         #expect(api.status == 200 && api.body.contains("Kampung Pangan Surabaya"), "\(api.body)")
         let page = try httpGet(port: port, path: "/?q=E-Health")
         #expect(page.status == 200 && page.body.contains("E-Health Semarang") && page.body.contains("E-Health Surabaya"))
+        // Replication as a first-class act: who replicated it, where, at what stage; and the rankings.
+        #expect(page.body.contains("Paling banyak direplikasi") && page.body.contains("Jawa Tengah: 1"), "\(page.body)")
+        let detail = try httpGet(port: port, path: "/inovasi/35.78:sby-e-health")
+        #expect(detail.body.contains("E-Health Semarang") && detail.body.contains("(33.74, Uji coba)"), "\(detail.body)")
+        #expect(detail.body.contains("diterbitkan oleh <strong>35.78</strong>") && detail.body.contains("diteruskan oleh <strong>35</strong>"))
+        let stats = try httpGet(port: port, path: "/api/v1/stats")
+        #expect(stats.body.contains(#""replicating_provinces":[{"count":1,"key":"33""#) || stats.body.contains(#""key":"33""#), "\(stats.body)")
 
         // Damaged behind its back: the next checkpoint disagrees and it reads the feed again from the snapshot.
         await site.stop("mirror-33")
