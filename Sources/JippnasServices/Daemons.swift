@@ -64,3 +64,8 @@ extension CatalogueMirror {
     /// The mirror as a service for a ServiceGroup.
     public var service: BlockingLoopService { BlockingLoopService(name: "mirror") { self.run(until: $0) } }
 }
+
+extension FeedPublisher {
+    /// The feed's publisher as a service for a ServiceGroup.
+    public var service: BlockingLoopService { BlockingLoopService(name: "feed") { self.run(until: $0) } }
+}

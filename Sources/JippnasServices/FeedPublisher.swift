@@ -67,7 +67,8 @@ public final class FeedPublisher: Sendable {
                 do {
                     var session = try Session(publisher: self, connection: connection)
                     while !stop.isStopped {
-                        if try !session.turn() { stop.sleep(.milliseconds(100)) }
+                        // Idle, it waits inside rabbitmq-c, which sends heartbeats only from its own calls.
+                        if try !session.turn() { try session.idle(.milliseconds(100)) }
                     }
                     return .stopped
                 } catch {
@@ -90,6 +91,14 @@ public final class FeedPublisher: Sendable {
             self.publisher = publisher
             self.connection = connection
             published = try publisher.store.feedPublishedSeq()
+        }
+
+        /// Waits for `duration` inside the client library, so that heartbeats go on; nothing is in flight.
+        func idle(_ duration: Duration) throws {
+            switch try connection.nextConfirmEvent(timeout: duration) {
+            case .nack?: throw FeedError.nacked
+            default: break
+            }
         }
 
         /// Publishes what is due; returns whether there was anything.

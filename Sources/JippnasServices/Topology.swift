@@ -60,11 +60,11 @@ public enum Topology {
         notes += try declareKeepingLimits(connection, WireNames.nationalQueue, topology.nationalQueueArguments)
         try bindNational(connection, queue: WireNames.nationalQueue)
         notes += try declareHistory(connection, topology: topology)
-        notes += try declareFeed(connection, topology: topology)
         return notes
     }
 
-    /// The national feed: the exchange the aggregator publishes to and the stream mirrors read.
+    /// The national feed: the exchange the aggregator publishes to and the stream mirrors read. Declared
+    /// by the feed's publisher (``FeedPublisher``), which only the primary aggregator daemon runs.
     @discardableResult
     public static func declareFeed(_ connection: AMQPConnection, topology: NationalTopology, declare: Bool = true)
         throws(AMQPError) -> [String]

@@ -14,7 +14,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jippnas-bench",
         abstract: "Figures for people, not assertions (use scripts/bench).",
-        subcommands: [FederationBench.self, SearchBench.self], defaultSubcommand: FederationBench.self)
+        subcommands: [FederationBench.self, SearchBench.self, FeedBench.self], defaultSubcommand: FederationBench.self)
 }
 
 struct FederationBench: AsyncParsableCommand {

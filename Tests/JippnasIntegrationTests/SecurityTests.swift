@@ -16,10 +16,10 @@ struct SecurityTests {
     /// Provisions a fresh vhost with `jippnas broker provision --apply`; returns each user's password.
     func provision(_ dir: TempDir, label: String) throws -> (vhost: String, passwords: [String: String]) {
         let vhost = "sec-\(label)-\(UUID().uuidString.prefix(6))"
-        let output = try BrokerFixture.run([
-            try ChildProcess.jippnasBinary(), "broker", "provision", "--hubs", repositoryRoot + "/seeds/provinces.csv",
-            "--vhost", vhost, "--out", dir.file("definitions.json"), "--passwords-dir", dir.file("secrets"),
-            "--apply", "--rabbitmqctl", try BrokerFixture.rabbitmqctlCommand(),
+        try SharedSecrets.link(at: dir.file("secrets"))
+        let output = try BrokerFixture.provision([
+            "--hubs", repositoryRoot + "/seeds/provinces.csv", "--vhost", vhost, "--out", dir.file("definitions.json"),
+            "--passwords-dir", dir.file("secrets"),
         ])
         #expect(output.contains("applied to the broker"))
         #expect(!output.contains(try String(contentsOfFile: dir.file("secrets/hub-35.password"), encoding: .utf8).trimmingWhitespace()),

@@ -59,11 +59,27 @@ public enum BrokerFixture {
     public static func isolatedURL(_ label: String) throws -> BrokerURL {
         var url = try baseURL()
         let vhost = "t-\(label)-\(UUID().uuidString.prefix(8))"
-        try ctl(["add_vhost", vhost])
-        try ctl(["set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"])
+        try vhostCreation.withLock {
+            try ctl(["add_vhost", vhost])
+            try ctl(["set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"])
+        }
         url.vhost = vhost
         return url
     }
+
+    /// Runs `jippnas broker provision ... --apply` with `arguments` against the test node.
+    @discardableResult
+    public static func provision(_ arguments: [String]) throws -> String {
+        try vhostCreation.withLock {
+            try run([try ChildProcess.jippnasBinary(), "broker", "provision"] + arguments
+                    + ["--apply", "--rabbitmqctl", try rabbitmqctlCommand()])
+        }
+    }
+
+    /// Held while a vhost is made, by `add_vhost` or by importing definitions that hold one. RabbitMQ
+    /// 3.10.8 was seen to hang for good (every later login and rabbitmqctl call waiting) when an
+    /// import_definitions and an add_vhost ran at once, so tests running in parallel take turns.
+    private static let vhostCreation = NSLock()
 
     /// Runs a command and throws with its output when it fails.
     @discardableResult
@@ -110,5 +126,28 @@ public final class DedicatedBroker: Sendable {
     public func stop() {
         _ = Subprocess.run(["\(repositoryRoot)/scripts/broker", "stop", directory + "/broker"])
         try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+/// Broker users are broker-wide, not per vhost: two tests provisioning at once with passwords of their
+/// own would change each other's users under their running daemons. Every test that provisions therefore
+/// links its `secrets` directory to one directory per test broker, filled once (with every hub and
+/// kabupaten/kota user of the seeds), so later provisioning reuses the same passwords.
+public enum SharedSecrets {
+    /// Makes `path` a link to the shared passwords directory.
+    public static func link(at path: String) throws {
+        let shared = try made.get()
+        try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: shared)
+    }
+
+    private static let made: Result<String, any Error> = Result {
+        let directory = try BrokerFixture.brokerDirectory() + "/secrets"
+        let scratch = NSTemporaryDirectory() + "jippnas-secrets-\(UUID().uuidString.prefix(8)).json"
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        try BrokerFixture.provision([
+            "--hubs", repositoryRoot + "/seeds/provinces.csv", "--regions", repositoryRoot + "/seeds/regions.csv",
+            "--vhost", "secrets-\(UUID().uuidString.prefix(6))", "--out", scratch, "--passwords-dir", directory,
+        ])
+        return directory
     }
 }

@@ -34,10 +34,10 @@ public final class LevelsSite: @unchecked Sendable {
     }
 
     private func provision() throws {
-        try BrokerFixture.run([
-            binary, "broker", "provision", "--hubs", repositoryRoot + "/seeds/provinces.csv",
-            "--regions", repositoryRoot + "/seeds/regions.csv", "--vhost", vhost, "--out", dir.file("definitions.json"),
-            "--passwords-dir", dir.file("secrets"), "--apply", "--rabbitmqctl", try BrokerFixture.rabbitmqctlCommand(),
+        try SharedSecrets.link(at: dir.file("secrets"))
+        try BrokerFixture.provision([
+            "--hubs", repositoryRoot + "/seeds/provinces.csv", "--regions", repositoryRoot + "/seeds/regions.csv",
+            "--vhost", vhost, "--out", dir.file("definitions.json"), "--passwords-dir", dir.file("secrets"),
         ])
         for user in ["aggregator", "mirror"] + Self.hubs.map({ "hub-" + $0 }) {
             passwords[user] = try String(contentsOfFile: dir.file("secrets/\(user).password"), encoding: .utf8).trimmingWhitespace()

@@ -1,4 +1,4 @@
 /// The version every binary reports (AMQP app-id, logs, `--version`).
 public enum JippnasVersion {
-    public static let current = "0.2.0"
+    public static let current = "0.3.0"
 }
