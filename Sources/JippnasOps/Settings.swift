@@ -100,10 +100,16 @@ public struct RegionalSettings: Sendable, Equatable {
         self.trustDir = trustDir
     }
 
+    /// The largest kabupaten/kota body a province accepts: relayed, it travels base64 inside the
+    /// province's envelope (4/3 of it, plus the record once more), which must stay within the national
+    /// default `consumer.max_body_bytes` of 64 KiB.
+    public static let maxBodyBytes = 24 * 1024
+
     /// The aggregator settings of the role: the hub's broker, the regional queue, its own catalogue.
     public func aggregatorSettings(province: String, broker: BrokerSettings, logLevel: Logger.Level) -> AggregatorSettings {
         var settings = AggregatorSettings(database: catalogue, broker: broker, logLevel: logLevel)
         settings.source = .regional(province: province)
+        settings.maxBodyBytes = Self.maxBodyBytes
         settings.trustDir = trustDir
         settings.requireSignatures = requireSignatures
         settings.requireUserID = requireUserID

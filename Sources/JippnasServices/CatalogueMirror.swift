@@ -152,6 +152,11 @@ public final class CatalogueMirror: Sendable {
                 ])
                 continue
             }
+            if follower.observe(feed: message?.feed) {
+                try commit()
+                logger.warning("the national feed is a new one (the national catalogue was rebuilt): waiting for its snapshot",
+                               metadata: ["feed": "\(message?.feed ?? "-")"])
+            }
             switch message {
             case .record(let record)?:
                 if decide(record, &follower) { pending.append(record) }

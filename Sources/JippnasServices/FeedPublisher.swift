@@ -59,7 +59,9 @@ public final class FeedPublisher: Sendable {
                    refusalHint: BrokerLoop.aggregatorRefusalHint).run(
             until: stop,
             setUp: { connection in
-                try Topology.declareFeed(connection, topology: topology, declare: broker.declareTopology)
+                // Declared here even on a provisioned broker: its definitions leave the feed to the
+                // aggregator, whose user may configure exactly these two names.
+                try Topology.declareFeed(connection, topology: topology)
                 try connection.enableConfirms()
             },
             connectedChanged: { _, _, _ in },
@@ -82,6 +84,8 @@ public final class FeedPublisher: Sendable {
         let publisher: FeedPublisher
         let connection: AMQPConnection
         var published: Int64
+        /// This catalogue's feed id, carried by every message.
+        let feed: String
         var lastCheckpoint = ContinuousClock.now - .seconds(3600)
         /// The snapshot being published: its id and the last global id sent.
         var snapshot: (id: String, after: String, records: Int)?
@@ -90,6 +94,7 @@ public final class FeedPublisher: Sendable {
         init(publisher: FeedPublisher, connection: AMQPConnection) throws {
             self.publisher = publisher
             self.connection = connection
+            feed = try publisher.store.startFeed()
             published = try publisher.store.feedPublishedSeq()
         }
 
@@ -105,7 +110,11 @@ public final class FeedPublisher: Sendable {
         mutating func turn() throws -> Bool {
             let changes = try publisher.store.feedChanges(after: published, limit: FeedPublisher.batch)
             if let last = changes.last?.seq {
-                try publish(FeedPlan.chained(changes, after: published).map { ($0, FeedKind.record) })
+                try publish(FeedPlan.chained(changes, after: published).map { record in
+                    var record = record
+                    record.feed = feed
+                    return (record, FeedKind.record)
+                })
                 try publisher.store.markFeedPublished(through: last)
                 published = last
                 publisher.counters.withLock {
@@ -123,19 +132,26 @@ public final class FeedPublisher: Sendable {
                 guard FeedPlan.snapshotDue(lastSnapshotAt: try publisher.store.lastSnapshotAt(), now: Date(),
                                            interval: publisher.intervals.snapshot) else { return false }
                 let id = UUID().uuidString.lowercased()
-                try publish([(FeedSnapshotMarker(id: id, through: published, sentAt: Timestamp.now()), .snapshotBegin)])
+                var begin = FeedSnapshotMarker(id: id, through: published, sentAt: Timestamp.now())
+                begin.feed = feed
+                try publish([(begin, .snapshotBegin)])
                 publisher.logger.info("snapshot started", metadata: ["snapshot": "\(id)", "through": "\(published)"])
                 snapshot = (id, "", 0)
                 return true
             }
             let records = try publisher.store.snapshotRecords(after: current.after, limit: FeedPublisher.snapshotChunk, snapshot: current.id)
             if let last = records.last {
-                try publish(records.map { ($0, .record) })
+                try publish(records.map { record in
+                    var record = record
+                    record.feed = feed
+                    return (record, .record)
+                })
                 snapshot = (current.id, last.state.globalID, current.records + records.count)
                 return true
             }
-            try publish([(FeedSnapshotMarker(id: current.id, through: published, records: current.records, sentAt: Timestamp.now()),
-                          .snapshotEnd)])
+            var end = FeedSnapshotMarker(id: current.id, through: published, records: current.records, sentAt: Timestamp.now())
+            end.feed = feed
+            try publish([(end, .snapshotEnd)])
             try publisher.store.recordSnapshot(at: Timestamp.now())
             publisher.counters.withLock { $0.snapshots += 1 }
             publisher.logger.info("snapshot published", metadata: [
@@ -147,7 +163,8 @@ public final class FeedPublisher: Sendable {
 
         mutating func checkpointIfDue() throws -> Bool {
             guard ContinuousClock.now - lastCheckpoint >= publisher.intervals.checkpoint,
-                  let checkpoint = try publisher.store.feedCheckpointIfQuiescent(published: published) else { return false }
+                  var checkpoint = try publisher.store.feedCheckpointIfQuiescent(published: published) else { return false }
+            checkpoint.feed = feed
             try publish([(checkpoint, .checkpoint)])
             lastCheckpoint = .now
             publisher.counters.withLock { $0.checkpoints += 1 }

@@ -48,11 +48,12 @@ public final class RegionalForwarder: Sendable {
     /// Queues the next accepted changes, if any; returns how many history rows it went past.
     @discardableResult
     public func forwardOnce() throws(StoreError) -> Int {
-        let position = try hub.relayPosition()
+        let source = try catalogue.identity()
+        let position = try hub.relayPosition(of: source)
         let rows = try catalogue.accepted(after: position, limit: batchSize)
         guard let last = rows.last else { return 0 }
         let changes = rows.compactMap(relayed)
-        let summary = try hub.relay(changes, through: last.position)
+        let summary = try hub.relay(changes, through: last.position, of: source)
         for change in changes {
             logger.info("relayed", metadata: [
                 "from_hub": "\(change.link.hub)", "from_seq": "\(change.link.seq)", "message_id": "\(change.link.messageID)",
@@ -69,8 +70,11 @@ public final class RegionalForwarder: Sendable {
         let key: String = RoutingKey.innovation(province: row.hub, event: row.event)
         switch EnvelopeCodec.decode(row.body, routingKey: key, contentType: nil, maxBodyBytes: Int.max) {
         case .success(let envelope):
-            let link = ChainLink(hub: row.hub, seq: envelope.seq, messageID: row.messageID, keyID: row.keyID,
-                                 signature: row.signature, body: row.body)
+            // Both signature headers or neither: one alone would make the national level refuse the link
+            // as malformed, when it is only unsigned.
+            let signed = row.keyID != nil && row.signature != nil
+            let link = ChainLink(hub: row.hub, seq: envelope.seq, messageID: row.messageID, keyID: signed ? row.keyID : nil,
+                                 signature: signed ? row.signature : nil, body: row.body)
             return HubStore.RelayedChange(published: envelope, link: link)
         case .failure(let reason):
             logger.error("an accepted change no longer decodes; not relayed", metadata: [

@@ -13,18 +13,43 @@ extension CatalogueStore {
                 seq INTEGER PRIMARY KEY AUTOINCREMENT,
                 global_id TEXT NOT NULL
             );
-            CREATE TRIGGER catalogue_change_insert AFTER INSERT ON innovation BEGIN
-                INSERT INTO catalogue_change(global_id) VALUES (new.global_id);
-            END;
-            CREATE TRIGGER catalogue_change_update AFTER UPDATE ON innovation BEGIN
-                INSERT INTO catalogue_change(global_id) VALUES (new.global_id);
-            END;
             CREATE TABLE feed_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+            CREATE TRIGGER catalogue_change_insert AFTER INSERT ON innovation
+            WHEN EXISTS (SELECT 1 FROM feed_state WHERE key = 'feed_id') BEGIN
+                INSERT INTO catalogue_change(global_id) VALUES (new.global_id);
+            END;
+            CREATE TRIGGER catalogue_change_update AFTER UPDATE ON innovation
+            WHEN EXISTS (SELECT 1 FROM feed_state WHERE key = 'feed_id') BEGIN
+                INSERT INTO catalogue_change(global_id) VALUES (new.global_id);
+            END;
             CREATE TABLE mirror_snapshot_seen (global_id TEXT PRIMARY KEY) WITHOUT ROWID;
             """)
     }
 
     // MARK: National side
+
+    /// This catalogue's feed id, made when its first feed publisher starts. Changes are noted only from
+    /// then on (a catalogue that publishes no feed, a standby or a relaying province's, keeps no change
+    /// log), and the first snapshot covers what came before. A catalogue rebuilt into a new file gets a
+    /// new id, so mirrors know its sequence numbers start again.
+    public func startFeed() throws(StoreError) -> String {
+        try write("start the feed") { db in
+            if let id = try Self.feedState(db, "feed_id") { return id }
+            let id = UUID().uuidString.lowercased()
+            try Self.setFeedState(db, "feed_id", id)
+            return id
+        }
+    }
+
+    /// A random id of this catalogue file, made on first use: what a relaying hub's position refers to.
+    public func identity() throws(StoreError) -> String {
+        try write("catalogue identity") { db in
+            if let id = try Self.feedState(db, "catalogue_id") { return id }
+            let id = UUID().uuidString.lowercased()
+            try Self.setFeedState(db, "catalogue_id", id)
+            return id
+        }
+    }
 
     /// The changes after feed sequence number `after`, at most `limit` change rows, one message per record
     /// (the highest change of each), in sequence order, each with the record's state and history as they
@@ -125,7 +150,8 @@ extension CatalogueStore {
         try read("read mirror position") { db in
             let follower = MirrorFollower(lastSeq: Int64(try Self.feedState(db, "mirror_last_seq") ?? "0") ?? 0,
                                           mode: MirrorFollower.mode(stored: try Self.feedState(db, "mirror_mode")),
-                                          snapshotOffset: try Self.feedState(db, "mirror_snapshot_offset").flatMap { Int64($0) })
+                                          snapshotOffset: try Self.feedState(db, "mirror_snapshot_offset").flatMap { Int64($0) },
+                                          feedID: try Self.feedState(db, "mirror_feed_id"))
             return (follower, try Self.feedState(db, "mirror_next_offset").flatMap { Int64($0) })
         }
     }
@@ -149,11 +175,21 @@ extension CatalogueStore {
     {
         try write("apply \(records.count) feed records") { db in
             if case .begin? = snapshot { try db.execute(sql: "DELETE FROM mirror_snapshot_seen") }
+            // An upsert, not INSERT OR REPLACE: REPLACE deletes without firing the delete trigger, which
+            // would leave the old row's words in the search index.
             let upsert = try db.cachedStatement(sql: """
-                INSERT OR REPLACE INTO innovation(global_id, hub, id, revision, title, agency, region, category, kind, stage,
+                INSERT INTO innovation(global_id, hub, id, revision, title, agency, region, category, kind, stage,
                     initiator, launched_on, summary, benefits, contact, url, status, replicates, updated_at,
                     withdrawn, withdrawn_at, last_seq, last_message_id, received_at, hub_epoch, orphaned_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(global_id) DO UPDATE SET hub = excluded.hub, id = excluded.id, revision = excluded.revision,
+                    title = excluded.title, agency = excluded.agency, region = excluded.region, category = excluded.category,
+                    kind = excluded.kind, stage = excluded.stage, initiator = excluded.initiator,
+                    launched_on = excluded.launched_on, summary = excluded.summary, benefits = excluded.benefits,
+                    contact = excluded.contact, url = excluded.url, status = excluded.status, replicates = excluded.replicates,
+                    updated_at = excluded.updated_at, withdrawn = excluded.withdrawn, withdrawn_at = excluded.withdrawn_at,
+                    last_seq = excluded.last_seq, last_message_id = excluded.last_message_id,
+                    received_at = excluded.received_at, hub_epoch = excluded.hub_epoch, orphaned_at = excluded.orphaned_at
                 """)
             let history = try db.cachedStatement(sql: """
                 INSERT OR IGNORE INTO history(global_id, revision, event, hub, seq, message_id, sent_at, received_at, body,
@@ -203,6 +239,7 @@ extension CatalogueStore {
         try setFeedState(db, "mirror_last_seq", String(follower.lastSeq))
         try setFeedState(db, "mirror_mode", follower.storedMode)
         if let offset = follower.snapshotOffset { try setFeedState(db, "mirror_snapshot_offset", String(offset)) }
+        if let feed = follower.feedID { try setFeedState(db, "mirror_feed_id", feed) }
         if let nextOffset { try setFeedState(db, "mirror_next_offset", String(nextOffset)) }
     }
 

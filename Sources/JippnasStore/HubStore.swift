@@ -290,8 +290,8 @@ public final class HubStore: Sendable {
     /// Applies changes accepted from the hubs below to this store and queues each, with its chain, for
     /// the level above; records that `through` (the relaying role's position) is done, in the same
     /// transaction, so each change is queued once however often the caller stops.
-    public func relay(_ changes: [RelayedChange], through position: Int64, now: String = Timestamp.now()) throws(StoreError)
-        -> RelaySummary
+    public func relay(_ changes: [RelayedChange], through position: Int64, of source: String, now: String = Timestamp.now())
+        throws(StoreError) -> RelaySummary
     {
         do {
             return try pool.write { db in
@@ -312,8 +312,8 @@ public final class HubStore: Sendable {
                     summary.queued += 1
                 }
                 try setLastSeq(db, seq)
-                try db.execute(sql: "INSERT OR REPLACE INTO hub_meta(key, value) VALUES ('relay_position', ?)",
-                               arguments: [String(position)])
+                try db.execute(sql: "INSERT OR REPLACE INTO hub_meta(key, value) VALUES ('relay_position', ?), ('relay_source', ?)",
+                               arguments: [String(position), source])
                 return summary
             }
         } catch {
@@ -321,11 +321,15 @@ public final class HubStore: Sendable {
         }
     }
 
-    /// How far the relaying role has queued (0 before it has).
-    public func relayPosition() throws(StoreError) -> Int64 {
+    /// How far the relaying role has queued from the regional catalogue `source` (its
+    /// ``CatalogueStore/identity()``): 0 before it has, or when the position was taken in another
+    /// catalogue file (one recreated empty numbers its history from 1 again; going over changes already
+    /// queued again costs nothing, as a held revision is not queued twice).
+    public func relayPosition(of source: String) throws(StoreError) -> Int64 {
         do {
             return try pool.read { db in
-                Int64(try String.fetchOne(db, sql: "SELECT value FROM hub_meta WHERE key = 'relay_position'") ?? "0") ?? 0
+                guard try String.fetchOne(db, sql: "SELECT value FROM hub_meta WHERE key = 'relay_source'") == source else { return 0 }
+                return Int64(try String.fetchOne(db, sql: "SELECT value FROM hub_meta WHERE key = 'relay_position'") ?? "0") ?? 0
             }
         } catch {
             throw StoreError.wrap(error, operation: "read relay position", path: path)

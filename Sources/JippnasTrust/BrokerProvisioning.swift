@@ -8,7 +8,8 @@ import JippnasCore
 /// topic permissions that admit only routing keys beginning `<province>.`; read on its own control queue
 /// only. The aggregator user `aggregator` reads the national queues and writes only to `jippnas.control`.
 /// The topology itself (exchanges, queues, bindings, as ``WireNames`` has it) is part of the definitions,
-/// so daemons run with `broker.declare_topology: false` and need no configure permission at all.
+/// so daemons run with `broker.declare_topology: false` and need no configure permission, except the
+/// aggregator's for the national feed (`jippnas.catalogue` and its stream), which its publisher declares.
 public struct BrokerProvisioning: Sendable {
     /// The aggregator's broker user.
     public static let aggregatorUser = "aggregator"
@@ -75,10 +76,14 @@ public struct BrokerProvisioning: Sendable {
         }
         let history = topology.history == nil ? "" : "|\(escaped(WireNames.historyStream))"
         let feed = topology.feed == nil ? "" : "|\(escaped(NationalFeed.stream))"
+        // The feed's exchange and stream are the aggregator's to declare (its feed publisher does, at
+        // connect): RabbitMQ 3.10.8 was seen to hang importing definitions that held a second stream.
+        let feedNames = topology.feed == nil ? "" : "|\(escaped(NationalFeed.exchange))|\(escaped(NationalFeed.stream))"
         permissions.append([
-            "user": Self.aggregatorUser, "vhost": vhost, "configure": "^$",
-            "write": "^(\(escaped(WireNames.controlExchange))\(topology.feed == nil ? "" : "|" + escaped(NationalFeed.exchange)))$",
-            "read": "^(\(escaped(WireNames.nationalQueue))|\(escaped(WireNames.nationalDeadQueue))\(history)\(feed))$",
+            "user": Self.aggregatorUser, "vhost": vhost,
+            "configure": topology.feed == nil ? "^$" : "^(\(String(feedNames.dropFirst())))$",
+            "write": "^(\(escaped(WireNames.controlExchange))\(feedNames))$",
+            "read": "^(\(escaped(WireNames.nationalQueue))|\(escaped(WireNames.nationalDeadQueue))\(history)\(feedNames))$",
         ])
         if topology.history != nil || topology.feed != nil {
             permissions.append([
@@ -103,7 +108,6 @@ public struct BrokerProvisioning: Sendable {
         }
         let exchanges = [WireNames.innovationExchange, WireNames.hubExchange, WireNames.controlExchange,
                          WireNames.deadLetterExchange] + (regionalHubs.isEmpty ? [] : [WireNames.regionalDeadLetterExchange])
-            + (topology.feed == nil ? [] : [NationalFeed.exchange])
         let exchangeDefinitions = exchanges.map { name -> [String: Any] in
             ["name": name, "vhost": vhost, "type": "topic", "durable": true, "auto_delete": false, "internal": false,
              "arguments": [String: Any]()]
@@ -123,10 +127,6 @@ public struct BrokerProvisioning: Sendable {
             bindings += WireNames.nationalBindings.map { binding($0.exchange, WireNames.historyStream, $0.pattern) }
         }
         bindings.append(binding(WireNames.deadLetterExchange, WireNames.nationalDeadQueue, "#"))
-        if let arguments = topology.feedArguments {
-            queues.append(queue(NationalFeed.stream, Self.json(arguments)))
-            bindings.append(binding(NationalFeed.exchange, NationalFeed.stream, "#"))
-        }
         for hub in hubs + regionalHubs {
             let control = WireNames.hubControlQueue(province: hub)
             queues.append(queue(control, Self.json(WireNames.controlQueueArguments)))

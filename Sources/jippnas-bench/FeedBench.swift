@@ -49,6 +49,7 @@ struct FeedBench: AsyncParsableCommand {
         var mirrorSettings = AggregatorSettings(database: dir + "/mirror.sqlite", broker: broker)
         mirrorSettings.source = .stream(start: .first)
         mirrorSettings.broker.declareTopology = false
+        _ = try national.startFeed()
         let feed = FeedPublisher(store: national, broker: broker, topology: NationalTopology(), logger: logger)
         let feedTask = Task { try await feed.service.run() }
         defer { feedTask.cancel() }

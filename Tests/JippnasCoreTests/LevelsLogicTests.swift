@@ -101,6 +101,9 @@ struct LevelsLogicTests {
         }
         // The province changed the record it passes on.
         #expect(refusal(relayed(link, record: Self.record("35.78", title: "E-Health Jawa Timur"))) == "chain_content_mismatch")
+        // Canonically equal, but not the same bytes: a decomposed é where Surabaya wrote a composed one.
+        let composed = published(record: Self.record("35.78", title: "Layanan Caf\u{E9} Sehat")).link
+        #expect(refusal(relayed(composed, record: Self.record("35.78", title: "Layanan Cafe\u{301} Sehat"))) == "chain_content_mismatch")
         // A link from another province, or the province itself.
         let foreign = published("33.74", record: Self.record("35.78")).link
         #expect(refusal(relayed(foreign, record: Self.record("35.78"))) == "chain_hub_outside_province")

@@ -64,6 +64,18 @@ struct MirrorLogicTests {
         #expect(unknown.checkpoint(through: 3, agrees: false) == .disagrees(readAgainFrom: nil))
     }
 
+    @Test func aNewFeedMeansARebuiltCatalogueAndWaitsForItsSnapshot() {
+        var f = MirrorFollower(lastSeq: 90_000, mode: .following, snapshotOffset: 7)
+        let first = f.observe(feed: "a"), none = f.observe(feed: nil), same = f.observe(feed: "a")
+        #expect(!first && !none && !same && f.feedID == "a")
+        let other = f.observe(feed: "b")
+        #expect(other)
+        #expect(f.mode == .awaitingSnapshot && f.lastSeq == 0 && f.snapshotOffset == nil && f.feedID == "b")
+        #expect(f.record(seq: 5, prev: 4, snapshot: nil) == .skip)
+        let began = f.snapshotBegins(id: "s", at: 900)
+        #expect(began)
+    }
+
     @Test func theModeIsStoredAndReadBack() {
         for mode in [MirrorFollower.Mode.fresh, .following, .awaitingSnapshot, .inSnapshot("a-b")] {
             #expect(MirrorFollower.mode(stored: MirrorFollower(mode: mode).storedMode) == mode)

@@ -29,13 +29,14 @@ struct LevelsStoreTests {
         own.id = "sby-e-health"  // the same id as Surabaya's: kept apart by the key
         _ = try store.importContents([own])
         let summary = try store.relay([fromSurabaya("sby-e-health", revision: 1, seq: 1),
-                                       fromSurabaya("sby-e-health", revision: 2, seq: 2)], through: 10)
+                                       fromSurabaya("sby-e-health", revision: 2, seq: 2)], through: 10, of: "regional-a")
         #expect(summary.queued == 2 && summary.stale == 0)
         // A repeat (the forwarder stopped before its commit) and an older revision arriving late.
         let again = try store.relay([fromSurabaya("sby-e-health", revision: 2, seq: 2), fromSurabaya("sby-e-health", revision: 1, seq: 1)],
-                                    through: 12)
+                                    through: 12, of: "regional-a")
         #expect(again.queued == 0 && again.stale == 2)
-        #expect(try store.relayPosition() == 12)
+        #expect(try store.relayPosition(of: "regional-a") == 12)
+        #expect(try store.relayPosition(of: "regional-b") == 0, "a position in another regional catalogue file means nothing here")
         #expect(try store.records().count == 2)
 
         let outbox = try store.pendingOutbox(after: 0, limit: 10)
@@ -62,7 +63,7 @@ struct LevelsStoreTests {
         let hub = try HubStore(path: dir.file("hub-35b.sqlite"), province: "35")
         _ = try hub.importContents(SampleData.contents(province: "35", count: 3))
         _ = try hub.relay([fromSurabaya("sby-a", revision: 1, seq: 1), fromSurabaya("sby-b", revision: 3, seq: 2, event: .withdraw)],
-                          through: 2)
+                          through: 2, of: "r")
         let catalogue = try CatalogueStore(path: dir.file("catalogue.sqlite"))
         let changes = try hub.pendingOutbox(after: 0, limit: 10).map { entry in
             IncomingChange(envelope: try EnvelopeCodec.decode(entry.body, routingKey: entry.routingKey, contentType: nil).get(),
@@ -86,6 +87,8 @@ struct LevelsStoreTests {
     @Test("every change of the national catalogue reaches the feed, collapsed per record; a mirror set from it has the same digest, history and search")
     func feedCarriesEveryChangeToAMirror() throws {
         let national = try CatalogueStore(path: dir.file("national.sqlite"))
+        let feedID = try national.startFeed()
+        #expect(try national.startFeed() == feedID, "one feed id per catalogue file")
         let hub = try HubStore(path: dir.file("hub-feed.sqlite"), province: "35")
         _ = try hub.importContents(SampleData.contents(province: "35", count: 5))
         _ = try hub.withdraw(id: "t-35-2")
@@ -119,6 +122,13 @@ struct LevelsStoreTests {
         let (stored, next) = try mirror.mirrorPosition()
         #expect(stored == follower && next == 17)
         #expect(try national.snapshotRecords(after: "", limit: 3, snapshot: "s").map(\.state.globalID) == ["35:t-35-1", "35:t-35-2", "35:t-35-3"])
+        // An update of a record the mirror holds replaces it in the search index too.
+        var renamed = try #require(chained.first { $0.state.globalID == "35:t-35-1" })
+        renamed.state.innovation.title = "Nama Yang Sama Sekali Lain"
+        try mirror.applyFeed([renamed], follower: follower, nextOffset: 18)
+        let found = try mirror.search(CatalogueQuery(text: "Lain"))
+        #expect(found.hits.map(\.entry.globalID) == [renamed.state.globalID])
+        #expect(try mirror.search(CatalogueQuery(text: "Judul Baru Sekali")).hits.isEmpty, "the old title's words are gone")
         // The mirror publishes nothing of its own.
         #expect(try mirror.feedChanges(after: 0, limit: 10).isEmpty)
     }

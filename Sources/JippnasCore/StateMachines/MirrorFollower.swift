@@ -44,11 +44,31 @@ public struct MirrorFollower: Sendable, Equatable {
     public private(set) var mode: Mode
     /// Where the last snapshot seen began in the stream.
     public private(set) var snapshotOffset: Int64?
+    /// The feed the sequence numbers belong to (``observe(feed:)``).
+    public private(set) var feedID: String?
 
-    public init(lastSeq: Int64 = 0, mode: Mode = .fresh, snapshotOffset: Int64? = nil) {
+    public init(lastSeq: Int64 = 0, mode: Mode = .fresh, snapshotOffset: Int64? = nil, feedID: String? = nil) {
         self.lastSeq = lastSeq
         self.mode = mode
         self.snapshotOffset = snapshotOffset
+        self.feedID = feedID
+    }
+
+    /// Every message names its feed. Another feed than before means the national catalogue was rebuilt
+    /// into a new file, whose sequence numbers start again: the mirror forgets its place and waits for a
+    /// snapshot. Returns whether that happened.
+    public mutating func observe(feed: String?) -> Bool {
+        guard let feed else { return false }
+        guard let known = feedID else {
+            feedID = feed
+            return false
+        }
+        guard known != feed else { return false }
+        feedID = feed
+        lastSeq = 0
+        snapshotOffset = nil
+        mode = .awaitingSnapshot
+        return true
     }
 
     /// Decides a record message: a change (`seq` and `prev` set) or a snapshot's record (`snapshot` set).

@@ -257,7 +257,10 @@ private struct WireLink: Decodable {
         case .failure(let reason) where reason.isChainReason: return .failure(reason)
         case .failure(let reason): return .failure(.chainLinkInvalid(reason.code))
         case .success(let published):
-            guard published.innovation == record else { return .failure(.chainContentMismatch) }
+            // Compared as bytes: Swift's == on strings holds for canonically equivalent but different text.
+            guard EnvelopeWriter.bytes(of: published.innovation) == EnvelopeWriter.bytes(of: record) else {
+                return .failure(.chainContentMismatch)
+            }
             return .success(published.chain + [ChainLink(hub: hub, seq: published.seq, messageID: message_id, keyID: key_id,
                                                          signature: signature, body: bytes)])
         }

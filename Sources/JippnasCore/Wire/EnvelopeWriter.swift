@@ -25,6 +25,13 @@ struct EnvelopeWriter {
         close()
     }
 
+    /// A record alone, in the same form as inside an envelope.
+    static func bytes(of record: Innovation) -> [UInt8] {
+        var writer = EnvelopeWriter(capacity: 1024)
+        writer.write(record)
+        return writer.bytes
+    }
+
     private mutating func write(_ r: Innovation) {
         open()
         key("agency"); string(r.agency)

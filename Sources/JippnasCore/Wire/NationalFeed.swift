@@ -55,6 +55,15 @@ public enum FeedMessage: Sendable, Equatable {
     case checkpoint(FeedCheckpoint)
     case snapshotBegin(FeedSnapshotMarker)
     case snapshotEnd(FeedSnapshotMarker)
+
+    /// The feed id the message names.
+    public var feed: String? {
+        switch self {
+        case .record(let r): r.feed
+        case .checkpoint(let c): c.feed
+        case .snapshotBegin(let m), .snapshotEnd(let m): m.feed
+        }
+    }
 }
 
 /// A record exactly as the national catalogue holds it after a change (or in a snapshot), with its
@@ -62,6 +71,8 @@ public enum FeedMessage: Sendable, Equatable {
 /// withdrawals) needs no second decision.
 public struct FeedRecord: Sendable, Equatable, Codable {
     public var schema = NationalFeed.schema
+    /// The publishing catalogue's feed id (a new one after the national catalogue is rebuilt).
+    public var feed: String?
     /// The feed sequence number of the change this message publishes; nil inside a snapshot.
     public var seq: Int64?
     /// The sequence number of the change message published just before (0 before the first); a mirror
@@ -168,6 +179,7 @@ public struct FeedHistoryRow: Sendable, Equatable, Codable {
 /// (as hubs compute theirs, ``RecordDigest``) over every record, keyed by global id.
 public struct FeedCheckpoint: Sendable, Equatable, Codable {
     public var schema = NationalFeed.schema
+    public var feed: String?
     public var through: Int64
     public var records: Int
     public var withdrawn: Int
@@ -183,7 +195,7 @@ public struct FeedCheckpoint: Sendable, Equatable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case schema, through, records, withdrawn, digest
+        case schema, feed, through, records, withdrawn, digest
         case sentAt = "sent_at"
     }
 }
@@ -193,6 +205,7 @@ public struct FeedCheckpoint: Sendable, Equatable, Codable {
 /// itself right from the stream alone.
 public struct FeedSnapshotMarker: Sendable, Equatable, Codable {
     public var schema = NationalFeed.schema
+    public var feed: String?
     public var id: String
     /// The last change published before this marker.
     public var through: Int64
@@ -208,7 +221,7 @@ public struct FeedSnapshotMarker: Sendable, Equatable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case schema, id, through, records
+        case schema, feed, id, through, records
         case sentAt = "sent_at"
     }
 }
