@@ -92,11 +92,14 @@ enum StoreDatabase {
     static func migrate(_ pool: DatabasePool, _ migrator: DatabaseMigrator, path: String, operation: String)
         throws(StoreError)
     {
-        for attempt in 1...3 {
+        // Stores opened at once on a new file (a daemon starting while a command reads) race to migrate
+        // it; the loser sees a schema changed under it or a busy database, and tries again a moment later.
+        for attempt in 1...10 {
             do {
                 try migrator.migrate(pool)
                 return
-            } catch where attempt < 3 {
+            } catch where attempt < 10 {
+                usleep(useconds_t(20_000 * attempt))
                 continue
             } catch {
                 throw StoreError.wrap(error, operation: operation, path: path)
