@@ -37,7 +37,11 @@ public final class FeedPublisher: Sendable {
     private let logger: Logger
     private let counters = Mutex(Counters())
     static let batch = 500
-    static let snapshotChunk = 1_000
+    /// Snapshot records per chunk, and the least time between two chunks: a snapshot goes out at up to
+    /// 1,000 records a second beside the changes, so that publishing the whole catalogue (at the first
+    /// start, then daily) never starves the aggregator's commits of CPU or of the database.
+    static let snapshotChunk = 250
+    static let snapshotPace = Duration.milliseconds(250)
 
     public init(store: CatalogueStore, broker: BrokerSettings, topology: NationalTopology, intervals: Intervals = Intervals(),
                 logger: Logger)
@@ -89,6 +93,7 @@ public final class FeedPublisher: Sendable {
         var lastCheckpoint = ContinuousClock.now - .seconds(3600)
         /// The snapshot being published: its id and the last global id sent.
         var snapshot: (id: String, after: String, records: Int)?
+        var nextSnapshotChunk = ContinuousClock.now
         var messages: UInt64 = 0
 
         init(publisher: FeedPublisher, connection: AMQPConnection) throws {
@@ -139,6 +144,8 @@ public final class FeedPublisher: Sendable {
                 snapshot = (id, "", 0)
                 return true
             }
+            guard ContinuousClock.now >= nextSnapshotChunk else { return false }
+            nextSnapshotChunk = .now + FeedPublisher.snapshotPace
             let records = try publisher.store.snapshotRecords(after: current.after, limit: FeedPublisher.snapshotChunk, snapshot: current.id)
             if let last = records.last {
                 try publish(records.map { record in
