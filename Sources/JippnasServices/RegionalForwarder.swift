@@ -2,6 +2,7 @@ import Foundation
 import JippnasCore
 import JippnasStore
 import Logging
+import Synchronization
 
 /// The second half of a provincial hub's relaying role: moves what the regional catalogue accepted from
 /// the kabupaten/kota hubs into the hub's own store and outbox, each change with the link that proves it
@@ -18,6 +19,8 @@ public final class RegionalForwarder: Sendable {
     private let logger: Logger
     private let poll: Duration
     private let batchSize: Int
+    /// The regional catalogue's identity, read once: asking for it writes when it is first made.
+    private let source = Mutex<String?>(nil)
 
     public init(catalogue: CatalogueStore, hub: HubStore, logger: Logger, poll: Duration = .milliseconds(200), batchSize: Int = 500) {
         self.catalogue = catalogue
@@ -48,7 +51,12 @@ public final class RegionalForwarder: Sendable {
     /// Queues the next accepted changes, if any; returns how many history rows it went past.
     @discardableResult
     public func forwardOnce() throws(StoreError) -> Int {
-        let source = try catalogue.identity()
+        let source = try source.withLock { cached throws(StoreError) in
+            if let cached { return cached }
+            let made = try catalogue.identity()
+            cached = made
+            return made
+        }
         let position = try hub.relayPosition(of: source)
         let rows = try catalogue.accepted(after: position, limit: batchSize)
         guard let last = rows.last else { return 0 }
