@@ -65,6 +65,9 @@ struct NetworkFaultTests {
         _ = try hubStore.importContents(SampleData.contents(province: "35", count: 10))
         let aggregator = try ChildProcess([binary, "aggregator", "run", "--database", catalogue],
                                           environment: environment(urls: [proxy.url(for: direct)]), outputPath: dir.file("aggregator.log"))
+        // The hub starts once the national queue exists: a publish returned unroutable before that pauses the
+        // session and sends the hub on to its next URL, the direct one, which the cut would then never touch.
+        #expect(await eventually(timeout: .seconds(30)) { count("consuming", in: aggregator, role: "aggregator") == 1 }, "\(aggregator.output)")
         let hub = try ChildProcess([binary, "hub", "run", "--province", "35", "--database", hubDatabase],
                                    environment: environment(urls: [proxy.url(for: direct), direct]), outputPath: dir.file("hub.log"))
         #expect(await eventually(timeout: .seconds(30)) { catalogueRecords(catalogue).count == 10 }, "\(hub.output)")
