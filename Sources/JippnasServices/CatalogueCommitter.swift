@@ -130,6 +130,7 @@ final class CatalogueCommitter {
                     pendingDeadLetters = []
                     outcome.decisions += part.decisions
                     for change in part.epochsBegun { logEpoch(change) }
+                    for change in part.originEpochsBegun { logOriginEpoch(change) }
                     step = plan.succeeded()
                 } catch {
                     if error.refusesData {
@@ -263,6 +264,17 @@ final class CatalogueCommitter {
         }
         logger.notice("hub store has a new epoch: sequence tracking restarts", metadata: [
             "hub": "\(change.hub)", "epoch": "\(change.to)", "previous_epoch": "\(change.from)", "seq": "\(change.baselineSeq)",
+        ])
+    }
+
+    /// A relayed hub's store as the catalogue orders its records: adopted when first seen with an epoch
+    /// (routine), moved on from when that hub was restored below its province (worth an operator's eye).
+    private func logOriginEpoch(_ change: EpochChange) {
+        guard !change.from.isEmpty else {
+            return logger.info("relayed hub epoch adopted", metadata: ["origin": "\(change.hub)", "epoch": "\(change.to)"])
+        }
+        logger.notice("relayed hub store has a new epoch: its records may go back to lower revisions", metadata: [
+            "origin": "\(change.hub)", "epoch": "\(change.to)", "previous_epoch": "\(change.from)",
         ])
     }
 

@@ -82,7 +82,8 @@ public final class RegionalForwarder: Sendable {
             // as malformed, when it is only unsigned.
             let signed = row.keyID != nil && row.signature != nil
             let link = ChainLink(hub: row.hub, seq: envelope.seq, messageID: row.messageID, keyID: signed ? row.keyID : nil,
-                                 signature: signed ? row.signature : nil, body: row.body)
+                                 signature: signed ? row.signature : nil, body: row.body, epoch: envelope.epoch,
+                                 epochParent: envelope.epochParent)
             return HubStore.RelayedChange(published: envelope, link: link)
         case .failure(let reason):
             logger.error("an accepted change no longer decodes; not relayed", metadata: [

@@ -62,3 +62,51 @@ extension CatalogueStore {
         }
     }
 }
+
+/// The originating store's epoch of a relayed change, as the catalogue tracks it once the change is seen.
+struct OriginEpoch {
+    /// The origin's current epoch, once this change is taken into account ("" when it sends none).
+    var current: String
+    var decision: HubEpoch.Decision
+
+    /// The epoch a record set by this change is labelled with.
+    var ofChange: String
+}
+
+extension CatalogueStore {
+    /// For a relayed change, decides its originating hub's store epoch (``HubEpoch/decideRelayed``) and
+    /// carries out a change: the epoch left and the parent named are retired, and on first sight the
+    /// origin's records stored before epochs were tracked are labelled (with this epoch when it has no
+    /// parent, else with the parent, which they then belong to or precede). Nil for a hub's own change.
+    func enterOrigin(of envelope: Envelope, now: String, _ db: Database) throws -> (OriginEpoch, EpochChange?)? {
+        guard let origin = envelope.chain.first else { return nil }
+        let current = try String.fetchOne(db, sql: "SELECT epoch FROM origin_epoch WHERE hub = ? AND retired_at IS NULL",
+                                          arguments: [origin.hub]) ?? ""
+        let isRetired = try origin.epoch.map {
+            try Bool.fetchOne(db, sql: "SELECT 1 FROM origin_epoch WHERE hub = ? AND epoch = ? AND retired_at IS NOT NULL",
+                              arguments: [origin.hub, $0]) ?? false
+        } ?? false
+        let decision = HubEpoch.decideRelayed(current: current, incoming: origin.epoch, parent: origin.epochParent,
+                                              isRetired: isRetired)
+        guard decision == .adopt || decision == .begin, let incoming = origin.epoch else {
+            return (OriginEpoch(current: current, decision: decision, ofChange: decision == .retired ? origin.epoch ?? "" : current), nil)
+        }
+        try db.execute(sql: "UPDATE origin_epoch SET retired_at = ? WHERE hub = ? AND retired_at IS NULL", arguments: [now, origin.hub])
+        if let parent = origin.epochParent, !parent.isEmpty {
+            try db.execute(sql: """
+                INSERT INTO origin_epoch(hub, epoch, first_seen_at, retired_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT(hub, epoch) DO UPDATE SET retired_at = coalesce(retired_at, excluded.retired_at)
+                """, arguments: [origin.hub, parent, now, now])
+        }
+        try db.execute(sql: "INSERT OR IGNORE INTO origin_epoch(hub, epoch, first_seen_at) VALUES (?, ?, ?)",
+                       arguments: [origin.hub, incoming, now])
+        if current.isEmpty, let label = decision == .adopt ? incoming : origin.epochParent, !label.isEmpty {
+            for table in ["innovation", "history"] {
+                try db.execute(sql: "UPDATE \(table) SET origin_epoch = ? WHERE origin_epoch = '' AND substr(global_id, 1, ?) = ?",
+                               arguments: [label, origin.hub.utf8.count + 1, origin.hub + ":"])
+            }
+        }
+        return (OriginEpoch(current: incoming, decision: decision, ofChange: incoming),
+                EpochChange(hub: origin.hub, from: current, to: incoming, baselineSeq: 0))
+    }
+}

@@ -58,6 +58,8 @@ public struct BatchOutcome: Sendable, Equatable {
     public var decisions: [ApplyDecision] = []
     /// Hubs whose messages in this batch began a new epoch (a restored or rebuilt store), with the epoch.
     public var epochsBegun: [EpochChange] = []
+    /// Originating hubs of relayed changes whose store epoch this batch adopted or moved on from.
+    public var originEpochsBegun: [EpochChange] = []
     public init(decisions: [ApplyDecision] = []) { self.decisions = decisions }
     public var applied: Int { decisions.filter { $0 == .apply }.count }
     public var duplicates: Int { decisions.filter { $0 == .duplicate }.count }
@@ -347,6 +349,21 @@ public final class CatalogueStore: Sendable {
         }
         // The national feed: which records changed since it was last published, and a mirror's place.
         m.registerMigration("catalogue-v7-feed", migrate: CatalogueStore.createFeedTables)
+        // Relayed records are ordered by their originating store's epoch, not the relaying hub's: a
+        // kabupaten/kota restored from a backup goes back to lower revisions behind an unchanged province.
+        m.registerMigration("catalogue-v8-origin-epochs") { db in
+            try db.execute(sql: """
+                ALTER TABLE innovation ADD COLUMN origin_epoch TEXT NOT NULL DEFAULT '';
+                ALTER TABLE history ADD COLUMN origin_epoch TEXT NOT NULL DEFAULT '';
+                CREATE TABLE origin_epoch (
+                    hub TEXT NOT NULL,
+                    epoch TEXT NOT NULL,
+                    first_seen_at TEXT NOT NULL,
+                    retired_at TEXT,
+                    PRIMARY KEY (hub, epoch)
+                ) WITHOUT ROWID;
+                """)
+        }
         return m
     }()
 
@@ -564,12 +581,12 @@ public final class CatalogueStore: Sendable {
 
         init(_ db: Database) throws {
             seen = try db.cachedStatement(sql: "SELECT 1 FROM history WHERE message_id = ?")
-            current = try db.cachedStatement(sql: "SELECT revision, hub_epoch FROM innovation WHERE global_id = ?")
+            current = try db.cachedStatement(sql: "SELECT revision, hub_epoch, origin_epoch FROM innovation WHERE global_id = ?")
             upsert = try db.cachedStatement(sql: """
                 INSERT INTO innovation(global_id, hub, id, revision, title, agency, region, category, kind, stage,
                     initiator, launched_on, summary, benefits, contact, url, status, replicates, updated_at,
-                    withdrawn, withdrawn_at, last_seq, last_message_id, received_at, hub_epoch)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    withdrawn, withdrawn_at, last_seq, last_message_id, received_at, hub_epoch, origin_epoch)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(global_id) DO UPDATE SET revision = excluded.revision, title = excluded.title,
                     agency = excluded.agency, region = excluded.region, category = excluded.category,
                     kind = excluded.kind, stage = excluded.stage, initiator = excluded.initiator,
@@ -578,13 +595,16 @@ public final class CatalogueStore: Sendable {
                     replicates = excluded.replicates, updated_at = excluded.updated_at,
                     withdrawn = excluded.withdrawn, withdrawn_at = excluded.withdrawn_at,
                     last_seq = excluded.last_seq, last_message_id = excluded.last_message_id,
-                    received_at = excluded.received_at, hub_epoch = excluded.hub_epoch, orphaned_at = NULL
+                    received_at = excluded.received_at, hub_epoch = excluded.hub_epoch,
+                    origin_epoch = excluded.origin_epoch, orphaned_at = NULL
                 """)
-            historyHas = try db.cachedStatement(sql: "SELECT 1 FROM history WHERE global_id = ? AND hub_epoch = ? AND revision = ?")
+            historyHas = try db.cachedStatement(sql: """
+                SELECT 1 FROM history WHERE global_id = ? AND hub_epoch = ? AND origin_epoch = ? AND revision = ?
+                """)
             history = try db.cachedStatement(sql: """
                 INSERT INTO history(global_id, revision, event, hub, seq, message_id, sent_at, received_at, body, hub_epoch,
-                    key_id, signature)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    key_id, signature, origin_epoch)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         }
     }
@@ -616,11 +636,18 @@ public final class CatalogueStore: Sendable {
             break
         }
         let messageSeen = try Bool.fetchOne(s.seen, arguments: [change.messageID]) ?? false
+        // A repeat decides nothing: it may be an old epoch's message redelivered long after.
+        let entered = messageSeen ? nil : try enterOrigin(of: e, now: receivedAt, db)
+        if let change = entered?.1 { outcome.originEpochsBegun.append(change) }
+        let origin = entered?.0
         let stored = try Row.fetchOne(s.current, arguments: [globalID])
-        let storedEpoch: String? = stored?[1]
+        let storedEpoch: String? = stored?[1], storedOriginEpoch: String? = stored?[2]
+        let fromLeftEpoch = origin?.decision == .retired
+        let superseded = (storedEpoch.map { $0 != c.epoch } ?? false)
+            || (!fromLeftEpoch && (origin.map { o in storedOriginEpoch.map { $0 != o.current } ?? false } ?? false))
         let decision = ApplyDecision.decide(messageSeen: messageSeen, storedRevision: stored?[0],
-                                            incomingRevision: e.innovation.revision,
-                                            storedBySupersededEpoch: storedEpoch.map { $0 != c.epoch } ?? false)
+                                            incomingRevision: e.innovation.revision, storedBySupersededEpoch: superseded,
+                                            heldFromNewerEpoch: fromLeftEpoch && storedOriginEpoch == origin?.current)
         c.highestSeq = max(c.highestSeq, e.seq)
         try track(seq: e.seq, hub: e.hub, &c, db)
         switch decision {
@@ -629,14 +656,16 @@ public final class CatalogueStore: Sendable {
         case .apply:
             c.applied += 1
             if e.resync { c.fixed += 1 }
-            try write(change, epoch: c.epoch, s, receivedAt: receivedAt)
+            try write(change, epoch: c.epoch, originEpoch: origin?.ofChange ?? "", s, receivedAt: receivedAt)
         }
         return decision
     }
 
     /// Writes an applied change: the current record and, unless a resync repeats a revision already
     /// there, its history row.
-    private func write(_ change: IncomingChange, epoch: String, _ s: ApplyStatements, receivedAt: String) throws {
+    private func write(_ change: IncomingChange, epoch: String, originEpoch: String, _ s: ApplyStatements,
+                       receivedAt: String) throws
+    {
         let e = change.envelope
         let i = e.innovation
         let globalID = e.globalID
@@ -645,14 +674,14 @@ public final class CatalogueStore: Sendable {
             globalID, e.hub, i.id, i.revision, i.title, i.agency, i.region, i.category.rawValue,
             i.kind.rawValue, i.stage.rawValue, i.initiator?.rawValue, i.launchedOn, i.summary,
             i.benefits, i.contact, i.url, i.status.rawValue, i.replicates, i.updatedAt,
-            withdrawn, withdrawn ? i.updatedAt : nil, e.seq, change.messageID, receivedAt, epoch,
+            withdrawn, withdrawn ? i.updatedAt : nil, e.seq, change.messageID, receivedAt, epoch, originEpoch,
         ])
         // A resync restores a record the catalogue lost; its revision may already be in history.
-        let known = e.resync ? try Bool.fetchOne(s.historyHas, arguments: [globalID, epoch, i.revision]) ?? false : false
+        let known = e.resync ? try Bool.fetchOne(s.historyHas, arguments: [globalID, epoch, originEpoch, i.revision]) ?? false : false
         if !known {
             try s.history.execute(arguments: [
                 globalID, i.revision, e.event.rawValue, e.hub, e.seq, change.messageID, e.sentAt, receivedAt, change.body, epoch,
-                change.keyID, change.signature,
+                change.keyID, change.signature, originEpoch,
             ])
         }
     }
@@ -963,11 +992,11 @@ public final class CatalogueStore: Sendable {
         }
     }
 
-    /// Number of history rows that share an (innovation, hub epoch, revision): zero in a healthy catalogue.
+    /// Number of history rows that share an (innovation, hub epoch, originating epoch, revision): zero in a healthy catalogue.
     public func duplicatedHistoryRows() throws(StoreError) -> Int {
         try read("history duplicates") { db in
             try Int.fetchOne(db, sql: """
-                SELECT COALESCE(SUM(n - 1), 0) FROM (SELECT COUNT(*) AS n FROM history GROUP BY global_id, hub_epoch, revision)
+                SELECT COALESCE(SUM(n - 1), 0) FROM (SELECT COUNT(*) AS n FROM history GROUP BY global_id, hub_epoch, origin_epoch, revision)
                 """) ?? 0
         }
     }

@@ -297,11 +297,13 @@ public final class HubStore: Sendable {
             return try pool.write { db in
                 var summary = RelaySummary()
                 var seq = try lastSeq(db)
-                let current = try db.cachedStatement(sql: "SELECT revision FROM innovation WHERE id = ?")
+                let current = try db.cachedStatement(sql: "SELECT revision, relayed_chain FROM innovation WHERE id = ?")
                 for change in changes {
                     let chain = change.published.chain + [change.link]
                     let record = change.published.innovation
-                    if let held = try Int64.fetchOne(current, arguments: [Self.key(record, chain)]), held >= record.revision {
+                    if let held = try Row.fetchOne(current, arguments: [Self.key(record, chain)]),
+                       try Self.keeps(held, over: record.revision, originEpoch: chain.first?.epoch)
+                    {
                         summary.stale += 1
                         continue
                     }
@@ -321,10 +323,22 @@ public final class HubStore: Sendable {
         }
     }
 
+    /// Whether the `held` row stays over a relayed `revision`: it is not older, and it comes from the same
+    /// store of the originating hub (or the held one was restored from the incoming one's backup). A
+    /// kabupaten/kota restored from a backup starts a new epoch at lower revisions; its regional catalogue
+    /// accepted them as the truth, so they replace what is held.
+    private static func keeps(_ held: Row, over revision: Int64, originEpoch: String?) throws -> Bool {
+        guard (held["revision"] as Int64) >= revision else { return false }
+        let chain = try (held["relayed_chain"] as String?).map { try recordDecoder.decode([ChainLink].self, from: Data($0.utf8)) }
+        guard let origin = chain?.first else { return originEpoch == nil }
+        return origin.epoch == originEpoch || (originEpoch != nil && origin.epochParent == originEpoch)
+    }
+
     /// How far the relaying role has queued from the regional catalogue `source` (its
     /// ``CatalogueStore/identity()``): 0 before it has, or when the position was taken in another
     /// catalogue file (one recreated empty numbers its history from 1 again; going over changes already
-    /// queued again costs nothing, as a held revision is not queued twice).
+    /// queued again costs little: a held revision is not queued twice, and only rows of a store older than
+    /// the held one's backup can go out again, which the national catalogue counts stale).
     public func relayPosition(of source: String) throws(StoreError) -> Int64 {
         do {
             return try pool.read { db in

@@ -65,53 +65,75 @@ public struct BrokerProvisioning: Sendable {
 
     /// The definitions document (`rabbitmqctl import_definitions`, or `load_definitions` at boot).
     public func definitions() -> [String: Any] {
-        func escaped(_ name: String) -> String { name.replacingOccurrences(of: ".", with: "\\.") }
-        let hubFacing = [WireNames.innovationExchange, WireNames.hubExchange]
-        var users: [[String: Any]] = []
-        var permissions: [[String: Any]] = []
-        var topicPermissions: [[String: Any]] = []
-        for user in self.users {
-            users.append(["name": user, "password_hash": Self.passwordHash(passwords[user] ?? ""),
-                          "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": [String]()])
+        let (queues, bindings) = queuesAndBindings()
+        return [
+            "rabbit_version": "3.10.8", "vhosts": [["name": vhost]], "users": userDefinitions(), "permissions": permissions(),
+            "topic_permissions": topicPermissions(), "exchanges": exchangeDefinitions(), "queues": queues, "bindings": bindings,
+        ]
+    }
+
+    /// A name as a literal in a permission's regular expression.
+    private static func escaped(_ name: String) -> String { name.replacingOccurrences(of: ".", with: "\\.") }
+
+    private func userDefinitions() -> [[String: Any]] {
+        users.map { user in
+            ["name": user, "password_hash": Self.passwordHash(passwords[user] ?? ""),
+             "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": [String]()]
         }
-        let history = topology.history == nil ? "" : "|\(escaped(WireNames.historyStream))"
-        let feed = topology.feed == nil ? "" : "|\(escaped(NationalFeed.stream))"
+    }
+
+    /// What each user may configure, write and read: the aggregator, the mirror, and every hub.
+    private func permissions() -> [[String: Any]] {
+        let history = topology.history == nil ? "" : "|\(Self.escaped(WireNames.historyStream))"
+        let feed = topology.feed == nil ? "" : "|\(Self.escaped(NationalFeed.stream))"
         // The feed's exchange and stream are the aggregator's to declare (its feed publisher does, at
         // connect): RabbitMQ 3.10.8 was seen to hang importing definitions that held a second stream.
-        let feedNames = topology.feed == nil ? "" : "|\(escaped(NationalFeed.exchange))|\(escaped(NationalFeed.stream))"
-        permissions.append([
+        let feedNames = topology.feed == nil ? "" : "|\(Self.escaped(NationalFeed.exchange))|\(Self.escaped(NationalFeed.stream))"
+        var permissions: [[String: Any]] = [[
             "user": Self.aggregatorUser, "vhost": vhost,
             "configure": topology.feed == nil ? "^$" : "^(\(String(feedNames.dropFirst())))$",
-            "write": "^(\(escaped(WireNames.controlExchange))\(feedNames))$",
-            "read": "^(\(escaped(WireNames.nationalQueue))|\(escaped(WireNames.nationalDeadQueue))\(history)\(feedNames))$",
-        ])
+            "write": "^(\(Self.escaped(WireNames.controlExchange))\(feedNames))$",
+            "read": "^(\(Self.escaped(WireNames.nationalQueue))|\(Self.escaped(WireNames.nationalDeadQueue))\(history)\(feedNames))$",
+        ]]
         if topology.history != nil || topology.feed != nil {
             permissions.append([
                 "user": Self.mirrorUser, "vhost": vhost, "configure": "^$",
-                "write": "^\(escaped(WireNames.controlExchange))$", "read": "^(\(String((history + feed).dropFirst())))$",
+                "write": "^\(Self.escaped(WireNames.controlExchange))$", "read": "^(\(String((history + feed).dropFirst())))$",
             ])
         }
+        return permissions + (hubs + regionalHubs).map { hubPermission($0, relays: relayingProvinces.contains($0)) }
+    }
+
+    /// The routing keys each hub may publish: its own level's only (`35.innovation.*` is not
+    /// `35.78.innovation.*`), and for a relaying province, resync requests to its own kabupaten/kota.
+    private func topicPermissions() -> [[String: Any]] {
+        var topicPermissions: [[String: Any]] = []
         for hub in hubs + regionalHubs {
-            let relays = relayingProvinces.contains(hub)
-            permissions.append(hubPermission(hub, relays: relays))
-            // Each level keeps to its own keys: `35.innovation.*` is not `35.78.innovation.*`.
-            let own = "^\(escaped(hub))\\.(innovation|hub)\\."
-            for exchange in hubFacing {
+            let own = "^\(Self.escaped(hub))\\.(innovation|hub)\\."
+            for exchange in [WireNames.innovationExchange, WireNames.hubExchange] {
                 topicPermissions.append(["user": Provenance.hubUser(province: hub), "vhost": vhost, "exchange": exchange,
-                                         "write": own, "read": "^\(escaped(hub))\\."])
+                                         "write": own, "read": "^\(Self.escaped(hub))\\."])
             }
-            if relays {
-                // A relaying province asks its own kabupaten/kota hubs, and only them, to resync.
+            if relayingProvinces.contains(hub) {
                 topicPermissions.append(["user": Provenance.hubUser(province: hub), "vhost": vhost,
                                          "exchange": WireNames.controlExchange, "write": "^\(hub)\\.[0-9]{2}\\.resync$", "read": "^$"])
             }
         }
+        return topicPermissions
+    }
+
+    private func exchangeDefinitions() -> [[String: Any]] {
         let exchanges = [WireNames.innovationExchange, WireNames.hubExchange, WireNames.controlExchange,
                          WireNames.deadLetterExchange] + (regionalHubs.isEmpty ? [] : [WireNames.regionalDeadLetterExchange])
-        let exchangeDefinitions = exchanges.map { name -> [String: Any] in
+        return exchanges.map { name in
             ["name": name, "vhost": vhost, "type": "topic", "durable": true, "auto_delete": false, "internal": false,
              "arguments": [String: Any]()]
         }
+    }
+
+    /// The national queues (and the history stream), every hub's control queue, and each relaying
+    /// province's regional queues, with their bindings.
+    private func queuesAndBindings() -> (queues: [[String: Any]], bindings: [[String: Any]]) {
         func queue(_ name: String, _ arguments: [String: Any] = [:]) -> [String: Any] {
             ["name": name, "vhost": vhost, "durable": true, "auto_delete": false, "arguments": arguments]
         }
@@ -139,16 +161,12 @@ public struct BrokerProvisioning: Sendable {
             bindings += WireNames.regionalBindings(province: province).map { binding($0.exchange, regional, $0.pattern) }
             bindings.append(binding(WireNames.regionalDeadLetterExchange, dead, province + ".#"))
         }
-        return [
-            "rabbit_version": "3.10.8", "vhosts": [["name": vhost]], "users": users, "permissions": permissions,
-            "topic_permissions": topicPermissions, "exchanges": exchangeDefinitions, "queues": queues, "bindings": bindings,
-        ]
+        return (queues, bindings)
     }
 
     /// A hub user's permissions: configure nothing, write the hub-facing exchanges, read its control queue;
     /// a relaying province also reads its regional queues and writes resync requests to the hubs below.
     private func hubPermission(_ hub: String, relays: Bool) -> [String: Any] {
-        func escaped(_ name: String) -> String { name.replacingOccurrences(of: ".", with: "\\.") }
         var write = [WireNames.innovationExchange, WireNames.hubExchange]
         // Every hub may read the national feed for its mirror (`jippnas mirror run`), and nothing else of it.
         var read = [WireNames.hubControlQueue(province: hub)] + (topology.feed == nil ? [] : [NationalFeed.stream])
@@ -157,7 +175,7 @@ public struct BrokerProvisioning: Sendable {
             read += [WireNames.regionalQueue(province: hub), WireNames.regionalDeadQueue(province: hub)]
         }
         return ["user": Provenance.hubUser(province: hub), "vhost": vhost, "configure": "^$",
-                "write": "^(\(write.map(escaped).joined(separator: "|")))$", "read": "^(\(read.map(escaped).joined(separator: "|")))$"]
+                "write": "^(\(write.map(Self.escaped).joined(separator: "|")))$", "read": "^(\(read.map(Self.escaped).joined(separator: "|")))$"]
     }
 
     /// Queue arguments as definitions hold them.

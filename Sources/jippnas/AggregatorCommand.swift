@@ -164,38 +164,48 @@ extension AggregatorCommand {
             let store = try AggregatorCommand.openStore(settings)
             let request = ResyncRequest(hub: hub, fromSeq: fromSeq, reason: .manual,
                                         requestID: UUID().uuidString.lowercased(), requestedAt: Timestamp.now())
-            do {
-                let connection = try AMQPConnection(url: settings.broker.urls[0], tls: settings.broker.tls, heartbeat: 0,
-                                                    timeout: settings.broker.timeout)
-                defer { connection.close() }
-                try Topology.declareNationalSide(connection, topology: settings.topology, declare: settings.broker.declareTopology)
-                try connection.enableConfirms()
-                let body = try ControlCodec.encode(request)
-                try body.withUnsafeBytes { b in
-                    try connection.publish(exchange: WireNames.controlExchange, routingKey: ResyncRequest.routingKey(province: hub),
-                                           body: b, properties: PublishProperties(
-                                               messageID: request.requestID, type: "resync", appID: "jippnas-cli/\(JippnasVersion.current)",
-                                               timestamp: UInt64(Date().timeIntervalSince1970)))
-                }
-                switch try connection.nextConfirmEvent(timeout: settings.broker.timeout) {
-                case .ack?:
-                    break
-                case .returned?:
-                    printError("no queue takes \(ResyncRequest.routingKey(province: hub)): hub \(hub) has never connected to this broker (its control queue jippnas.control.\(hub) does not exist)")
-                    throw ExitCodes.failure
-                default:
-                    printError("the broker did not confirm the resync request")
-                    throw ExitCodes.failure
-                }
-                try store.recordResyncRequest(hub: hub, reason: .manual, fromSeq: fromSeq)
-            } catch let error as AMQPError {
-                printError("\(error)")
-                throw ExitCodes.failure
-            } catch let error as StoreError {
-                printError("\(error)")
-                throw ExitCodes.failure
+            try AggregatorCommand.send(request, broker: settings.broker, recordIn: store) { connection throws(AMQPError) in
+                _ = try Topology.declareNationalSide(connection, topology: settings.topology, declare: settings.broker.declareTopology)
             }
             print("resync requested from hub \(hub) (\(fromSeq.map { "from seq \($0)" } ?? "all records")), request \(request.requestID)")
+        }
+    }
+
+    /// Publishes `request` to its hub's control queue, waits for the broker's confirm, and records it in
+    /// `store` (whose stats show the outcome); `prepare` checks or declares what the connection needs first.
+    /// Shared by the national operator's resync and a relaying province's (`jippnas hub resync-regional`).
+    static func send(_ request: ResyncRequest, broker: BrokerSettings, recordIn store: CatalogueStore,
+                     prepare: (AMQPConnection) throws(AMQPError) -> Void) throws
+    {
+        let routingKey = ResyncRequest.routingKey(province: request.hub)
+        do {
+            let connection = try AMQPConnection(url: broker.urls[0], tls: broker.tls, heartbeat: 0, timeout: broker.timeout)
+            defer { connection.close() }
+            try prepare(connection)
+            try connection.enableConfirms()
+            let body = try ControlCodec.encode(request)
+            try body.withUnsafeBytes { b in
+                try connection.publish(exchange: WireNames.controlExchange, routingKey: routingKey, body: b, properties: PublishProperties(
+                    messageID: request.requestID, type: "resync", appID: "jippnas-cli/\(JippnasVersion.current)",
+                    timestamp: UInt64(Date().timeIntervalSince1970)))
+            }
+            switch try connection.nextConfirmEvent(timeout: broker.timeout) {
+            case .ack?:
+                break
+            case .returned?:
+                printError("no queue takes \(routingKey): hub \(request.hub) has never connected to this broker (its control queue \(WireNames.hubControlQueue(province: request.hub)) does not exist)")
+                throw ExitCodes.failure
+            default:
+                printError("the broker did not confirm the resync request")
+                throw ExitCodes.failure
+            }
+            try store.recordResyncRequest(hub: request.hub, reason: .manual, fromSeq: request.fromSeq)
+        } catch let error as AMQPError {
+            printError("\(error)")
+            throw ExitCodes.failure
+        } catch let error as StoreError {
+            printError("\(error)")
+            throw ExitCodes.failure
         }
     }
 
@@ -213,12 +223,13 @@ extension AggregatorCommand {
                 failure; 64 usage error.
                 """)
         @OptionGroup var common: ConfigOptions
-        @Option(name: .long, help: "The hub's province code.") var hub: String
+        @Option(name: .long, help: "The hub's code: a province's, or a kabupaten/kota's (35.78) against a regional catalogue.")
+        var hub: String
         @Option(name: .long, help: "The epoch the hub's store publishes (in its log, and the aggregator's).") var epoch: String
         @Flag(name: .long, help: "Accept an epoch no message has been refused under yet.") var force = false
 
         func validate() throws {
-            guard ProvinceRegistry.isProvinceCode(hub) else { throw ValidationError("\(hub) is not a province code") }
+            guard HubCode.isValid(hub) else { throw ValidationError("\(hub) is neither a province nor a kabupaten/kota code") }
             guard HubEpoch.isValid(epoch) else { throw ValidationError("\(epoch) is not an epoch (1-64 of A-Z a-z 0-9 . _ -)") }
         }
 

@@ -11,7 +11,7 @@ struct HubCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hub",
         abstract: "A provincial hub: import innovations into the local store and relay them to the broker.",
-        subcommands: [Import.self, Withdraw.self, Run.self, Status.self, Backup.self, Restore.self])
+        subcommands: [Import.self, Withdraw.self, Run.self, Status.self, Backup.self, Restore.self, ResyncRegional.self])
 
     struct HubOptions: ParsableArguments {
         @OptionGroup var common: ConfigOptions

@@ -1,4 +1,6 @@
+import ArgumentParser
 import Foundation
+import JippnasAMQP
 import JippnasCore
 import JippnasOps
 import JippnasServices
@@ -71,5 +73,51 @@ enum RegionalRole {
         ProvenancePolicy(trust: try regional.trustDir.map { dir throws(TrustError) in try TrustStore.load(directory: dir) },
                          requireSignatures: regional.requireSignatures, requireUserID: regional.requireUserID,
                          scope: .regions(of: province, listed: Set(regional.hubs)))
+    }
+}
+
+extension HubCommand {
+    /// The relaying province's operator asking one of its kabupaten/kota hubs to publish again: what
+    /// `jippnas aggregator resync` is at the national level, with the hub's own broker user.
+    struct ResyncRegional: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "resync-regional",
+            abstract: "Ask a kabupaten/kota hub below this province to publish its records again.",
+            discussion: """
+                For a hub with a `regional` section. Publishes a resync request to jippnas.control (as this hub's \
+                broker user, which may ask only its own kabupaten/kota) and records it in the regional catalogue; \
+                the hub below answers by republishing, then a checkpoint, and `jippnas catalogue stats --database \
+                <regional.catalogue>` shows the outcome. The daemon need not be stopped. Exit codes: 0 request \
+                published; 64 configuration or usage error (no `regional` section, a hub not below this province); \
+                1 broker or store failure.
+                """)
+        @OptionGroup var hub: HubOptions
+        @Option(name: .customLong("hub"), help: "The kabupaten/kota hub's code (35.78).") var below: String
+        @Option(name: .long, help: "Only records changed at or after this outbox sequence number.") var fromSeq: Int64?
+
+        func validate() throws {
+            guard RegionCode.isValid(below) else { throw ValidationError("\(below) is not a kabupaten/kota code (PP.KK)") }
+            if let fromSeq, fromSeq < 1 { throw ValidationError("--from-seq must be at least 1") }
+        }
+
+        func run() async throws {
+            let settings = try await hub.settings()
+            guard let regional = settings.regional else {
+                printError("hub \(settings.province) has no regional section: it relays no kabupaten/kota hubs")
+                throw ExitCodes.usage
+            }
+            guard HubCode.isBelow(below, relay: settings.province) else {
+                printError("\(below) is not below hub \(settings.province)")
+                throw ExitCodes.usage
+            }
+            let store = try openExistingDatabase(regional.catalogue) { try CatalogueStore(path: $0) }
+            let request = ResyncRequest(hub: below, fromSeq: fromSeq, reason: .manual,
+                                        requestID: UUID().uuidString.lowercased(), requestedAt: Timestamp.now())
+            // The control exchange exists once any hub has connected; this user may not declare it.
+            try AggregatorCommand.send(request, broker: settings.broker, recordIn: store) { connection throws(AMQPError) in
+                try connection.declareExchange(WireNames.controlExchange, passive: true)
+            }
+            print("resync requested from hub \(below) (\(fromSeq.map { "from seq \($0)" } ?? "all records")), request \(request.requestID)")
+        }
     }
 }

@@ -93,6 +93,38 @@ struct LevelsLogicTests {
         #expect(own.globalID == "35:sby-e-health" && own.keyInHub == "sby-e-health" && own.chain.isEmpty)
     }
 
+    @Test func aRelayedRecordIsOrderedByItsOriginatingStoresEpoch() throws {
+        let body = EnvelopeCodec.encode(Envelope(hub: "35.78", seq: 3, event: .upsert, sentAt: Self.sentAt,
+                                                 innovation: Self.record("35.78"), epoch: "sby-b", epochParent: "sby-a"))
+        let link = ChainLink(hub: "35.78", seq: 3, messageID: "m", keyID: surabaya.keyID, signature: surabaya.sign(body), body: body)
+        let envelope = try decode(EnvelopeCodec.encode(Envelope(hub: "35", seq: 42, event: .upsert, sentAt: Self.sentAt,
+                                                                innovation: Self.record("35.78"), epoch: "jatim", chain: [link]))).get()
+        #expect(envelope.chain[0].epoch == "sby-b", "read from the link's body")
+        #expect(envelope.originEpoch == "sby-b" && envelope.epoch == "jatim")
+        // A chain stored before the epoch was kept beside it (a hub store's relayed_chain) reads it from the body.
+        let stored = try JSONEncoder().encode([link])
+        var old = try #require(try JSONSerialization.jsonObject(with: stored) as? [[String: Any]])
+        old[0]["epoch"] = nil
+        let decoded = try JSONDecoder().decode([ChainLink].self, from: JSONSerialization.data(withJSONObject: old))
+        #expect(decoded[0].epoch == "sby-b" && decoded[0].body == body)
+
+        #expect(decoded[0].epochParent == "sby-a" && envelope.chain[0].epochParent == "sby-a")
+
+        // The province passes on only what its own catalogue accepted: nothing is unknown.
+        #expect(HubEpoch.decideRelayed(current: "", incoming: "sby-a", parent: nil, isRetired: false) == .adopt)
+        #expect(HubEpoch.decideRelayed(current: "", incoming: "sby-b", parent: "sby-a", isRetired: false) == .begin,
+                "first seen as a restored store: what was held before belongs to its backup")
+        #expect(HubEpoch.decideRelayed(current: "sby-a", incoming: "sby-a", parent: nil, isRetired: false) == .current)
+        #expect(HubEpoch.decideRelayed(current: "sby-a", incoming: nil, parent: nil, isRetired: false) == .current)
+        #expect(HubEpoch.decideRelayed(current: "sby-a", incoming: "sby-b", parent: "sby-a", isRetired: false) == .begin)
+        #expect(HubEpoch.decideRelayed(current: "sby-a", incoming: "sby-c", parent: nil, isRetired: false) == .begin,
+                "rebuilt and accepted at the province")
+        #expect(HubEpoch.decideRelayed(current: "sby-b", incoming: "sby-a", parent: nil, isRetired: true) == .retired)
+        // A change from an epoch its origin has left never overwrites the newer store's record; a repeat stays a duplicate.
+        #expect(ApplyDecision.decide(messageSeen: false, storedRevision: 2, incomingRevision: 9, heldFromNewerEpoch: true) == .stale)
+        #expect(ApplyDecision.decide(messageSeen: true, storedRevision: 2, incomingRevision: 9, heldFromNewerEpoch: true) == .duplicate)
+    }
+
     @Test func brokenChainsHaveTheirOwnReasons() throws {
         let (body, link) = published()
         func refusal(_ data: Data, key: String = "35.innovation.upsert") -> String? {

@@ -56,6 +56,52 @@ struct LevelsTests {
 
         try await forgedLinksAreRefused(site, catalogue: catalogue)
         try await aKotaHubCannotSpeakForAnother(site)
+        try await aRestoredKotaHubIsHeardAgain(site, catalogue: catalogue)
+    }
+
+    /// Surabaya's store restored from a backup goes back to lower revisions under a new epoch: Jawa Timur
+    /// relays them and the national catalogue takes them, though Jawa Timur's own epoch never changed.
+    func aRestoredKotaHubIsHeardAgain(_ site: LevelsSite, catalogue: CatalogueStore) async throws {
+        let config = site.dir.file("hub-35.78.yaml")
+        func edit(_ title: String) throws {
+            let csv = site.dir.file("sby-restore.csv")
+            try """
+                kode_inovasi,nama_inovasi,instansi,kode_wilayah,kategori,jenis,tahapan,status
+                sby-pulih,\(title),Dinas Komunikasi dan Informatika Kota Surabaya,35.78,kesehatan,digital,penerapan,aktif
+                """.write(toFile: csv, atomically: true, encoding: .utf8)
+            try BrokerFixture.run([site.binary, "hub", "import", "--config", config, csv])
+        }
+        func national() -> Innovation? { (try? catalogue.entry(globalID: "35.78:sby-pulih"))??.innovation }
+        try edit("Layanan Pulih Satu")
+        #expect(await eventually(timeout: .seconds(30)) { national()?.revision == 1 })
+        try BrokerFixture.run([site.binary, "hub", "backup", "--config", config, site.dir.file("sby-backup.sqlite")])
+        try edit("Layanan Pulih Dua")
+        try edit("Layanan Pulih Tiga")
+        #expect(await eventually(timeout: .seconds(30)) { national()?.revision == 3 })
+
+        await site.stop("hub-35.78")
+        try BrokerFixture.run([site.binary, "hub", "restore", "--config", config, site.dir.file("sby-backup.sqlite")])
+        try site.launch("hub-35.78", ["hub", "run", "--config", config])
+        try edit("Layanan Pulih Sesudah Pemulihan")
+        #expect(await eventually(timeout: .seconds(30)) { national()?.title == "Layanan Pulih Sesudah Pemulihan" },
+                "national: \(String(describing: national()))\n\(site.logs())")
+        #expect(national()?.revision == 2, "revision 2 of the restored store replaces revision 3 of the one it left")
+        #expect(site.output(of: "aggregator").contains("relayed hub store has a new epoch"), "\(site.output(of: "aggregator"))")
+
+        // The province's operator asks Surabaya to publish everything again, as the hub's own broker user.
+        let regional = try CatalogueStore(path: site.dir.file("regional-35.sqlite"), access: .readOnly)
+        let asked = Subprocess.run([site.binary, "hub", "resync-regional", "--config", site.dir.file("hub-35.yaml"), "--hub", "35.78"])
+        #expect(asked.status == 0 && asked.output.contains("resync requested from hub 35.78"), "\(asked.output)")
+        #expect(await eventually(timeout: .seconds(30)) {
+            ((try? regional.reconciliations()) ?? []).contains { $0.hub == "35.78" && $0.reason == "manual" && $0.completedAt != nil }
+        }, "\((try? regional.reconciliations()) ?? [])")
+        let refused = Subprocess.run([site.binary, "hub", "resync-regional", "--config", site.dir.file("hub-35.yaml"), "--hub", "33.74"])
+        #expect(refused.status == 64 && refused.output.contains("33.74 is not below hub 35"), "\(refused.output)")
+
+        // A kabupaten/kota store rebuilt without a backup is accepted by its province's operator, at the province.
+        let accepted = Subprocess.run([site.binary, "aggregator", "accept-epoch", "--database", site.dir.file("regional-35.sqlite"),
+                                       "--hub", "35.78", "--epoch", "sby-rebuilt", "--force"])
+        #expect(accepted.status == 0 && accepted.output.contains("hub 35.78: epoch sby-rebuilt accepted"), "\(accepted.output)")
     }
 
     /// Jawa Timur's own credentials and key, but links it could not have had from below.

@@ -11,15 +11,63 @@ struct LevelsStoreTests {
     let dir = TempDir("levels-store")
 
     /// What Kota Surabaya published (as the regional catalogue accepted it) for `id` at `revision`.
-    func fromSurabaya(_ id: String, revision: Int64, seq: Int64, event: ChangeEvent = .upsert) -> HubStore.RelayedChange {
+    func fromSurabaya(_ id: String, revision: Int64, seq: Int64, event: ChangeEvent = .upsert, epoch: String? = nil,
+                      parent: String? = nil) -> HubStore.RelayedChange
+    {
         var content = SampleData.contents(province: "35", count: 1)[0]
         content.id = id
         content.region = "35.78"
         let envelope = Envelope(hub: "35.78", seq: seq, event: event, sentAt: "2026-11-30T08:00:00Z",
-                                innovation: content.innovation(revision: revision, updatedAt: "2026-11-30T08:00:0\(revision)Z"))
+                                innovation: content.innovation(revision: revision, updatedAt: "2026-11-30T08:00:0\(revision)Z"),
+                                epoch: epoch, epochParent: parent)
         let body = EnvelopeCodec.encode(envelope)
         return HubStore.RelayedChange(published: envelope, link: ChainLink(
-            hub: "35.78", seq: seq, messageID: "sby-\(seq)", keyID: "k", signature: "s", body: body))
+            hub: "35.78", seq: seq, messageID: epoch.map { "sby-\($0)-\(seq)" } ?? "sby-\(seq)", keyID: "k", signature: "s", body: body, epoch: epoch,
+            epochParent: parent))
+    }
+
+    /// The hub's pending outbox as the national catalogue receives it, then marked published.
+    func publish(_ hub: HubStore, to catalogue: CatalogueStore) throws -> BatchOutcome {
+        let entries = try hub.pendingOutbox(after: 0, limit: 100)
+        let outcome = try catalogue.apply(try entries.map { entry in
+            IncomingChange(envelope: try EnvelopeCodec.decode(entry.body, routingKey: entry.routingKey, contentType: nil).get(),
+                           messageID: entry.messageID, routingKey: entry.routingKey, body: entry.body)
+        })
+        try hub.markPublished(entries.map(\.seq))
+        return outcome
+    }
+
+    @Test("a kabupaten/kota restored from a backup: its lower revisions pass the province and replace the national record; the epoch it left stays left")
+    func restoredKabupatenKota() throws {
+        let hub = try HubStore(path: dir.file("hub-35r.sqlite"), province: "35")
+        let catalogue = try CatalogueStore(path: dir.file("catalogue-r.sqlite"))
+        _ = try hub.relay([fromSurabaya("sby-a", revision: 4, seq: 4, epoch: "sby-old"),
+                           fromSurabaya("sby-a", revision: 5, seq: 5, epoch: "sby-old")], through: 2, of: "r")
+        let first = try publish(hub, to: catalogue)
+        #expect(first.applied == 2 && first.originEpochsBegun == [EpochChange(hub: "35.78", from: "", to: "sby-old", baselineSeq: 0)])
+
+        // Surabaya restored from a backup taken at revision 1: its next edit is revision 2 again.
+        let restored = fromSurabaya("sby-a", revision: 2, seq: 2, epoch: "sby-new", parent: "sby-old")
+        let relayed = try hub.relay([restored], through: 3, of: "r")
+        #expect(relayed.queued == 1 && relayed.stale == 0, "a lower revision of a newer store is news")
+        #expect(try hub.relay([restored], through: 4, of: "r").stale == 1, "and is queued once")
+        let second = try publish(hub, to: catalogue)
+        #expect(second.applied == 1 && second.originEpochsBegun == [EpochChange(hub: "35.78", from: "sby-old", to: "sby-new", baselineSeq: 0)])
+        #expect(try catalogue.entry(globalID: "35.78:sby-a")?.innovation.revision == 2)
+        #expect(try catalogue.history(globalID: "35.78:sby-a").map(\.revision) == [4, 5, 2])
+
+        // A change of the old store still on its way (higher revision, the same province epoch) changes nothing.
+        let late = fromSurabaya("sby-a", revision: 6, seq: 6, epoch: "sby-old")
+        let envelope = Envelope(hub: "35", seq: 999, event: .upsert, sentAt: "2026-11-30T09:00:00Z", innovation: late.published.innovation,
+                                epoch: hub.epoch, chain: [late.link])
+        let body = EnvelopeCodec.encode(envelope)
+        let third = try catalogue.apply([IncomingChange(envelope: envelope, messageID: "late", routingKey: envelope.routingKey, body: body)])
+        #expect(third.decisions == [.stale] && third.originEpochsBegun.isEmpty)
+        #expect(try catalogue.entry(globalID: "35.78:sby-a")?.innovation.revision == 2)
+        // The catalogue and the province still agree on what the province holds.
+        try hub.markPublished(try hub.pendingOutbox(after: 0, limit: 10).map(\.seq))
+        let checkpoint = try #require(try hub.checkpointIfQuiescent())
+        #expect(try catalogue.view(hub: "35").records.digest.description == checkpoint.digest)
     }
 
     @Test("relayed changes are stored beside the hub's own under <origin>:<id>, queued once with their chain, and resynced with it")
@@ -56,6 +104,40 @@ struct LevelsStoreTests {
         }
         let again2 = try #require(resent.first { !$0.chain.isEmpty })
         #expect(again2.resync && again2.chain == relayed.chain && again2.innovation == relayed.innovation)
+    }
+
+    /// Surabaya's change as Jawa Timur (epoch `jatim`) relays it, message `id`.
+    func relayedByJatim(_ change: HubStore.RelayedChange, seq: Int64, id: String) -> IncomingChange {
+        let envelope = Envelope(hub: "35", seq: seq, event: change.published.event, sentAt: "2026-11-30T09:00:00Z",
+                                innovation: change.published.innovation, epoch: "jatim", chain: [change.link])
+        return IncomingChange(envelope: envelope, messageID: id, routingKey: envelope.routingKey, body: EnvelopeCodec.encode(envelope))
+    }
+
+    @Test("relayed epochs in any order: pre-epoch rows belong to the backup, an older store's record is kept until rewritten, a repeat decides nothing")
+    func relayedEpochsInAnyOrder() throws {
+        let catalogue = try CatalogueStore(path: dir.file("catalogue-orders.sqlite"))
+        func revision(_ id: String) throws -> Int64? { try catalogue.entry(globalID: "35.78:\(id)")?.innovation.revision }
+        // Held from before epochs were tracked (the link names none).
+        _ = try catalogue.apply([relayedByJatim(fromSurabaya("sby-x", revision: 3, seq: 3), seq: 1, id: "m1")])
+        // The restored store's first change, seen first: the rows held belong to its backup, sby-old.
+        let restored = relayedByJatim(fromSurabaya("sby-x", revision: 2, seq: 4, epoch: "sby-new", parent: "sby-old"), seq: 2, id: "m2")
+        #expect(try catalogue.apply([restored]).decisions == [.apply])
+        #expect(try revision("sby-x") == 2)
+        // A province resync sends what it holds in id order: a record the restored store kept unchanged
+        // (still sby-old's) arrives after sby-new's, and is taken; sby-x's older revision is not.
+        let kept = try catalogue.apply([relayedByJatim(fromSurabaya("sby-y", revision: 5, seq: 5, epoch: "sby-old"), seq: 3, id: "m3"),
+                                        relayedByJatim(fromSurabaya("sby-x", revision: 3, seq: 3, epoch: "sby-old"), seq: 4, id: "m4")])
+        #expect(kept.decisions == [.apply, .stale] && kept.originEpochsBegun.isEmpty)
+        #expect(try revision("sby-y") == 5 && revision("sby-x") == 2)
+        // sby-new rewrites sby-y at a lower revision: it supersedes sby-old's.
+        #expect(try catalogue.apply([relayedByJatim(fromSurabaya("sby-y", revision: 2, seq: 6, epoch: "sby-new", parent: "sby-old"),
+                                                    seq: 5, id: "m5")]).decisions == [.apply])
+        #expect(try revision("sby-y") == 2)
+        // The first message again, redelivered: a duplicate, and sby-new stays current.
+        #expect(try catalogue.apply([relayedByJatim(fromSurabaya("sby-x", revision: 3, seq: 3), seq: 1, id: "m1")]).decisions == [.duplicate])
+        #expect(try catalogue.apply([relayedByJatim(fromSurabaya("sby-x", revision: 1, seq: 7, epoch: "sby-new", parent: "sby-old"),
+                                                    seq: 6, id: "m6")]).decisions == [.stale], "revisions compare within sby-new")
+        #expect(try catalogue.duplicatedHistoryRows() == 0)
     }
 
     @Test("the catalogue keys relayed records as the hub does, so a relaying hub's checkpoint agrees")

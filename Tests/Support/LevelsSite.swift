@@ -171,6 +171,9 @@ public final class LevelsSite: @unchecked Sendable {
         processes = [:]
     }
 
+    /// One process's whole output so far ("" when it is not running).
+    public func output(of name: String) -> String { processes[name]?.output ?? "" }
+
     /// Every process's log, for a failure message.
     public func logs() -> String {
         processes.keys.sorted().map { name in

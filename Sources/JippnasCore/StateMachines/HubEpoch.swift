@@ -51,4 +51,19 @@ public enum HubEpoch {
         if current.isEmpty { return parent == nil ? .adopt : .begin }
         return parent != nil && parentIsKnown ? .begin : .unknown
     }
+
+    /// Decides for the originating hub's epoch of a relayed change (`incoming` with its `parent`, nil when
+    /// that hub sends none), given the epoch tracked for it (`current`, "" when none yet) and whether
+    /// `incoming` is one it has left (a parent named by a later epoch counts as left, seen or not).
+    ///
+    /// Never `.unknown`: the relaying hub passes on only what its own catalogue accepted, so a new epoch
+    /// was restored from a backup or accepted by that province's operator. An epoch not left supersedes
+    /// the current one (`.begin`); first seen without a parent it is simply adopted. A province's resync
+    /// may send records of an older epoch after a newer one, which is why a `.begin` also retires the
+    /// parent it names.
+    public static func decideRelayed(current: String, incoming: String?, parent: String?, isRetired: Bool) -> Decision {
+        guard let incoming, incoming != current else { return .current }
+        if isRetired { return .retired }
+        return current.isEmpty && parent == nil ? .adopt : .begin
+    }
 }

@@ -59,6 +59,10 @@ public struct Envelope: Sendable, Hashable {
     /// The record's key within the publishing hub's store and checkpoint digest: its id for the hub's
     /// own records, `<origin>:<id>` for relayed ones.
     public var keyInHub: String { chain.isEmpty ? innovation.id : globalID }
+
+    /// The epoch of the originating hub's store: what orders a record's revisions wherever it is kept
+    /// (a restored kabupaten/kota store goes back to lower revisions; see ``HubEpoch/decideRelayed``).
+    public var originEpoch: String? { chain.first.map(\.epoch) ?? epoch }
 }
 
 /// One hop of a provenance chain: a message exactly as a hub below published it.
@@ -74,18 +78,43 @@ public struct ChainLink: Sendable, Hashable, Codable {
     public var signature: String?
     /// The body exactly as that hub published it: what the signature covers.
     public var body: Data
+    /// That hub's store epoch and, for a restored store, its backup's (read from ``body``; not fields of
+    /// their own on the wire).
+    public var epoch: String?
+    public var epochParent: String?
 
-    public init(hub: String, seq: Int64, messageID: String, keyID: String?, signature: String?, body: Data) {
+    public init(hub: String, seq: Int64, messageID: String, keyID: String?, signature: String?, body: Data,
+                epoch: String? = nil, epochParent: String? = nil) {
         self.hub = hub
         self.seq = seq
         self.messageID = messageID
         self.keyID = keyID
         self.signature = signature
         self.body = body
+        self.epoch = epoch
+        self.epochParent = epochParent
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        hub = try container.decode(String.self, forKey: .hub)
+        seq = try container.decode(Int64.self, forKey: .seq)
+        messageID = try container.decode(String.self, forKey: .messageID)
+        keyID = try container.decodeIfPresent(String.self, forKey: .keyID)
+        signature = try container.decodeIfPresent(String.self, forKey: .signature)
+        body = try container.decode(Data.self, forKey: .body)
+        // Links stored before the epoch was kept beside them carry it only in their body.
+        if container.contains(.epoch) || container.contains(.epochParent) {
+            epoch = try container.decodeIfPresent(String.self, forKey: .epoch)
+            epochParent = try container.decodeIfPresent(String.self, forKey: .epochParent)
+        } else {
+            (epoch, epochParent) = EnvelopeCodec.epochs(ofBody: body)
+        }
     }
 
     enum CodingKeys: String, CodingKey {
-        case hub, seq, body, signature
+        case hub, seq, body, signature, epoch
+        case epochParent = "epoch_parent"
         case messageID = "message_id"
         case keyID = "key_id"
     }
@@ -161,6 +190,13 @@ public enum EnvelopeCodec {
         case .tooDeep?: return .tooDeep
         case .malformed?: return .malformedJSON
         }
+    }
+
+    /// The `epoch` and `epoch_parent` of an envelope body already validated once (a stored chain link's).
+    public static func epochs(ofBody body: Data) -> (epoch: String?, parent: String?) {
+        struct Epochs: Decodable { var epoch: String?, epoch_parent: String? }
+        let read = try? decoder.decode(Epochs.self, from: body)
+        return (read?.epoch, read?.epoch_parent)
     }
 
     private static func fieldFailure(_ context: DecodingError.Context) -> ValidationReason {
@@ -262,7 +298,8 @@ private struct WireLink: Decodable {
                 return .failure(.chainContentMismatch)
             }
             return .success(published.chain + [ChainLink(hub: hub, seq: published.seq, messageID: message_id, keyID: key_id,
-                                                         signature: signature, body: bytes)])
+                                                         signature: signature, body: bytes, epoch: published.epoch,
+                                                         epochParent: published.epochParent)])
         }
     }
 }
