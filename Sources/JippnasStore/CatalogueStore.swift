@@ -467,6 +467,10 @@ public final class CatalogueStore: Sendable {
                 try load(hub: hub, &c, db)
                 func refusal(_ message: String) -> StoreError { StoreError(operation: "accept epoch", path: path, message: message) }
                 if c.epoch == epoch { throw refusal("epoch \(epoch) is already hub \(hub)'s current one") }
+                // A kabupaten/kota publishes to its province's regional catalogue, never to the national one.
+                let known = try Bool.fetchOne(db, sql: "SELECT 1 FROM hub_state WHERE hub = ? UNION SELECT 1 FROM hub_epoch WHERE hub = ?",
+                                              arguments: [hub, hub]) ?? false
+                if !known { throw refusal("hub \(hub) has never published to this catalogue (a kabupaten/kota's epochs are its province's regional catalogue's to accept)") }
                 let retiredAt: String? = row?["retired_at"]
                 let refusedAt: String? = row?["refused_at"]
                 if retiredAt != nil { throw refusal("epoch \(epoch) of hub \(hub) is retired and cannot come back") }

@@ -169,6 +169,7 @@ struct CatalogueStoreTests {
         #expect(throws: StoreError.self) { try s.acceptEpoch(hub: "33", epoch: "fresh") }
         #expect(try s.acceptEpoch(hub: "35", epoch: "fresh").from == "e1")
         #expect(throws: StoreError.self) { try s.acceptEpoch(hub: "35", epoch: "e1", force: true) }
+        #expect(throws: StoreError.self, "a hub this catalogue has never heard from") { try s.acceptEpoch(hub: "35.78", epoch: "x", force: true) }
         #expect(try s.apply([try change("a", revision: 1, seq: 1, epoch: "fresh")]).decisions == [.apply])
         let (action, orphaned) = try judge(s, checkpoint(s, seq: 1, epoch: "fresh", records: [("a", 1, false)]))
         #expect(action == .orphanOthers(seq: 1) && orphaned == 1)
