@@ -75,7 +75,9 @@ struct SecurityTests {
         settings.requireUserID = true
         let mirror = Aggregator(store: try CatalogueStore(path: settings.database), settings: settings, logger: Logger(label: "t"))
         let loop = RunningLoop(name: "mirror") { mirror.run(until: $0) }
-        let applied = await eventually { mirror.snapshot.applied == 3 }
+        // A stream in a vhost just made starts its replica through the stream coordinator, which takes its
+        // time while the rest of the suite loads the broker.
+        let applied = await eventually(timeout: .seconds(60)) { mirror.snapshot.applied == 3 }
         await loop.stop()
         #expect(applied, "\(mirror.snapshot)")
         #expect(mirror.snapshot.deadLettered == 0)

@@ -77,8 +77,10 @@ public enum BrokerFixture {
     }
 
     /// Held while a vhost is made, by `add_vhost` or by importing definitions that hold one. RabbitMQ
-    /// 3.10.8 was seen to hang for good (every later login and rabbitmqctl call waiting) when an
-    /// import_definitions and an add_vhost ran at once, so tests running in parallel take turns.
+    /// 3.10.8 was seen to hang for good (every later login waiting) when an import_definitions and an
+    /// add_vhost ran at once, so tests running in parallel take turns. A later hang of the same look was
+    /// the file handle cache running out (logins wait in file_handle_cache:obtain): scripts/lib/rabbit-node.sh
+    /// now starts the broker with the hard open-files limit, not su's 1024.
     private static let vhostCreation = NSLock()
 
     /// Runs a command and throws with its output when it fails.

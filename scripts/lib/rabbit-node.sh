@@ -22,7 +22,22 @@ rabbit_node_launch() {
             RABBITMQ_NODE_PORT="$port" RABBITMQ_DIST_PORT="$dist" RABBITMQ_CONFIG_FILE="$dir/rabbitmq.conf" \
             RABBITMQ_ENABLED_PLUGINS_FILE="$dir/enabled_plugins" \
             RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-setcookie $cookie" RABBITMQ_PID_FILE="$dir/mnesia/broker.pid"
-        setsid rabbitmq-server > "$dir/server.out" 2>&1 < /dev/null &
+        if [ "$(id -u)" -eq 0 ]; then
+            # Debian's wrapper drops to the rabbitmq user through su, whose PAM session sets the open-files
+            # limit back to 1024. RabbitMQ sizes its file handle cache from that limit (about 930 handles);
+            # once the queues and message stores of a few dozen test vhosts hold them all, every new
+            # connection waits for a handle for good (file_handle_cache:obtain), which looked like a hang
+            # of 3.10.8. So drop privileges without PAM, keeping a raised limit.
+            local files
+            files=$(ulimit -Hn)
+            if [ "$files" = unlimited ] || [ "$files" -gt 65536 ]; then files=65536; fi
+            ulimit -n "$files"
+            cd /var/lib/rabbitmq
+            HOME=/var/lib/rabbitmq setsid setpriv --reuid=rabbitmq --regid=rabbitmq --init-groups \
+                /usr/lib/rabbitmq/bin/rabbitmq-server > "$dir/server.out" 2>&1 < /dev/null &
+        else
+            setsid rabbitmq-server > "$dir/server.out" 2>&1 < /dev/null &
+        fi
     )
 }
 
