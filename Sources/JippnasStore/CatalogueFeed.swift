@@ -32,21 +32,17 @@ extension CatalogueStore {
     /// then on (a catalogue that publishes no feed, a standby or a relaying province's, keeps no change
     /// log), and the first snapshot covers what came before. A catalogue rebuilt into a new file gets a
     /// new id, so mirrors know its sequence numbers start again.
-    public func startFeed() throws(StoreError) -> String {
-        try write("start the feed") { db in
-            if let id = try Self.feedState(db, "feed_id") { return id }
-            let id = UUID().uuidString.lowercased()
-            try Self.setFeedState(db, "feed_id", id)
-            return id
-        }
-    }
+    public func startFeed() throws(StoreError) -> String { try randomID("feed_id", operation: "start the feed") }
 
     /// A random id of this catalogue file, made on first use: what a relaying hub's position refers to.
-    public func identity() throws(StoreError) -> String {
-        try write("catalogue identity") { db in
-            if let id = try Self.feedState(db, "catalogue_id") { return id }
+    public func identity() throws(StoreError) -> String { try randomID("catalogue_id", operation: "catalogue identity") }
+
+    /// The random id kept under `key` in feed_state, drawn and kept on first use.
+    private func randomID(_ key: String, operation: String) throws(StoreError) -> String {
+        try write(operation) { db in
+            if let id = try Self.feedState(db, key) { return id }
             let id = UUID().uuidString.lowercased()
-            try Self.setFeedState(db, "catalogue_id", id)
+            try Self.setFeedState(db, key, id)
             return id
         }
     }
