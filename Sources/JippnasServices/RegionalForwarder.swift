@@ -59,7 +59,10 @@ public final class RegionalForwarder: Sendable {
         }
         let position = try hub.relayPosition(of: source)
         let rows = try catalogue.accepted(after: position, limit: batchSize)
-        guard let last = rows.last else { return 0 }
+        guard let last = rows.last else {
+            try restartIfRestored(from: position, source: source)
+            return 0
+        }
         let changes = rows.compactMap(relayed)
         let summary = try hub.relay(changes, through: last.position, of: source)
         for change in changes {
@@ -70,6 +73,17 @@ public final class RegionalForwarder: Sendable {
         }
         if summary.stale > 0 { logger.debug("not newer than held", metadata: ["count": "\(summary.stale)"]) }
         return rows.count
+    }
+
+    /// A regional catalogue restored from a backup keeps its identity but numbers its history from the
+    /// backup's last row again, below the position held: without going back, its next changes would never
+    /// be read. Going over rows already queued costs little (a held revision is not queued twice).
+    private func restartIfRestored(from position: Int64, source: String) throws(StoreError) {
+        let last = try catalogue.lastAcceptedPosition()
+        guard position > last else { return }
+        logger.warning("regional catalogue is behind the relay position (restored from a backup?): reading it again from the start",
+                       metadata: ["position": "\(position)", "last_accepted": "\(last)"])
+        _ = try hub.relay([], through: 0, of: source)
     }
 
     /// The row as a change to pass up. The regional aggregator accepted it, so it decodes; one that does

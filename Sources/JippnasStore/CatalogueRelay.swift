@@ -29,6 +29,14 @@ extension CatalogueStore {
     }
 }
 
+extension CatalogueStore {
+    /// The newest history row's id (0 when there is none): a relaying hub whose stored position lies
+    /// beyond it is reading a catalogue restored from an earlier backup.
+    public func lastAcceptedPosition() throws(StoreError) -> Int64 {
+        try read("read the last accepted position") { db in try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM history") ?? 0 }
+    }
+}
+
 /// One hop of a record's latest revision on its way to the catalogue, originating hub first.
 public struct ProvenanceHop: Sendable, Equatable, Encodable {
     public var hub: String

@@ -336,7 +336,8 @@ public final class HubStore: Sendable {
 
     /// How far the relaying role has queued from the regional catalogue `source` (its
     /// ``CatalogueStore/identity()``): 0 before it has, or when the position was taken in another
-    /// catalogue file (one recreated empty numbers its history from 1 again; going over changes already
+    /// catalogue file (one recreated empty numbers its history from 1 again, and one restored from a
+    /// backup is caught by the forwarder when its history ends below the position; going over changes already
     /// queued again costs little: a held revision is not queued twice, and only rows of a store older than
     /// the held one's backup can go out again, which the national catalogue counts stale).
     public func relayPosition(of source: String) throws(StoreError) -> Int64 {
