@@ -22,7 +22,10 @@ struct FederationBench: AsyncParsableCommand {
         commandName: "federation",
         abstract: "Throughput, latency and cost of the daemons next to the raw client.")
 
-    @Option(help: "Broker URL of an empty vhost per run: the vhost name gets -1, -2... appended.") var broker: String
+    @Option(help: "Broker URL of the default vhost; every scenario gets a vhost of its own beside it.") var broker: String
+    @Option(help: "The rabbitmqctl command line for that broker, to make and remove each scenario's vhost.")
+    var rabbitmqctl: String
+    @Option(help: "Seconds a scenario may take before the run fails, saying what it saw.") var deadlineSeconds = 600
     @Option(help: "Messages per scenario.") var messages = 50_000
     @Option(help: "Runs of every scenario; the table shows the median, min and max.") var runs = 3
     @Option(help: "Confirm window of the relay and the raw publisher.") var window = 1000
@@ -47,21 +50,10 @@ struct FederationBench: AsyncParsableCommand {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { if ProcessInfo.processInfo.environment["BENCH_KEEP"] == nil { try? FileManager.default.removeItem(atPath: dir) } }
         let workload = try Workload(count: messages, dir: dir)
+        let vhosts = try ScenarioVhosts(broker: broker, rabbitmqctl: rabbitmqctl)
         var results = Results()
         for run in 1...runs {
-            let text = broker.hasSuffix("/") ? broker + "bench-\(run)" : broker + "-\(run)"
-            let scenarios = Scenarios(url: try BrokerURL(parsing: text), brokerText: text, workload: workload, dir: dir,
-                                      rawDir: raw, jippnas: jippnas, window: window, logger: logger)
-            // Latency and resync on a vhost of their own: nothing left over from the throughput scenarios
-            // (checkpoints, duplicates) reaches their aggregators.
-            let quietText = text + "-quiet"
-            let quiet = Scenarios(url: try BrokerURL(parsing: quietText), brokerText: quietText, workload: workload, dir: dir,
-                                  rawDir: raw, jippnas: jippnas, window: window, logger: logger)
-            // The pre-0.2 topology (a classic queue, no stream) on a vhost of its own, for comparison.
-            let classicText = text + "-classic"
-            let classic = Scenarios(url: try BrokerURL(parsing: classicText), brokerText: classicText, workload: workload,
-                                    dir: dir, rawDir: raw, jippnas: jippnas, window: window, logger: logger)
-            try await measure(scenarios, quiet: quiet, classic: classic, run: run, into: &results)
+            try await measure(run: run, workload: workload, dir: dir, vhosts: vhosts, logger: logger, into: &results)
         }
         let report = Report(results: results, messages: messages, runs: runs, header: header, resyncRecords: resyncRecords,
                             latencyRate: latencyRate)
@@ -69,45 +61,54 @@ struct FederationBench: AsyncParsableCommand {
         if let markdown { try report.markdown.write(toFile: markdown, atomically: true, encoding: .utf8) }
     }
 
-    private func measure(_ s: Scenarios, quiet: Scenarios, classic: Scenarios, run: Int, into results: inout Results)
-        async throws
+    /// Every scenario on a vhost made for it and removed after it: it starts from truly empty queues, and
+    /// what it leaves (a checkpoint, a duplicate, an epoch) reaches no later scenario.
+    private func measure(run: Int, workload: Workload, dir: String, vhosts: ScenarioVhosts, logger: Logger,
+                         into results: inout Results) async throws
     {
-        for url in [s.url, quiet.url] {
+        func fresh(_ name: String, _ topology: NationalTopology) throws -> (Scenarios, String) {
+            let (url, text, vhost) = try vhosts.make(run: run, name: name)
             let setup = try AMQPConnection(url: url)
-            try Topology.declareNationalSide(setup)
-            setup.close()
+            defer { setup.close() }
+            try Topology.declareNationalSide(setup, topology: topology)
+            return (Scenarios(url: url, brokerText: text, workload: workload, dir: dir, rawDir: raw, jippnas: jippnas,
+                              window: window, logger: logger, deadline: .seconds(deadlineSeconds)), vhost)
         }
-        let setup = try AMQPConnection(url: classic.url)
-        try Topology.declareNationalSide(setup, topology: NationalTopology(queueType: .classic, history: nil))
-        setup.close()
-        func record(_ name: String, _ sample: @autoclosure () async throws -> Sample) async rethrows {
+        func record(_ name: String, topology: NationalTopology = NationalTopology(),
+                    _ body: (Scenarios) async throws -> Sample) async throws {
             guard wanted(name) else { return }
-            let sample = try await sample()
+            let (scenarios, vhost) = try fresh(name, topology)
+            defer { vhosts.remove(vhost) }
+            let sample = try await body(scenarios)
             results.add(name, sample)
             let rate = String(format: "%.0f", Double(messages) / sample.seconds)
             FileHandle.standardError.write(Data("run \(run) \(name): \(rate) msg/s\n".utf8))
         }
-        try await record(Names.rawPublish, try s.rawPublish())
-        try await record(Names.rawConsume, try s.rawConsume())
-        try await record(Names.rawCatalogue, try s.rawCatalogue())
-        try await record(Names.rawPipeline, try s.rawPipeline())
-        try await record(Names.relay, try await s.relay(signed: false))
-        try await record(Names.relaySigned, try await s.relay(signed: true))
-        try await record(Names.aggregator, try await s.aggregator(signed: false))
-        try await record(Names.aggregatorSigned, try await s.aggregator(signed: true))
-        try await record(Names.aggregatorNoIndex, try await s.aggregator(signed: false, searchIndex: false))
-        try await record(Names.aggregatorClassic, try await classic.aggregator(
-            signed: false, topology: NationalTopology(queueType: .classic, history: nil)))
-        try await record(Names.mirror, try await s.mirrorRebuild())
-        try await record(Names.relayProcess, try s.relayProcess())
-        try await record(Names.aggregatorProcess, try s.aggregatorProcess())
+        try await record(Names.rawPublish) { try $0.rawPublish() }
+        try await record(Names.rawConsume) { _ = try $0.rawPublish(); return try $0.rawConsume() }
+        try await record(Names.rawCatalogue) { try $0.rawCatalogue() }
+        try await record(Names.rawPipeline) { try $0.rawPipeline() }
+        try await record(Names.relay) { try await $0.relay(signed: false) }
+        try await record(Names.relaySigned) { try await $0.relay(signed: true) }
+        try await record(Names.aggregator) { try await $0.aggregator(signed: false) }
+        try await record(Names.aggregatorSigned) { try await $0.aggregator(signed: true) }
+        try await record(Names.aggregatorNoIndex) { try await $0.aggregator(signed: false, searchIndex: false) }
+        let classic = NationalTopology(queueType: .classic, history: nil)
+        try await record(Names.aggregatorClassic, topology: classic) { try await $0.aggregator(signed: false, topology: classic) }
+        try await record(Names.mirror) { try await $0.mirrorRebuild() }
+        try await record(Names.relayProcess) { try $0.relayProcess() }
+        try await record(Names.aggregatorProcess) { try $0.aggregatorProcess() }
         if wanted("resync") {
-            let sample = try await quiet.resync(records: resyncRecords)
+            let (scenarios, vhost) = try fresh("resync", NationalTopology())
+            defer { vhosts.remove(vhost) }
+            let sample = try await scenarios.resync(records: resyncRecords)
             results.resyncs.append(sample.seconds)
             FileHandle.standardError.write(Data("run \(run) resync of \(resyncRecords): \(String(format: "%.1f", sample.seconds)) s\n".utf8))
         }
         if wanted("latency") {
-            let latency = try await quiet.endToEndLatency(seconds: latencySeconds, rate: latencyRate)
+            let (scenarios, vhost) = try fresh("latency", NationalTopology())
+            defer { vhosts.remove(vhost) }
+            let latency = try await scenarios.endToEndLatency(seconds: latencySeconds, rate: latencyRate)
             results.latencies.append(latency)
             FileHandle.standardError.write(Data("run \(run) latency: \(latency)\n".utf8))
         }

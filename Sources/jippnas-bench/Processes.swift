@@ -19,13 +19,14 @@ final class Child {
         try process.run()
     }
 
-    /// Runs to the end and returns standard output; throws on a non-zero exit.
-    static func run(_ executable: String, _ arguments: [String]) throws -> String {
+    /// Runs to the end and returns standard output; throws on a non-zero exit. `quiet` drops standard error.
+    static func run(_ executable: String, _ arguments: [String], quiet: Bool = false) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         let pipe = Pipe()
         process.standardOutput = pipe
+        if quiet { process.standardError = FileHandle.nullDevice }
         try process.run()
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
@@ -74,12 +75,13 @@ extension Scenarios {
         let start = ContinuousClock.now
         let child = try Child(jippnas, ["hub", "run", "--province", "35", "--database", database],
                               environment: ["JIPPNAS_BROKER_URLS": brokerText], log: database + ".log")
-        while try !store.pendingOutbox(after: 0, limit: 1).isEmpty { Thread.sleep(forTimeInterval: 0.005) }
+        try waitUntil("jippnas hub run: the outbox never emptied (log \(database).log)") {
+            try store.pendingOutbox(after: 0, limit: 1).isEmpty
+        }
         var sample = Sample(seconds: (ContinuousClock.now - start).seconds)
         sample.peakRSSKiB = child.peakRSSKiB
         sample.cpuSeconds = child.cpuSeconds
         child.stop()
-        _ = try rawConsume()
         return sample
     }
 
@@ -92,7 +94,9 @@ extension Scenarios {
         let start = ContinuousClock.now
         let child = try Child(jippnas, ["aggregator", "run", "--database", database],
                               environment: ["JIPPNAS_BROKER_URLS": brokerText], log: database + ".log")
-        while try catalogue.innovationCount() < count { Thread.sleep(forTimeInterval: 0.005) }
+        try waitUntil("jippnas aggregator run: the catalogue never reached \(count) innovations (log \(database).log)") {
+            try catalogue.innovationCount() >= count
+        }
         var sample = Sample(seconds: (ContinuousClock.now - start).seconds)
         sample.peakRSSKiB = child.peakRSSKiB
         sample.cpuSeconds = child.cpuSeconds

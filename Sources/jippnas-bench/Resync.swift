@@ -34,18 +34,15 @@ extension Scenarios {
             relayTask.cancel()
         }
         // The relay's checkpoint on connecting finds the catalogue consistent; then the rows are lost.
-        while try catalogue.stats().hubs.first(where: { $0.hub == "35" })?.lastCheckpointAt == nil {
-            try await Task.sleep(for: .milliseconds(20))
+        try await waitUntil("resync: hub 35's first checkpoint never reached the catalogue; relay saw \(relay.snapshot)") {
+            try catalogue.stats().hubs.first(where: { $0.hub == "35" })?.lastCheckpointAt != nil
         }
         try await DatabaseQueue(path: cataloguePath).write { try $0.execute(sql: "DELETE FROM innovation WHERE hub = '35'") }
         let start = ContinuousClock.now
         _ = try Child.run(jippnas, ["aggregator", "resync", "--hub", "35", "--database", cataloguePath, "--broker", brokerText])
-        let deadline = ContinuousClock.now + .seconds(600)
-        while try catalogue.innovationCount() < records
-            || catalogue.reconciliations(limit: 5).first(where: { $0.hub == "35" })?.completedAt == nil
-        {
-            guard ContinuousClock.now < deadline else { throw BenchError("resync did not complete in 600 s") }
-            try await Task.sleep(for: .milliseconds(10))
+        try await waitUntil("resync of \(records) records not completed; aggregator saw \(aggregator.snapshot)") {
+            try catalogue.innovationCount() >= records
+                && catalogue.reconciliations(limit: 5).first(where: { $0.hub == "35" })?.completedAt != nil
         }
         let sample = Sample(seconds: (ContinuousClock.now - start).seconds)
         aggregatorTask.cancel()

@@ -15,7 +15,7 @@ struct Sample: Sendable {
     var cpuSeconds: Double?
 }
 
-/// The scenarios of one run, all on one vhost that starts and ends with empty queues.
+/// The scenarios of one run, on a vhost that starts with empty queues.
 struct Scenarios {
     let url: BrokerURL
     /// The URL as given, password included, for child processes (passed in their environment).
@@ -26,6 +26,8 @@ struct Scenarios {
     let jippnas: String
     let window: Int
     let logger: Logger
+    /// How long a scenario may take before it fails, saying what it saw.
+    let deadline: Duration
 
     var count: Int { workload.count }
     var brokerSettings: BrokerSettings { BrokerSettings(urls: [url], heartbeat: 30) }
@@ -74,9 +76,8 @@ struct Scenarios {
         let store = try HubStore(path: settings.database, province: "35")
         _ = try store.importContents(Workload.contents(province: "35", count: count))
         let relay = HubRelay(store: store, settings: settings, logger: logger, signer: signed ? workload.keys["35"] : nil)
-        let sample = try await timed(relay.service.run) { relay.snapshot.confirmed >= count }
-        _ = try rawConsume()  // empties the queue for the next scenario
-        return sample
+        return try await timed("hub relay", relay.service.run, until: { relay.snapshot.confirmed >= count },
+                               seen: { "\(relay.snapshot)" })
     }
 
     /// The aggregator in this process: three hubs' messages queued until all are committed.
@@ -100,7 +101,8 @@ struct Scenarios {
             : ProvenancePolicy.open
         let aggregator = Aggregator(store: try CatalogueStore(path: settings.database), settings: settings, logger: logger,
                                     provenance: policy)
-        return try await timed(aggregator.service.run) { aggregator.snapshot.applied >= count }
+        return try await timed("aggregator drain", aggregator.service.run, until: { aggregator.snapshot.applied >= count },
+                               seen: { "\(aggregator.snapshot)" })
     }
 
     /// A mirror building its catalogue from the history stream: the three hubs' messages in a stream of
@@ -115,7 +117,8 @@ struct Scenarios {
         var settings = AggregatorSettings(database: dir + "/mirror-\(UUID().uuidString.prefix(6)).sqlite", broker: brokerSettings)
         settings.source = .stream(start: .first)
         let mirror = Aggregator(store: try CatalogueStore(path: settings.database), settings: settings, logger: logger)
-        return try await timed(mirror.service.run) { mirror.snapshot.applied >= count }
+        return try await timed("mirror rebuild", mirror.service.run, until: { mirror.snapshot.applied >= count },
+                               seen: { "\(mirror.snapshot)" })
     }
 
     /// Runs a raw baseline binary, which prints "<count> <seconds>".
@@ -127,18 +130,56 @@ struct Scenarios {
         return Sample(seconds: seconds)
     }
 
-    /// Runs a service until `done` holds, then cancels it.
-    func timed(_ body: @escaping @Sendable () async throws -> Void, until done: @escaping @Sendable () -> Bool) async throws
-        -> Sample
+    /// Runs a service until `done` holds, then cancels it. Fails, with what `seen` reports, when the service
+    /// ends first or the deadline passes.
+    func timed(_ what: String, _ body: @escaping @Sendable () async throws -> Void, until done: @escaping @Sendable () -> Bool,
+               seen: @escaping @Sendable () -> String) async throws -> Sample
     {
         let start = ContinuousClock.now
-        let task = Task { try await body() }
-        while !done() { try await Task.sleep(for: .milliseconds(5)) }
+        let ended = Ended()
+        let task = Task {
+            do { try await body() } catch { ended.set("\(error)") }
+            ended.set("the service returned")
+        }
+        defer { task.cancel() }
+        while !done() {
+            if let why = ended.value { throw BenchError("\(what): \(why) before it finished; saw \(seen())") }
+            if ContinuousClock.now - start > deadline {
+                throw BenchError("\(what): not finished after \(deadline); saw \(seen())")
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
         let elapsed = ContinuousClock.now - start
         task.cancel()
         _ = try? await task.value
         return Sample(seconds: elapsed.seconds)
     }
+
+    /// Polls `condition` (blocking this thread) until it holds; fails with `failure` after the deadline.
+    func waitUntil(_ failure: @autoclosure () -> String, _ condition: () throws -> Bool) throws {
+        let start = ContinuousClock.now
+        while try !condition() {
+            if ContinuousClock.now - start > deadline { throw BenchError("\(failure()) after \(deadline)") }
+            Thread.sleep(forTimeInterval: 0.005)
+        }
+    }
+
+    /// Polls `condition` until it holds, sleeping between polls; fails with `failure` after the deadline.
+    func waitUntil(_ failure: @autoclosure () -> String, _ condition: () throws -> Bool) async throws {
+        let start = ContinuousClock.now
+        while try !condition() {
+            if ContinuousClock.now - start > deadline { throw BenchError("\(failure()) after \(deadline)") }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+}
+
+/// Why a service ended, when it ended on its own.
+private final class Ended: @unchecked Sendable {
+    private let lock = NSLock()
+    private var reason: String?
+    var value: String? { lock.withLock { reason } }
+    func set(_ text: String) { lock.withLock { if reason == nil { reason = text } } }
 }
 
 struct BenchError: Error, CustomStringConvertible {

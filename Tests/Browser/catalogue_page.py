@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """The catalogue's web page in real headless Chromium (Debian's chromium and chromedriver, driven by
 Selenium): search, open a result, follow a replication both ways, check that markup in a title is shown
 as text, and save screenshots (desktop and phone width).

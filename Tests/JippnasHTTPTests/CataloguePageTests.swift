@@ -23,7 +23,7 @@ struct CataloguePageTests {
         let screenshots = ProcessInfo.processInfo.environment["JIPPNAS_SCREENSHOTS"].map { $0.hasPrefix("/") ? $0 : repositoryRoot + "/" + $0 }
             ?? site.dir.file("screenshots")
         let run = Subprocess.run([
-            "python3", repositoryRoot + "/Tests/Browser/catalogue_page.py", "--base", site.baseURL, "--screenshots", screenshots,
+            "/usr/bin/python3", repositoryRoot + "/Tests/Browser/catalogue_page.py", "--base", site.baseURL, "--screenshots", screenshots,
             "--hostile-id", RunningSite.hostileID, "--hostile-title", RunningSite.hostileTitle,
         ])
         await site.stop()

@@ -14,7 +14,7 @@ public final class FaultProxy: Sendable {
     public init(target: BrokerURL, logPath: String) async throws {
         let script = repositoryRoot + "/scripts/fault-proxy"
         let out = logPath + ".out"
-        process = try ChildProcess(["/bin/sh", "-c", "exec python3 \"$0\" --listen 127.0.0.1:0 --target \"$1\" >\"$2\" 2>>\"$3\"",
+        process = try ChildProcess(["/bin/sh", "-c", "exec /usr/bin/python3 \"$0\" --listen 127.0.0.1:0 --target \"$1\" >\"$2\" 2>>\"$3\"",
                                     script, "\(target.host):\(target.port)", out, logPath], outputPath: logPath)
         var ports: [String: Int] = [:]
         let deadline = ContinuousClock.now + .seconds(10)

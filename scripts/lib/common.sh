@@ -2,29 +2,36 @@
 
 jippnas_root() { cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd; }
 
-# Installs the named Debian packages that are missing (as root, or through sudo).
+# Every Python program of ours runs on Debian's own Python, the one its python3-* packages are for, not
+# whichever python3 is first on the PATH (a pyenv or a venv would lack python3-selenium).
+JIPPNAS_PYTHON=/usr/bin/python3
+
+# Installs the named Debian packages that are missing (as root, or through sudo where it exists).
 jippnas_install_debs() {
     local missing=()
     for p in "$@"; do
-        dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+        dpkg -s "$p" 2>/dev/null | grep -q '^Status: install ok installed' || missing+=("$p")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
     echo "installing: ${missing[*]}" >&2
     local sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null || { echo "installing ${missing[*]} needs root: run this as root, or install them" >&2; return 1; }
+        sudo="sudo"
+    fi
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# The Debian packages jippnas builds and tests with.
+# The Debian packages jippnas builds, tests and demonstrates with (python3 runs the fault proxy).
 jippnas_install_packages() {
-    jippnas_install_debs rabbitmq-server librabbitmq-dev libsqlite3-dev sqlite3 pkg-config openssl
+    jippnas_install_debs rabbitmq-server librabbitmq-dev libsqlite3-dev sqlite3 pkg-config openssl python3 curl
 }
 
-# Headless Chromium and Selenium, for the web page's browser test.
+# Headless Chromium and Selenium (Debian's python3-selenium, for $JIPPNAS_PYTHON), for the web page's
+# browser test.
 jippnas_install_browser() {
-    jippnas_install_debs chromium chromium-driver
-    python3 -c 'import selenium' 2>/dev/null || python3 -m pip install -q --disable-pip-version-check selenium >&2
+    jippnas_install_debs chromium chromium-driver python3-selenium
 }
 
 # Debian's packaging tools, for scripts/package and scripts/systemd-check.

@@ -90,7 +90,7 @@ echo
 echo
 echo "==> in Jawa Tengah's mirror: who replicated Surabaya's innovation, where, at what stage"
 if command -v curl > /dev/null; then
-    curl -s "http://127.0.0.1:$mirror_port/api/v1/innovations/35.78:sby-e-health" | python3 -c '
+    curl -s "http://127.0.0.1:$mirror_port/api/v1/innovations/35.78:sby-e-health" | "$JIPPNAS_PYTHON" -c '
 import json, sys
 d = json.load(sys.stdin)
 i = d["innovation"]

@@ -3,7 +3,6 @@
 # machine's systemd, PID 1 inside).
 
 MACHINE_CACHE=${JIPPNAS_SYSTEMD_CACHE:-/var/cache/jippnas/systemd-check}
-MACHINE_MIRROR=${JIPPNAS_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # What the machine runs besides the package: systemd itself, the broker, and tools the checks use.
 MACHINE_BASE_PACKAGES="systemd systemd-sysv dbus rabbitmq-server ca-certificates procps"
 
@@ -13,38 +12,13 @@ machine_package_depends() {
         | grep -v '^$' | sort -u | paste -sd, -
 }
 
-# Copies a cached Debian 12 root to $1, making the cache first (debootstrap) when it is missing. The
-# cache is keyed by the package list, so a new dependency of the .deb $2 makes a new root.
+# Copies a cached Debian 12 root to $1 (scripts/lib/debian-root.sh). The cache is keyed by the package
+# list, so a new dependency of the .deb $2 makes a new root.
 machine_prepare() {
-    local target=$1 deb=$2 includes key template lock
+    local target=$1 deb=$2 includes template
     includes="$(echo "$MACHINE_BASE_PACKAGES" | tr ' ' ','),$(machine_package_depends "$deb")"
-    # Part of the key too: this function's own set-up steps, so that changing them makes a new root.
-    key=$(printf '%s %s %s' "$includes" "$MACHINE_MIRROR" "$(declare -f machine_prepare)" | sha256sum | cut -c1-12)
-    template="$MACHINE_CACHE/bookworm-$key"
-    mkdir -p "$MACHINE_CACHE"
-    # One maker at a time; a second run waits and then copies what the first made.
-    exec {lock}> "$MACHINE_CACHE/.lock"
-    flock "$lock"
-    if [ ! -d "$template" ]; then
-        echo "==> making a Debian 12 root in $template (debootstrap; cached for later runs)" >&2
-        rm -rf "$template.partial"
-        debootstrap --variant=minbase --include="$includes" bookworm "$template.partial" "$MACHINE_MIRROR" \
-            > "$MACHINE_CACHE/debootstrap.log" 2>&1 \
-            || { tail -20 "$MACHINE_CACHE/debootstrap.log" >&2; return 1; }
-        rm -f "$template.partial"/var/cache/apt/archives/*.deb
-        # An empty machine-id makes the first boot create one, as on a freshly installed system.
-        : > "$template.partial/etc/machine-id"
-        # What Debian's installer writes; debootstrap leaves no hosts file, and without one nothing
-        # resolves "localhost".
-        echo jippnas-check > "$template.partial/etc/hostname"
-        printf '127.0.0.1\tlocalhost\n127.0.1.1\tjippnas-check\n::1\tlocalhost ip6-localhost ip6-loopback\n' \
-            > "$template.partial/etc/hosts"
-        mv "$template.partial" "$template"
-        # Older roots are of no more use.
-        find "$MACHINE_CACHE" -maxdepth 1 -name 'bookworm-*' ! -path "$template" -exec rm -rf {} +
-    fi
+    template=$(debian_root_template "$MACHINE_CACHE" "$includes" jippnas-check)
     cp -a --reflink=auto "$template" "$target"
-    exec {lock}>&-
 }
 
 # Boots the root $1 (console to $2) and waits until its systemd reports the system up.

@@ -22,7 +22,7 @@ wait_until() {
         sleep 0.5
     done
 }
-json_field() { python3 -c "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])" "$1"; }
+json_field() { "$JIPPNAS_PYTHON" -c "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])" "$1"; }
 catalogue_count() { in_machine jippnas catalogue stats --config "$AGG_CONFIG" --json | json_field innovations; }
 hub_field() { in_machine jippnas hub status --config "$HUB_CONFIG" --json | json_field "$1"; }
 # True once the catalogue holds $1 innovations and the hub has nothing pending.
@@ -224,7 +224,7 @@ check_broker_down() {
 # info when it is the first of a run and notice when it follows a loss or failed attempts (a recovery).
 check_priorities() {
     in_machine journalctl -q -u $HUB -u $AGG -o json --output-fields=MESSAGE,PRIORITY --no-pager > "$MACHINE_DIR/root/journal.json"
-    python3 - "$MACHINE_DIR/root/journal.json" <<'PY'
+    "$JIPPNAS_PYTHON" - "$MACHINE_DIR/root/journal.json" <<'PY'
 import json, sys
 want = {"broker connect failed": {"4"}, "connected to broker": {"5", "6"}, "configuration reloaded": {"5"},
         "reload refused": {"3"}}
