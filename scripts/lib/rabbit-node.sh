@@ -22,6 +22,9 @@ rabbit_node_launch() {
             RABBITMQ_NODE_PORT="$port" RABBITMQ_DIST_PORT="$dist" RABBITMQ_CONFIG_FILE="$dir/rabbitmq.conf" \
             RABBITMQ_ENABLED_PLUGINS_FILE="$dir/enabled_plugins" \
             RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-setcookie $cookie" RABBITMQ_PID_FILE="$dir/mnesia/broker.pid"
+        # A node of ours is nobody's service: started from a unit or a container that set NOTIFY_SOCKET, it
+        # would try to notify that manager and, finding no datagram socket it can read, not start at all.
+        unset NOTIFY_SOCKET
         if [ "$(id -u)" -eq 0 ]; then
             # Debian's wrapper drops to the rabbitmq user through su, whose PAM session sets the open-files
             # limit back to 1024. RabbitMQ sizes its file handle cache from that limit (about 930 handles);
