@@ -147,12 +147,13 @@ let package = Package(
         .testTarget(name: "JippnasCoreTests", dependencies: ["JippnasCore", "JippnasTrust", "JippnasTestSupport"]),
         .testTarget(name: "JippnasStoreTests", dependencies: ["JippnasStore", "JippnasTestSupport"]),
         // The HTTP API and web pages through real HTTP clients against a running aggregator: a client
-        // generated from the same openapi.json (Generated/, by scripts/generate-api, so every response is
-        // decoded against the document) over async-http-client, and headless Chromium for the pages.
+        // generated from the same openapi.json (Generated/, by scripts/generate-api, over the server's own
+        // generated types, so every response is decoded against the document) over async-http-client, and
+        // headless Chromium for the pages.
         .testTarget(
             name: "JippnasHTTPTests",
             dependencies: [
-                "JippnasCore", "JippnasStore", "JippnasTestSupport", "JippnasOps",
+                "JippnasCore", "JippnasStore", "JippnasTestSupport", "JippnasOps", "JippnasAPI",
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
                 .product(name: "OpenAPIAsyncHTTPClient", package: "swift-openapi-async-http-client"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -293,8 +293,15 @@ public enum SettingsLoader {
         guard !HubCode.isRegional(province) else {
             throw ConfigError(key: "regional.enabled", problem: "a kabupaten/kota hub (\(province)) has no hubs below it")
         }
-        let listed = r.config.stringArray(forKey: "regional.hubs")
-            ?? r.string("regional.hubs").map { $0.split(separator: ",").map { String($0).trimmingWhitespace() } } ?? []
+        // Spelled out: as one `??` chain of closures this took the type checker half a second.
+        let listed: [String]
+        if let array = r.config.stringArray(forKey: "regional.hubs") {
+            listed = array
+        } else if let text = r.string("regional.hubs") {
+            listed = text.split(separator: ",").map { String($0).trimmingWhitespace() }
+        } else {
+            listed = []
+        }
         for hub in listed where !HubCode.isBelow(hub, relay: province) {
             throw ConfigError(key: "regional.hubs", problem: "\(hub) is not a kabupaten/kota code of province \(province) (write it quoted, \"35.78\")")
         }
@@ -334,8 +341,14 @@ public enum SettingsLoader {
     /// Whether a config file's text holds a broker password worth protecting. The well-known `guest:guest`
     /// (which RabbitMQ accepts from loopback only) is not one.
     static func holdsSecret(_ file: ConfigReader) -> Bool {
-        let texts = file.stringArray(forKey: "broker.urls", isSecret: true)
-            ?? file.string(forKey: "broker.urls", isSecret: true).map { $0.split(separator: ",").map(String.init) } ?? []
+        let texts: [String]
+        if let array = file.stringArray(forKey: "broker.urls", isSecret: true) {
+            texts = array
+        } else if let text = file.string(forKey: "broker.urls", isSecret: true) {
+            texts = text.split(separator: ",").map(String.init)
+        } else {
+            texts = []
+        }
         return texts.contains { text in
             // Only a password written into the URL counts (a URL without one gets it from password_file).
             guard let scheme = text.range(of: "://"), let at = text[scheme.upperBound...].firstIndex(of: "@") else {
@@ -448,9 +461,14 @@ public enum SettingsLoader {
     }
 
     private static func broker(_ r: Reader) throws(ConfigError) -> BrokerSettings {
-        let texts = r.config.stringArray(forKey: "broker.urls", isSecret: true)
-            ?? r.string("broker.urls").map { $0.split(separator: ",").map(String.init) }
-            ?? ["amqp://guest:guest@localhost:5672/"]
+        let texts: [String]
+        if let array = r.config.stringArray(forKey: "broker.urls", isSecret: true) {
+            texts = array
+        } else if let text = r.string("broker.urls") {
+            texts = text.split(separator: ",").map(String.init)
+        } else {
+            texts = ["amqp://guest:guest@localhost:5672/"]
+        }
         guard !texts.isEmpty else { throw ConfigError(key: "broker.urls", problem: "needs at least one URL") }
         var password: String?
         if let file = r.string("broker.password_file") {
