@@ -56,8 +56,9 @@ final class Child {
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
-    /// SIGTERM, then waits for the exit.
+    /// SIGTERM, then waits for the exit; once is enough.
     func stop() {
+        guard process.isRunning else { return }
         process.terminate()
         process.waitUntilExit()
     }
@@ -75,6 +76,7 @@ extension Scenarios {
         let start = ContinuousClock.now
         let child = try Child(jippnas, ["hub", "run", "--province", "35", "--database", database],
                               environment: ["JIPPNAS_BROKER_URLS": brokerText], log: database + ".log")
+        defer { child.stop() }  // also when the wait fails: no daemon outlives the bench
         try waitUntil("jippnas hub run: the outbox never emptied (log \(database).log)") {
             try store.pendingOutbox(after: 0, limit: 1).isEmpty
         }
@@ -94,6 +96,7 @@ extension Scenarios {
         let start = ContinuousClock.now
         let child = try Child(jippnas, ["aggregator", "run", "--database", database],
                               environment: ["JIPPNAS_BROKER_URLS": brokerText], log: database + ".log")
+        defer { child.stop() }
         try waitUntil("jippnas aggregator run: the catalogue never reached \(count) innovations (log \(database).log)") {
             try catalogue.innovationCount() >= count
         }

@@ -1,12 +1,15 @@
 import Foundation
 import JippnasCore
 
-/// Makes and removes the vhost of one scenario with rabbitmqctl (given as a command line, such as
-/// `scripts/broker ctl DIR`), granting the bench's user everything in it.
+/// Makes and removes the vhost of one scenario with rabbitmqctl, given as one command line split at spaces
+/// (an absolute path first, such as `scripts/broker ctl DIR` with both paths absolute), granting the
+/// bench's user everything in it.
 struct ScenarioVhosts: Sendable {
     let base: String
     let user: String
     let rabbitmqctl: [String]
+    /// Unique to this bench, so that a vhost left by an earlier bench that was killed is never in the way.
+    let prefix = "bench-\(UUID().uuidString.prefix(6).lowercased())"
 
     init(broker: String, rabbitmqctl: String) throws {
         base = broker.hasSuffix("/") ? broker : broker + "/"
@@ -19,8 +22,7 @@ struct ScenarioVhosts: Sendable {
     /// processes) and the vhost's name.
     func make(run: Int, name: String) throws -> (BrokerURL, String, String) {
         let slug = name.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "-" }
-        let vhost = "bench-\(run)-" + String(slug).split(separator: "-").joined(separator: "-")
-        remove(vhost)
+        let vhost = "\(prefix)-\(run)-" + String(slug).split(separator: "-").joined(separator: "-")
         try ctl(["add_vhost", vhost])
         try ctl(["set_permissions", "-p", vhost, user, ".*", ".*", ".*"])
         let text = base + vhost

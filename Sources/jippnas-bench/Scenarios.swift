@@ -141,17 +141,19 @@ struct Scenarios {
             do { try await body() } catch { ended.set("\(error)") }
             ended.set("the service returned")
         }
-        defer { task.cancel() }
+        var failure: BenchError?
         while !done() {
-            if let why = ended.value { throw BenchError("\(what): \(why) before it finished; saw \(seen())") }
+            if let why = ended.value { failure = BenchError("\(what): \(why) before it finished; saw \(seen())"); break }
             if ContinuousClock.now - start > deadline {
-                throw BenchError("\(what): not finished after \(deadline); saw \(seen())")
+                failure = BenchError("\(what): not finished after \(deadline); saw \(seen())")
+                break
             }
             try await Task.sleep(for: .milliseconds(5))
         }
         let elapsed = ContinuousClock.now - start
         task.cancel()
-        _ = try? await task.value
+        await task.value
+        if let failure { throw failure }
         return Sample(seconds: elapsed.seconds)
     }
 

@@ -39,7 +39,9 @@ struct GeneratedAPICodeTests {
         #expect(header.document == "aa")
         #expect(header.config == "bb")
         #expect(header.code == Self.digest(Data(body.utf8)))
-        #expect(GeneratedHeader(text + " ").body != body)
+        // Code edited below the header no longer matches its recorded digest.
+        let edited = GeneratedHeader(text + "// an edit\n")
+        #expect(Self.digest(Data(edited.body.utf8)) != edited.code)
     }
 
     static func digest(of path: String) throws -> String {

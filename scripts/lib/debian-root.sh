@@ -29,9 +29,9 @@ debian_root_template() {
         echo "$hostname" > "$template.partial/etc/hostname"
         printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n' "$hostname" \
             > "$template.partial/etc/hosts"
-        mv "$template.partial" "$template"
-        # Older roots are of no more use.
-        find "$cache" -maxdepth 1 -name 'bookworm-*' ! -path "$template" -exec rm -rf {} +
+        mv "$template.partial" "$template" || { exec {lock}>&-; return 1; }
+        # Older roots are of no more use (matched by name: a path with a trailing slash would match none).
+        find "$cache" -maxdepth 1 -name 'bookworm-*' ! -name "$(basename "$template")" -exec rm -rf {} +
     fi
     exec {lock}>&-
     echo "$template"

@@ -1,8 +1,8 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 # Reads the CSV of scripts/soak and either draws it or checks it. Python 3 standard library only: the
 # SVG is written by hand, so it needs no plotting package on the machine.
 #
-#   python3 scripts/lib/soak_chart.py soak.csv soak.svg
+#   /usr/bin/python3 scripts/lib/soak_chart.py soak.csv soak.svg
 #       the chart: small multiples against elapsed minutes (RSS, heap, fds, CPU, catalogue and WAL, queue
 #       depth, workload rate), with the broker restart and the aggregator kill marked; with more than 4
 #       hubs, the hubs are drawn as their maximum and median
