@@ -83,7 +83,7 @@ extension CatalogueStore {
                                     lastSeq: entry.lastSeq, lastMessageID: row["last_message_id"], receivedAt: entry.receivedAt)
         let history = try Row.fetchAll(db.cachedStatement(sql: """
             SELECT revision, event, hub, seq, message_id, sent_at, received_at, hub_epoch, key_id, signature, body
-            FROM history WHERE global_id = ? ORDER BY id
+            FROM history WHERE global_id = ? \(historyOrder)
             """), arguments: [globalID]).map { h in
             FeedHistoryRow(revision: h[0], event: h[1], hub: h[2], seq: h[3], messageID: h[4], sentAt: h[5], receivedAt: h[6],
                            hubEpoch: h[7], keyID: h[8], signature: h[9], body: h[10])

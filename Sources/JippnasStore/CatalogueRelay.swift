@@ -53,12 +53,17 @@ public struct ProvenanceHop: Sendable, Equatable, Encodable {
 }
 
 extension CatalogueStore {
-    /// Who published the record's latest revision and who relayed it, read from the history row (the body
+    /// Who published the record's current revision and who relayed it, read from its history row (the body
     /// as received holds the chain; the row keeps the last hop's signature). Empty for an unknown record.
     public func provenance(globalID: String) throws(StoreError) -> [ProvenanceHop] {
         try read("provenance of \(globalID)") { db in
+            // The newest row is not always the current revision's: a late older revision is kept after it.
             guard let row = try Row.fetchOne(db, sql: """
-                SELECT hub, seq, message_id, key_id, body, event FROM history WHERE global_id = ? ORDER BY id DESC LIMIT 1
+                SELECT h.hub, h.seq, h.message_id, h.key_id, h.body, h.event
+                FROM history h LEFT JOIN innovation i ON i.global_id = h.global_id
+                WHERE h.global_id = ?
+                ORDER BY (h.revision = i.revision AND h.hub_epoch = i.hub_epoch AND h.origin_epoch = i.origin_epoch) DESC, h.id DESC
+                LIMIT 1
                 """, arguments: [globalID]) else { return [] }
             let hub: String = row[0]
             let event = ChangeEvent(rawValue: row[5]) ?? .upsert

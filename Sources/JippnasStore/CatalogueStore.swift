@@ -656,7 +656,13 @@ public final class CatalogueStore: Sendable {
         try track(seq: e.seq, hub: e.hub, &c, db)
         switch decision {
         case .duplicate: c.duplicates += 1
-        case .stale: c.stale += 1
+        case .stale:
+            c.stale += 1
+            // Failovers deliver a hub's messages in other orders to the national queue and to the stream (a
+            // publish retried after a lost confirm lands behind later ones). History keeps every revision
+            // received, whatever the order, so a catalogue rebuilt from the stream has the primary's history.
+            try keepInHistory(change, epoch: c.epoch, originEpoch: origin?.ofChange ?? "", s, receivedAt: receivedAt,
+                              unlessKept: true)
         case .apply:
             c.applied += 1
             if e.resync { c.fixed += 1 }
@@ -681,13 +687,20 @@ public final class CatalogueStore: Sendable {
             withdrawn, withdrawn ? i.updatedAt : nil, e.seq, change.messageID, receivedAt, epoch, originEpoch,
         ])
         // A resync restores a record the catalogue lost; its revision may already be in history.
-        let known = e.resync ? try Bool.fetchOne(s.historyHas, arguments: [globalID, epoch, originEpoch, i.revision]) ?? false : false
-        if !known {
-            try s.history.execute(arguments: [
-                globalID, i.revision, e.event.rawValue, e.hub, e.seq, change.messageID, e.sentAt, receivedAt, change.body, epoch,
-                change.keyID, change.signature, originEpoch,
-            ])
-        }
+        try keepInHistory(change, epoch: epoch, originEpoch: originEpoch, s, receivedAt: receivedAt, unlessKept: e.resync)
+    }
+
+    /// Adds the change's revision to history; with `unlessKept`, only if history lacks it.
+    private func keepInHistory(_ change: IncomingChange, epoch: String, originEpoch: String, _ s: ApplyStatements,
+                               receivedAt: String, unlessKept: Bool) throws
+    {
+        let e = change.envelope
+        let i = e.innovation
+        if unlessKept, try Bool.fetchOne(s.historyHas, arguments: [e.globalID, epoch, originEpoch, i.revision]) == true { return }
+        try s.history.execute(arguments: [
+            e.globalID, i.revision, e.event.rawValue, e.hub, e.seq, change.messageID, e.sentAt, receivedAt, change.body, epoch,
+            change.keyID, change.signature, originEpoch,
+        ])
     }
 
     private func record(_ deadLetters: [DeadLetter], receivedAt: String, _ counters: inout [String: HubCounters],
@@ -921,10 +934,17 @@ public final class CatalogueStore: Sendable {
         try read("history \(globalID)") { db in try Self.fetchHistory(db, globalID: globalID) }
     }
 
+    /// A record's history in the order its revisions were made: epochs as they began, revisions within
+    /// each. Not by row id: a revision that arrived after a newer one is kept when it arrives.
+    static let historyOrder = """
+        ORDER BY (SELECT MIN(first.id) FROM history first WHERE first.global_id = history.global_id
+                  AND first.hub_epoch = history.hub_epoch AND first.origin_epoch = history.origin_epoch), revision, id
+        """
+
     static func fetchHistory(_ db: Database, globalID: String) throws -> [HistoryEntry] {
         try Row.fetchAll(db, sql: """
             SELECT revision, event, hub, seq, message_id, sent_at, received_at, hub_epoch FROM history
-            WHERE global_id = ? ORDER BY id
+            WHERE global_id = ? \(historyOrder)
             """, arguments: [globalID]).map { row in
             HistoryEntry(revision: row["revision"], event: row["event"], hub: row["hub"], seq: row["seq"],
                          messageID: row["message_id"], sentAt: row["sent_at"], receivedAt: row["received_at"],

@@ -48,17 +48,21 @@ struct CatalogueStoreTests {
         #expect(try s.history(globalID: "35:a").map(\.revision) == [1, 2])
     }
 
-    @Test func duplicatesAndStaleRevisionsChangeNothing() throws {
+    @Test("duplicates and stale revisions leave the record alone; a late revision is kept in history once")
+    func duplicatesAndStaleRevisionsChangeNothing() throws {
         let s = try CatalogueStore(path: dir.file("c.sqlite"))
         let v2 = try change("a", revision: 2, seq: 5, messageID: "m-2")
         _ = try s.apply([v2])
-        let outcome = try s.apply([v2, try change("a", revision: 1, seq: 4, title: "Lama Sekali"),
-                                   try change("a", revision: 2, seq: 6, title: "Sama Revisi")])
-        #expect(outcome.decisions == [.duplicate, .stale, .stale])
+        let late = try change("a", revision: 1, seq: 4, title: "Lama Sekali")
+        let outcome = try s.apply([v2, late, try change("a", revision: 2, seq: 6, title: "Sama Revisi"),
+                                   try change("a", revision: 1, seq: 7, title: "Lama Lagi")])
+        #expect(outcome.decisions == [.duplicate, .stale, .stale, .stale])
         #expect(try s.entry(globalID: "35:a")?.innovation.title == "Judul Inovasi")
-        #expect(try s.history(globalID: "35:a").count == 1)
+        #expect(try s.history(globalID: "35:a").map(\.revision) == [1, 2], "revision order, not arrival order")
+        #expect(try s.provenance(globalID: "35:a").last?.messageID == "m-2", "the current revision's publisher")
+        #expect(try s.apply([late]).decisions == [.duplicate])
         let hub = try #require(try s.stats().hubs.first)
-        #expect(hub.applied == 1 && hub.duplicates == 1 && hub.stale == 2 && hub.highestSeq == 6)
+        #expect(hub.applied == 1 && hub.duplicates == 2 && hub.stale == 3 && hub.highestSeq == 7)
         #expect(try s.duplicatedHistoryRows() == 0)
     }
 
