@@ -35,6 +35,9 @@ let package = Package(
             pkgConfig: "librabbitmq",
             providers: [.apt(["librabbitmq-dev"])]
         ),
+        // Hunspell with Debian's Indonesian dictionary, and Snowball's stemmers: the stems of words for search.
+        .systemLibrary(name: "CHunspell", pkgConfig: "hunspell", providers: [.apt(["libhunspell-dev", "hunspell-id"])]),
+        .systemLibrary(name: "CSnowball", providers: [.apt(["libstemmer-dev"])]),
         // Records, envelope codec, validation, routing keys and the decision state machines. No I/O, no C.
         .target(
             name: "JippnasCore",
@@ -45,10 +48,12 @@ let package = Package(
             name: "JippnasAMQP",
             dependencies: ["CRabbitMQ", "JippnasCore"]
         ),
+        // Indonesian text analysis for search: the only importer of CHunspell and CSnowball.
+        .target(name: "JippnasText", dependencies: ["JippnasCore", "CHunspell", "CSnowball"]),
         // SQLite (GRDB): the hub store with its transactional outbox, and the national catalogue.
         .target(
             name: "JippnasStore",
-            dependencies: ["JippnasCore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["JippnasCore", "JippnasText", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         // Provenance: hub signing keys, the aggregator's trust store and the cross-checks (swift-crypto Ed25519).
         .target(
@@ -145,7 +150,8 @@ let package = Package(
             path: "Tests/Support"
         ),
         .testTarget(name: "JippnasCoreTests", dependencies: ["JippnasCore", "JippnasTrust", "JippnasTestSupport"]),
-        .testTarget(name: "JippnasStoreTests", dependencies: ["JippnasStore", "JippnasTestSupport"]),
+        .testTarget(name: "JippnasStoreTests", dependencies: ["JippnasStore", "JippnasText", "JippnasTestSupport"]),
+        .testTarget(name: "JippnasTextTests", dependencies: ["JippnasText", "JippnasCore"]),
         // The HTTP API and web pages through real HTTP clients against a running aggregator: a client
         // generated from the same openapi.json (Generated/, by scripts/generate-api, over the server's own
         // generated types, so every response is decoded against the document) over async-http-client, and

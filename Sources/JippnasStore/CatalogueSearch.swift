@@ -2,54 +2,7 @@ import Foundation
 import GRDB
 import Synchronization
 import JippnasCore
-
-/// The full-text index of the catalogue: an FTS5 table over title, agency, summary and benefits whose
-/// content is the `innovation` table itself, kept in step by triggers, so that the transaction applying
-/// a change also indexes it and a search never sees a record its index does not. A revision that leaves the
-/// indexed text as it was (a stage or status change, a withdrawal) does not touch the index.
-enum CatalogueSearchIndex {
-    /// bm25 weights of title, agency, summary and benefits: a word in the title counts most.
-    ///
-    /// No prefix index (`prefix='2 3'`): prefix terms are found by a range scan of the term dictionary,
-    /// which for words of three letters or more is as fast, while the two prefix indexes tripled what
-    /// each record writes into the index and cost the aggregator's drain a fifth of its rate
-    /// (docs/CATALOGUE.md, Speed).
-    static let rankFunction = "bm25(10.0, 4.0, 1.0, 1.0)"
-
-    /// Migration `catalogue-v4-search`: creates the index, its triggers, and indexes what is already there.
-    ///
-    /// The index refers to `innovation` rows by rowid. `VACUUM` may renumber the rowids of a table
-    /// without an INTEGER PRIMARY KEY, so after a VACUUM the index is rebuilt (`jippnas catalogue reindex`).
-    static func create(_ db: Database) throws {
-        try db.execute(sql: """
-            CREATE VIRTUAL TABLE innovation_fts USING fts5(
-                title, agency, summary, benefits,
-                content='innovation', content_rowid='rowid',
-                tokenize='unicode61 remove_diacritics 2'
-            );
-            INSERT INTO innovation_fts(innovation_fts, rank) VALUES ('rank', '\(rankFunction)');
-            CREATE TRIGGER innovation_fts_insert AFTER INSERT ON innovation BEGIN
-                INSERT INTO innovation_fts(rowid, title, agency, summary, benefits)
-                VALUES (new.rowid, new.title, new.agency, new.summary, new.benefits);
-            END;
-            CREATE TRIGGER innovation_fts_delete AFTER DELETE ON innovation BEGIN
-                INSERT INTO innovation_fts(innovation_fts, rowid, title, agency, summary, benefits)
-                VALUES ('delete', old.rowid, old.title, old.agency, old.summary, old.benefits);
-            END;
-            CREATE TRIGGER innovation_fts_update AFTER UPDATE OF title, agency, summary, benefits ON innovation
-            WHEN old.title IS NOT new.title OR old.agency IS NOT new.agency OR old.summary IS NOT new.summary
-                OR old.benefits IS NOT new.benefits BEGIN
-                INSERT INTO innovation_fts(innovation_fts, rowid, title, agency, summary, benefits)
-                VALUES ('delete', old.rowid, old.title, old.agency, old.summary, old.benefits);
-                INSERT INTO innovation_fts(rowid, title, agency, summary, benefits)
-                VALUES (new.rowid, new.title, new.agency, new.summary, new.benefits);
-            END;
-            INSERT INTO innovation_fts(innovation_fts) VALUES ('rebuild');
-            CREATE INDEX innovation_replicates ON innovation(replicates) WHERE replicates IS NOT NULL;
-            CREATE INDEX innovation_region ON innovation(region);
-            """)
-    }
-}
+import JippnasText
 
 /// One search result: the record and, for a text search, its bm25 rank (lower is better).
 public struct SearchHit: Sendable, Equatable {
@@ -117,12 +70,12 @@ extension CatalogueStore {
     /// One page of innovations matching `query`, best first for a text search, by global id otherwise.
     /// The query is expected to be ``CatalogueQuery/validated()``.
     public func search(_ query: CatalogueQuery) throws(StoreError) -> SearchPage {
-        let match = SearchText.matchExpression(query.text)
+        let expression = SearchExpression(SearchTerms.parse(query.text), stemmer: .shared)
         var conditions: [String] = []
         var arguments: StatementArguments = []
         Self.filter(query, into: &conditions, &arguments)
         let sql: String
-        if let match {
+        if let match = expression.match {
             conditions.insert("innovation_fts MATCH ?", at: 0)
             arguments = [match] + arguments
             if let after = query.after, let rank = after.rank {
@@ -136,6 +89,10 @@ extension CatalogueStore {
                 ORDER BY innovation_fts.rank, i.global_id LIMIT ?
                 """
         } else {
+            if let excluded = expression.excluded {
+                conditions.append("i.rowid NOT IN (SELECT rowid FROM innovation_fts WHERE innovation_fts MATCH ?)")
+                arguments += [excluded]
+            }
             if let after = query.after {
                 conditions.append("i.global_id > ?")
                 arguments += [after.globalID]
@@ -281,7 +238,7 @@ extension CatalogueStore {
     /// Rebuilds the search index from the records (after a `VACUUM`, or if an integrity check fails).
     public func rebuildSearchIndex() throws(StoreError) {
         do {
-            try pool.write { db in try db.execute(sql: "INSERT INTO innovation_fts(innovation_fts) VALUES ('rebuild')") }
+            try pool.write { db in try SearchIndex.rebuild(db) }
         } catch {
             throw StoreError.wrap(error, operation: "rebuild search index", path: path)
         }

@@ -217,6 +217,7 @@ public final class CatalogueStore: Sendable {
             return
         }
         try StoreDatabase.migrate(pool, Self.migrator, path: path, operation: "migrate catalogue")
+        _ = try write("rebuild the search index for this version's stems") { db in try SearchIndex.rebuildIfStemmerChanged(db) }
     }
 
     static let migrator: DatabaseMigrator = {
@@ -328,7 +329,7 @@ public final class CatalogueStore: Sendable {
                 ) WITHOUT ROWID;
                 """)
         }
-        m.registerMigration("catalogue-v4-search", migrate: CatalogueSearchIndex.create)
+        m.registerMigration("catalogue-v4-search", migrate: SearchIndexV4.create)
         // A catalogue built from the history stream: the next offset to read, kept with the changes.
         m.registerMigration("catalogue-v5-stream-position") { db in
             try db.execute(sql: """
@@ -364,6 +365,7 @@ public final class CatalogueStore: Sendable {
                 ) WITHOUT ROWID;
                 """)
         }
+        m.registerMigration("catalogue-v9-search-stems", migrate: SearchIndex.create)
         return m
     }()
 
@@ -444,7 +446,7 @@ public final class CatalogueStore: Sendable {
     /// Records that a checkpoint of an unknown epoch was ignored (see ``enterEpoch(of:at:)``).
     public func noteRefusedEpoch(of checkpoint: Checkpoint, at now: String = Timestamp.now()) throws(StoreError) {
         do {
-            try pool.write { db in try noteRefused(epoch: checkpoint.epoch ?? "", hub: checkpoint.hub, now: now, db) }
+            try indexedWrite { db in try noteRefused(epoch: checkpoint.epoch ?? "", hub: checkpoint.hub, now: now, db) }
         } catch {
             throw StoreError.wrap(error, operation: "note refused epoch \(checkpoint.hub)", path: path)
         }
@@ -460,7 +462,7 @@ public final class CatalogueStore: Sendable {
         throws(StoreError) -> EpochChange
     {
         do {
-            return try pool.write { db in
+            return try indexedWrite { db in
                 let row = try Row.fetchOne(db, sql: "SELECT retired_at, refused_at FROM hub_epoch WHERE hub = ? AND epoch = ?",
                                            arguments: [hub, epoch])
                 var c = HubCounters()
@@ -523,7 +525,7 @@ public final class CatalogueStore: Sendable {
         streamPosition: StreamPosition? = nil
     ) throws(StoreError) -> BatchOutcome {
         do {
-            return try pool.write { db in
+            return try indexedWrite { db in
                 var outcome = BatchOutcome()
                 outcome.decisions.reserveCapacity(changes.count)
                 var counters: [String: HubCounters] = [:]
@@ -555,7 +557,7 @@ public final class CatalogueStore: Sendable {
                                 hub: change.envelope.hub, body: change.body, receivedAt: receivedAt)
         letter.detail = detail
         do {
-            try pool.write { db in
+            try indexedWrite { db in
                 var counters: [String: HubCounters] = [:]
                 var c = HubCounters()
                 let e = change.envelope
@@ -773,7 +775,7 @@ public final class CatalogueStore: Sendable {
         -> (HubEpoch.Decision, EpochChange?)
     {
         do {
-            return try pool.write { db in
+            return try indexedWrite { db in
                 var c = HubCounters()
                 return try enter(epoch: checkpoint.epoch, parent: checkpoint.epochParent, seq: checkpoint.seq,
                                  hub: checkpoint.hub, now: now, &c, db)
@@ -796,7 +798,7 @@ public final class CatalogueStore: Sendable {
         throws(StoreError) -> Int
     {
         do {
-            return try pool.write { db in
+            return try indexedWrite { db in
                 try db.execute(sql: """
                     INSERT INTO hub_state(hub, highest_seq, last_message_at, last_checkpoint_at, last_checkpoint_seq)
                     VALUES (?, 0, ?, ?, ?)
@@ -852,7 +854,7 @@ public final class CatalogueStore: Sendable {
         throws(StoreError) -> Int64
     {
         do {
-            return try pool.write { db in
+            return try indexedWrite { db in
                 try db.execute(sql: "INSERT INTO reconciliation(hub, requested_at, reason, from_seq) VALUES (?, ?, ?, ?)",
                                arguments: [hub, now, reason.rawValue, fromSeq])
                 let id = db.lastInsertedRowID
@@ -1033,9 +1035,18 @@ public final class CatalogueStore: Sendable {
         }
     }
 
+    /// A write transaction that leaves the search index in step with the records it changed.
+    func indexedWrite<T>(_ body: (Database) throws -> T) throws -> T {
+        try pool.write { db in
+            let result = try body(db)
+            try SearchIndex.flush(db)
+            return result
+        }
+    }
+
     func write<T>(_ operation: String, _ body: (Database) throws -> T) throws(StoreError) -> T {
         do {
-            return try pool.write(body)
+            return try indexedWrite(body)
         } catch {
             throw StoreError.wrap(error, operation: operation, path: path)
         }

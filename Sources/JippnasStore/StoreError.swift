@@ -78,6 +78,8 @@ enum StoreDatabase {
         // across power loss; WAL keeps readers (CLI, status) off the writer's back.
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            // The catalogue's search index computes stems in SQL (SearchIndex).
+            db.add(function: SearchIndex.stemsFunction)
         }
         do {
             return try DatabasePool(path: path, configuration: config)

@@ -92,7 +92,7 @@ struct Scenarios {
         if !searchIndex {
             _ = try CatalogueStore(path: settings.database)
             try await DatabaseQueue(path: settings.database).write { db in
-                try db.execute(sql: "DROP TRIGGER innovation_fts_insert; DROP TRIGGER innovation_fts_update; DROP TRIGGER innovation_fts_delete")
+                try db.execute(sql: "DROP TRIGGER innovation_search_insert; DROP TRIGGER innovation_search_update; DROP TRIGGER innovation_search_delete")
             }
         }
         let policy = signed

@@ -1,6 +1,7 @@
 import Foundation
 import JippnasCore
 @testable import JippnasStore
+import JippnasText
 import JippnasTestSupport
 import Testing
 
@@ -132,7 +133,8 @@ struct CatalogueSearchTests {
         ]
         for text in hostile {
             // Plain words: the text's own words decide, never its syntax.
-            let words = Set(SearchText.terms(text))
+            let parsed = SearchTerms.parse(text)
+            let words = Set(parsed.words + parsed.phrases.joined())
             let result = try s.search(CatalogueQuery(text: text).validated())
             #expect(result.hits.allSatisfy { hit in
                 words.allSatisfy { word in hit.entry.innovation.title.lowercased().contains(word.prefix(3)) }
@@ -167,9 +169,11 @@ struct CatalogueSearchTests {
             // Take the store back to before catalogue-v4-search.
             try s.pool.write { db in
                 try db.execute(sql: """
-                    DROP TRIGGER innovation_fts_insert; DROP TRIGGER innovation_fts_delete; DROP TRIGGER innovation_fts_update;
-                    DROP TABLE innovation_fts; DROP INDEX innovation_replicates; DROP INDEX innovation_region;
-                    DELETE FROM grdb_migrations WHERE identifier = 'catalogue-v4-search';
+                    DROP TRIGGER innovation_search_insert; DROP TRIGGER innovation_search_delete;
+                    DROP TRIGGER innovation_search_update; DROP TABLE search_pending; DROP TABLE search_meta;
+                    DROP VIEW innovation_search_doc; DROP TABLE innovation_fts;
+                    DROP INDEX innovation_replicates; DROP INDEX innovation_region;
+                    DELETE FROM grdb_migrations WHERE identifier IN ('catalogue-v4-search', 'catalogue-v9-search-stems');
                     """)
             }
         }
@@ -210,14 +214,31 @@ struct CatalogueSearchTests {
 
 @Suite("Search text and cursors")
 struct SearchTextTests {
-    @Test func termsAreWordsOnly() {
-        #expect(SearchText.terms("Antrian  \"online\" NEAR(puskesmas, 2)") == ["antrian", "online", "near", "puskesmas", "2"])
-        #expect(SearchText.matchExpression("\" * ( ) : ^") == nil)
-        #expect(SearchText.matchExpression("a\"b") == "\"a\" \"b\"")
-        #expect(SearchText.matchExpression("antri di") == "\"antri\"* \"di\"")
-        #expect(SearchText.terms(String(repeating: "kata ", count: 5) + (1...20).map { "w\($0)" }.joined(separator: " ")).count
-            == SearchText.maximumTerms)
-        #expect(SearchText.terms("café").first == "café")
+    @Test("words, phrases and exclusions are read as a person means them; nothing else is syntax")
+    func termsAreWordsOnly() {
+        #expect(SearchTerms.parse("Antrian  \"online\" NEAR(puskesmas, 2)")
+            == SearchTerms(words: ["antrian", "online", "near", "puskesmas", "2"]))
+        #expect(SearchTerms.parse("akta kelahiran -daring") == SearchTerms(words: ["akta", "kelahiran"], excluded: ["daring"]))
+        #expect(SearchTerms.parse("\"satu pintu\" -\"x\" e-ktp") == SearchTerms(words: ["x", "e", "ktp"], phrases: [["satu", "pintu"]]))
+        #expect(SearchTerms.parse("\"bank sampah").phrases == [["bank", "sampah"]], "an unclosed quote runs to the end")
+        #expect(SearchTerms.parse("\" * ( ) : ^ - --").isEmpty)
+        #expect(SearchTerms.parse("café").words == ["cafe"])
+        let many = SearchTerms.parse(String(repeating: "kata ", count: 5) + (1...20).map { "w\($0)" }.joined(separator: " "))
+        #expect(many.words.count == SearchText.maximumTerms)
+    }
+
+    @Test("the MATCH expression quotes every word, adds its stems, and leaves out what is excluded")
+    func matchExpressions() {
+        let stemmer = IndonesianStemmer.shared
+        let plain = SearchExpression(SearchTerms.parse("perizinan di"), stemmer: stemmer)
+        #expect(plain.match == "({title agency summary benefits} : \"perizinan\"* OR {title_stems text_stems} : (\"izin\"))"
+            + " AND ({title agency summary benefits} : \"di\" OR {title_stems text_stems} : (\"di\"))")
+        let excluding = SearchExpression(SearchTerms.parse("akta -daring"), stemmer: stemmer)
+        #expect(excluding.match?.hasSuffix(" NOT (({title agency summary benefits} : \"daring\"* OR {title_stems text_stems} : (\"daring\")))") == true)
+        let onlyExcluded = SearchExpression(SearchTerms.parse("-daring"), stemmer: stemmer)
+        #expect(onlyExcluded.match == nil && onlyExcluded.excluded != nil)
+        #expect(SearchExpression(SearchTerms.parse("\"satu pintu\""), stemmer: stemmer).match
+            == "{title agency summary benefits} : \"satu pintu\"")
     }
 
     @Test func cursorsRoundTripAndRefuseForgeries() {

@@ -23,9 +23,11 @@ jippnas_install_debs() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# The Debian packages jippnas builds, tests and demonstrates with (python3 runs the fault proxy).
+# The Debian packages jippnas builds, tests and demonstrates with (python3 runs the fault proxy; Hunspell
+# with its Indonesian dictionary and Snowball's libstemmer give search its stems).
 jippnas_install_packages() {
-    jippnas_install_debs rabbitmq-server librabbitmq-dev libsqlite3-dev sqlite3 pkg-config openssl python3 curl
+    jippnas_install_debs rabbitmq-server librabbitmq-dev libsqlite3-dev sqlite3 pkg-config openssl python3 curl \
+        libhunspell-dev hunspell-id libstemmer-dev
 }
 
 # Headless Chromium and Selenium (Debian's python3-selenium, for $JIPPNAS_PYTHON), for the web page's

@@ -5,7 +5,8 @@ import Foundation
 /// Shared by `jippnas catalogue search`, the HTTP API and the web page, so all three accept and refuse
 /// the same things. ``validated()`` is the one place a filter is checked.
 public struct CatalogueQuery: Sendable, Equatable {
-    /// What the user typed; any text, FTS syntax included, is searched as plain words (``SearchText``).
+    /// What the user typed, read by ``SearchTerms``: plain words, `"phrases"` and `-excluded` words; FTS
+    /// syntax is never passed through.
     public var text: String
     /// The publishing hub's province code (`35`).
     public var province: String?
@@ -107,7 +108,7 @@ public struct CatalogueQuery: Sendable, Equatable {
     }
 
     /// Whether the query has words to rank by; without them results come in global-id order.
-    public var isRanked: Bool { SearchText.matchExpression(text) != nil }
+    public var isRanked: Bool { SearchTerms.parse(text).hasRequiredTerms }
 }
 
 /// Where a page of results ended: the rank (for a text search) and global id of its last row, as an
@@ -153,13 +154,12 @@ public struct SearchCursor: Sendable, Equatable {
     }
 }
 
-/// Turns what a user typed into an FTS5 query that can only mean "all these words".
+/// Words as the catalogue's index cuts them, and the limits on what a query may hold.
 ///
-/// The text is cut into words exactly where SQLite's `unicode61` tokenizer cuts (anything but letters,
-/// numbers and private-use characters separates), and every word becomes a quoted term, a prefix term
-/// from three letters on: FTS5
-/// operators (`AND`, `NEAR(`, `*`, `^`, column filters, a lone `"`) arrive as ordinary words or
-/// separators, so no input is a syntax error and none is an injection.
+/// Text is cut exactly where SQLite's `unicode61` tokenizer cuts (anything but letters, numbers and
+/// private-use characters separates), so FTS5 operators (`AND`, `NEAR(`, `*`, `^`, column filters, a lone
+/// `"`) arrive as ordinary words or separators: no input is a syntax error and none is an injection.
+/// ``SearchTerms`` reads the syntax a person means (phrases, exclusions) on top of it.
 public enum SearchText {
     /// Longest query text accepted, in Unicode scalars.
     public static let maximumLength = 500
@@ -170,33 +170,21 @@ public enum SearchText {
     /// Words at least this long also match longer words they begin (`puskes` finds `puskesmas`).
     public static let minimumPrefixLength = 3
 
-    /// The words of `text`, in order, without repeats, at most ``maximumTerms``.
-    public static func terms(_ text: String) -> [String] {
-        var terms: [String] = []
+    /// Every word of `text` as the index holds it: cut where unicode61 cuts, lowercase, diacritics folded
+    /// (unicode61's `remove_diacritics 2`), repeats kept.
+    public static func words(_ text: String) -> [String] {
+        var words: [String] = []
         var current = String.UnicodeScalarView()
         func flush() {
-            defer { current = String.UnicodeScalarView() }
             guard !current.isEmpty else { return }
-            let term = String(String(current).lowercased().unicodeScalars.prefix(maximumTermLength))
-            if !terms.contains(term) { terms.append(term) }
+            words.append(String(current).folding(options: [.diacriticInsensitive, .caseInsensitive], locale: nil))
+            current = String.UnicodeScalarView()
         }
         for scalar in text.unicodeScalars {
             if isTokenCharacter(scalar) { current.append(scalar) } else { flush() }
-            if terms.count == maximumTerms { return terms }
         }
         flush()
-        return Array(terms.prefix(maximumTerms))
-    }
-
-    /// The FTS5 MATCH expression, or nil when the text holds no word.
-    public static func matchExpression(_ text: String) -> String? {
-        let words = terms(text)
-        guard !words.isEmpty else { return nil }
-        // Terms hold only letters and numbers, so the quotes cannot be closed from inside. A word of one or
-        // two letters is matched whole: as a prefix it would gather hundreds of terms (`di` → dinas,
-        // digital, ...), which without a prefix index means merging all their lists.
-        return words.map { $0.unicodeScalars.count >= minimumPrefixLength ? "\"\($0)\"*" : "\"\($0)\"" }
-            .joined(separator: " ")
+        return words
     }
 
     /// unicode61's token characters (L*, N*, Co), and combining marks so that a decomposed accent stays

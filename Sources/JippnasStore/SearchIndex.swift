@@ -1,0 +1,158 @@
+import Foundation
+import GRDB
+import JippnasText
+
+/// The catalogue's full-text index since `catalogue-v9-search-stems`: FTS5 over each record's title,
+/// agency, summary and benefits as written, and beside them the Indonesian stems of the title and of the
+/// rest (``IndonesianStemmer``), so that *izin* finds *perizinan* while the exact form still ranks first.
+///
+/// The index is written in batches, not row by row. Triggers on `innovation` only note which rows changed,
+/// with the text the index holds for them, in `search_pending`; ``flush(_:)`` then updates the index with
+/// two statements for the whole batch, in the same transaction, so a search never sees a record its index
+/// does not. (A trigger that writes the FTS table itself costs a statement savepoint per row, at each of
+/// which FTS5 flushes its pending terms into a new segment: most of what indexing cost the drain.)
+///
+/// Its content is the view `innovation_search_doc`, which computes the stems with the SQL function
+/// `jippnas_stems` that every connection of ours registers. A plain `sqlite3` shell can search the index
+/// (`SELECT rowid, rank FROM innovation_fts WHERE innovation_fts MATCH 'izin'`, joined to `innovation` by
+/// rowid) and may change `innovation` (the triggers only note the rows; the next write of a daemon or a
+/// command indexes them); it cannot read the stem columns, `snippet()` or rebuild the index, which need the
+/// function.
+enum SearchIndex {
+    /// bm25 weights of title, agency, summary, benefits, the title's stems and the other fields' stems:
+    /// a word in the title counts most, a stem of it next, and an exact form always more than its stem.
+    static let rankFunction = "bm25(10.0, 4.0, 1.0, 1.0, 5.0, 0.5)"
+    static let stemsFunctionName = "jippnas_stems"
+
+    /// `jippnas_stems(text)`: the stems of every word of `text`, separated by spaces.
+    static let stemsFunction = DatabaseFunction(stemsFunctionName, argumentCount: 1, pure: true) { values in
+        guard let text = String.fromDatabaseValue(values[0]) else { return "" }
+        return IndonesianStemmer.shared.stemText(text)
+    }
+
+    /// Migration `catalogue-v9-search-stems`: replaces v4's index and its per-row triggers.
+    static func create(_ db: Database) throws {
+        try db.execute(sql: """
+            DROP TRIGGER IF EXISTS innovation_fts_insert;
+            DROP TRIGGER IF EXISTS innovation_fts_delete;
+            DROP TRIGGER IF EXISTS innovation_fts_update;
+            DROP TABLE IF EXISTS innovation_fts;
+            CREATE VIEW innovation_search_doc AS
+                SELECT rowid AS doc, title, agency, summary, benefits, \(stemsFunctionName)(title) AS title_stems,
+                    \(stemsFunctionName)(coalesce(agency, '') || ' ' || coalesce(summary, '') || ' ' || coalesce(benefits, '')) AS text_stems
+                FROM innovation;
+            CREATE VIRTUAL TABLE innovation_fts USING fts5(
+                title, agency, summary, benefits, title_stems, text_stems,
+                content='innovation_search_doc', content_rowid='doc',
+                tokenize='unicode61 remove_diacritics 2'
+            );
+            INSERT INTO innovation_fts(innovation_fts, rank) VALUES ('rank', '\(rankFunction)');
+            -- Rows whose index entry is out of date: `indexed` = 1 with the text the index holds for the row
+            -- (its first old values in this batch), 0 for a row the index does not hold yet. NOT EXISTS, not
+            -- OR IGNORE: inside a trigger the outer statement's conflict handling (an upsert's) overrides it.
+            CREATE TABLE search_pending (
+                doc INTEGER PRIMARY KEY,
+                indexed INTEGER NOT NULL,
+                title TEXT, agency TEXT, summary TEXT, benefits TEXT
+            );
+            CREATE TRIGGER innovation_search_insert AFTER INSERT ON innovation BEGIN
+                INSERT INTO search_pending(doc, indexed) SELECT new.rowid, 0
+                WHERE NOT EXISTS (SELECT 1 FROM search_pending WHERE doc = new.rowid);
+            END;
+            CREATE TRIGGER innovation_search_delete AFTER DELETE ON innovation BEGIN
+                INSERT INTO search_pending SELECT old.rowid, 1, old.title, old.agency, old.summary, old.benefits
+                WHERE NOT EXISTS (SELECT 1 FROM search_pending WHERE doc = old.rowid);
+            END;
+            CREATE TRIGGER innovation_search_update AFTER UPDATE OF title, agency, summary, benefits ON innovation
+            WHEN old.title IS NOT new.title OR old.agency IS NOT new.agency OR old.summary IS NOT new.summary
+                OR old.benefits IS NOT new.benefits BEGIN
+                INSERT INTO search_pending SELECT old.rowid, 1, old.title, old.agency, old.summary, old.benefits
+                WHERE NOT EXISTS (SELECT 1 FROM search_pending WHERE doc = old.rowid);
+            END;
+            CREATE TABLE search_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+            """)
+        try rebuild(db)
+    }
+
+    /// Brings the index up to date with the rows noted since the last flush: one statement removes their
+    /// old entries, one adds the current ones. Called at the end of every write transaction of the store.
+    static func flush(_ db: Database) throws {
+        guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM search_pending)")) == true else { return }
+        try db.execute(sql: """
+            INSERT INTO innovation_fts(innovation_fts, rowid, title, agency, summary, benefits, title_stems, text_stems)
+                SELECT 'delete', doc, title, agency, summary, benefits, \(stemsFunctionName)(title),
+                    \(stemsFunctionName)(coalesce(agency, '') || ' ' || coalesce(summary, '') || ' ' || coalesce(benefits, ''))
+                FROM search_pending WHERE indexed = 1;
+            INSERT INTO innovation_fts(rowid, title, agency, summary, benefits, title_stems, text_stems)
+                SELECT d.doc, d.title, d.agency, d.summary, d.benefits, d.title_stems, d.text_stems
+                FROM search_pending p JOIN innovation_search_doc d ON d.doc = p.doc;
+            DELETE FROM search_pending;
+            """)
+    }
+
+    /// Rebuilds the whole index from the records and records the stemmer it was built with.
+    static func rebuild(_ db: Database) throws {
+        try db.execute(sql: """
+            DELETE FROM search_pending;
+            INSERT INTO innovation_fts(innovation_fts) VALUES ('rebuild');
+            INSERT OR REPLACE INTO search_meta(key, value) VALUES ('stemmer', ?);
+            """, arguments: [IndonesianStemmer.shared.fingerprint])
+    }
+
+    /// Rebuilds the index when it was built with other stems than this process computes (a new version of
+    /// the rules, or another dictionary): removing an entry needs the very stems it was added with.
+    /// Returns whether it rebuilt.
+    static func rebuildIfStemmerChanged(_ db: Database) throws -> Bool {
+        let built = try String.fetchOne(db, sql: "SELECT value FROM search_meta WHERE key = 'stemmer'")
+        guard built != IndonesianStemmer.shared.fingerprint else { return false }
+        try rebuild(db)
+        return true
+    }
+}
+
+/// The first full-text index (migration `catalogue-v4-search`, replaced by ``SearchIndex`` in v9 and kept so
+/// that an old catalogue migrates step by step): FTS5 over title, agency, summary and benefits with the
+/// `innovation` table as content, kept in step by per-row triggers.
+enum SearchIndexV4 {
+    /// bm25 weights of title, agency, summary and benefits: a word in the title counts most.
+    ///
+    /// No prefix index (`prefix='2 3'`): prefix terms are found by a range scan of the term dictionary,
+    /// which for words of three letters or more is as fast, while the two prefix indexes tripled what
+    /// each record writes into the index and cost the aggregator's drain a fifth of its rate
+    /// (docs/CATALOGUE.md, Speed).
+    static let rankFunction = "bm25(10.0, 4.0, 1.0, 1.0)"
+
+    /// Migration `catalogue-v4-search`: creates the index, its triggers, and indexes what is already there.
+    ///
+    /// The index refers to `innovation` rows by rowid. `VACUUM` may renumber the rowids of a table
+    /// without an INTEGER PRIMARY KEY, so after a VACUUM the index is rebuilt (`jippnas catalogue reindex`).
+    static func create(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE VIRTUAL TABLE innovation_fts USING fts5(
+                title, agency, summary, benefits,
+                content='innovation', content_rowid='rowid',
+                tokenize='unicode61 remove_diacritics 2'
+            );
+            INSERT INTO innovation_fts(innovation_fts, rank) VALUES ('rank', '\(rankFunction)');
+            CREATE TRIGGER innovation_fts_insert AFTER INSERT ON innovation BEGIN
+                INSERT INTO innovation_fts(rowid, title, agency, summary, benefits)
+                VALUES (new.rowid, new.title, new.agency, new.summary, new.benefits);
+            END;
+            CREATE TRIGGER innovation_fts_delete AFTER DELETE ON innovation BEGIN
+                INSERT INTO innovation_fts(innovation_fts, rowid, title, agency, summary, benefits)
+                VALUES ('delete', old.rowid, old.title, old.agency, old.summary, old.benefits);
+            END;
+            CREATE TRIGGER innovation_fts_update AFTER UPDATE OF title, agency, summary, benefits ON innovation
+            WHEN old.title IS NOT new.title OR old.agency IS NOT new.agency OR old.summary IS NOT new.summary
+                OR old.benefits IS NOT new.benefits BEGIN
+                INSERT INTO innovation_fts(innovation_fts, rowid, title, agency, summary, benefits)
+                VALUES ('delete', old.rowid, old.title, old.agency, old.summary, old.benefits);
+                INSERT INTO innovation_fts(rowid, title, agency, summary, benefits)
+                VALUES (new.rowid, new.title, new.agency, new.summary, new.benefits);
+            END;
+            INSERT INTO innovation_fts(innovation_fts) VALUES ('rebuild');
+            CREATE INDEX innovation_replicates ON innovation(replicates) WHERE replicates IS NOT NULL;
+            CREATE INDEX innovation_region ON innovation(region);
+            """)
+    }
+}

@@ -1,0 +1,41 @@
+import JippnasCore
+
+/// The FTS5 MATCH expressions of a search over the catalogue's index (columns `title agency summary
+/// benefits` as written, `title_stems text_stems` their stems).
+///
+/// Each word matches as written (a prefix from ``SearchText/minimumPrefixLength`` letters on, so the word
+/// being typed finds its completions) or by any of its stems; a phrase matches its words as written, in
+/// order. Only words cut by ``SearchText/words(_:)`` reach the expression, each inside double quotes,
+/// so nothing a user types is read as FTS5 syntax.
+public struct SearchExpression: Sendable, Equatable {
+    /// What every result must match; nil when the search only leaves records out.
+    public var required: String?
+    /// What no result may match; nil when nothing is left out.
+    public var excluded: String?
+
+    static let textColumns = "{title agency summary benefits}"
+    static let stemColumns = "{title_stems text_stems}"
+
+    public init(_ terms: SearchTerms, stemmer: IndonesianStemmer) {
+        let words = terms.words.map { Self.word($0, stemmer) }
+        let phrases = terms.phrases.map { "\(Self.textColumns) : \"\($0.joined(separator: " "))\"" }
+        let required = words + phrases
+        self.required = required.isEmpty ? nil : required.joined(separator: " AND ")
+        self.excluded = terms.excluded.isEmpty ? nil : terms.excluded.map { Self.word($0, stemmer) }.joined(separator: " OR ")
+    }
+
+    /// The whole MATCH expression when something is required: the required part without the excluded one.
+    public var match: String? {
+        guard let required else { return nil }
+        guard let excluded else { return required }
+        return "(\(required)) NOT (\(excluded))"
+    }
+
+    static func word(_ word: String, _ stemmer: IndonesianStemmer) -> String {
+        // A word of one or two letters is matched whole: as a prefix it would gather hundreds of terms
+        // (`di` → dinas, digital, ...), which without a prefix index means merging all their lists.
+        let written = word.unicodeScalars.count >= SearchText.minimumPrefixLength ? "\"\(word)\"*" : "\"\(word)\""
+        let stems = stemmer.stems(word).map { "\"\($0)\"" }.joined(separator: " OR ")
+        return "(\(textColumns) : \(written) OR \(stemColumns) : (\(stems)))"
+    }
+}
