@@ -14,6 +14,14 @@ public struct SearchHit: Sendable, Equatable {
 public struct SearchPage: Sendable, Equatable {
     public var hits: [SearchHit]
     public var next: SearchCursor?
+    /// Words that matched nothing and were searched as the index terms they most likely meant.
+    public var corrections: [SearchCorrection] = []
+}
+
+/// A mistyped word and what was searched instead (``TypoCorrection``).
+public struct SearchCorrection: Sendable, Equatable {
+    public var word: String
+    public var replacements: [String]
 }
 
 /// Another innovation, as a detail page links to it.
@@ -69,8 +77,22 @@ public struct CatalogueFacets: Sendable, Equatable {
 extension CatalogueStore {
     /// One page of innovations matching `query`, best first for a text search, by global id otherwise.
     /// The query is expected to be ``CatalogueQuery/validated()``.
+    /// A word that matches nothing is searched as the index terms it most likely meant (``TypoCorrection``),
+    /// which the page lists in ``SearchPage/corrections``.
     public func search(_ query: CatalogueQuery) throws(StoreError) -> SearchPage {
-        let expression = SearchExpression(SearchTerms.parse(query.text), stemmer: .shared)
+        let terms = SearchTerms.parse(query.text)
+        let page = try search(query, SearchExpression(terms, stemmer: .shared))
+        // A word without any match empties an AND of words, so only an empty page can need corrections.
+        guard page.hits.isEmpty, terms.hasRequiredTerms else { return page }
+        let corrections = try typoCorrections(terms.words)
+        guard !corrections.isEmpty else { return page }
+        let replacements = Dictionary(uniqueKeysWithValues: corrections.map { ($0.word, $0.replacements) })
+        var corrected = try search(query, SearchExpression(terms, stemmer: .shared, corrections: replacements))
+        corrected.corrections = corrections
+        return corrected
+    }
+
+    private func search(_ query: CatalogueQuery, _ expression: SearchExpression) throws(StoreError) -> SearchPage {
         var conditions: [String] = []
         var arguments: StatementArguments = []
         Self.filter(query, into: &conditions, &arguments)

@@ -206,6 +206,7 @@ public struct CatalogueStats: Sendable, Equatable, Codable {
 public final class CatalogueStore: Sendable {
     public let path: String
     let pool: DatabasePool
+    let vocabulary = SearchVocabulary()
 
     /// Opens the catalogue at `path`: with `.readWrite` creating and migrating it as needed, with
     /// `.readOnly` only an existing, current one ("no store at PATH" otherwise).

@@ -47,6 +47,8 @@ enum SearchIndex {
                 tokenize='unicode61 remove_diacritics 2'
             );
             INSERT INTO innovation_fts(innovation_fts, rank) VALUES ('rank', '\(rankFunction)');
+            -- The index's terms and how many records hold each: what a mistyped word is corrected to.
+            CREATE VIRTUAL TABLE innovation_fts_vocab USING fts5vocab(innovation_fts, 'row');
             -- Rows whose index entry is out of date: `indexed` = 1 with the text the index holds for the row
             -- (its first old values in this batch), 0 for a row the index does not hold yet. NOT EXISTS, not
             -- OR IGNORE: inside a trigger the outer statement's conflict handling (an upsert's) overrides it.

@@ -16,8 +16,13 @@ public struct SearchExpression: Sendable, Equatable {
     static let textColumns = "{title agency summary benefits}"
     static let stemColumns = "{title_stems text_stems}"
 
-    public init(_ terms: SearchTerms, stemmer: IndonesianStemmer) {
-        let words = terms.words.map { Self.word($0, stemmer) }
+    /// - Parameter corrections: words of `terms` that matched nothing, each with the index terms it is
+    ///   widened to (``TypoCorrection``).
+    public init(_ terms: SearchTerms, stemmer: IndonesianStemmer, corrections: [String: [String]] = [:]) {
+        let words = terms.words.map { word in
+            guard let replacements = corrections[word], !replacements.isEmpty else { return Self.word(word, stemmer) }
+            return "(" + replacements.map { Self.word($0, stemmer) }.joined(separator: " OR ") + ")"
+        }
         let phrases = terms.phrases.map { "\(Self.textColumns) : \"\($0.joined(separator: " "))\"" }
         let required = words + phrases
         self.required = required.isEmpty ? nil : required.joined(separator: " AND ")
@@ -31,7 +36,8 @@ public struct SearchExpression: Sendable, Equatable {
         return "(\(required)) NOT (\(excluded))"
     }
 
-    static func word(_ word: String, _ stemmer: IndonesianStemmer) -> String {
+    /// One word's expression: as written (a prefix from three letters) or by any of its stems.
+    public static func word(_ word: String, _ stemmer: IndonesianStemmer) -> String {
         // A word of one or two letters is matched whole: as a prefix it would gather hundreds of terms
         // (`di` → dinas, digital, ...), which without a prefix index means merging all their lists.
         let written = word.unicodeScalars.count >= SearchText.minimumPrefixLength ? "\"\(word)\"*" : "\"\(word)\""

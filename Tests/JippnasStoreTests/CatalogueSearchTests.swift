@@ -171,7 +171,7 @@ struct CatalogueSearchTests {
                 try db.execute(sql: """
                     DROP TRIGGER innovation_search_insert; DROP TRIGGER innovation_search_delete;
                     DROP TRIGGER innovation_search_update; DROP TABLE search_pending; DROP TABLE search_meta;
-                    DROP VIEW innovation_search_doc; DROP TABLE innovation_fts;
+                    DROP VIEW innovation_search_doc; DROP TABLE innovation_fts_vocab; DROP TABLE innovation_fts;
                     DROP INDEX innovation_replicates; DROP INDEX innovation_region;
                     DELETE FROM grdb_migrations WHERE identifier IN ('catalogue-v4-search', 'catalogue-v9-search-stems');
                     """)

@@ -69,6 +69,19 @@ struct IndonesianSearchTests {
         #expect(listing.hits.allSatisfy { $0.rank == nil })
     }
 
+    @Test("a mistyped word that matches nothing is searched as the terms it most likely meant, and the page says so")
+    func typos() throws {
+        let s = try sample()
+        _ = try s.apply([change("pkm", seq: 7, title: "Puskesmas Ramah Anak")])
+        let page = try s.search(CatalogueQuery(text: "puskesmaas anak").validated())
+        #expect(page.hits.map(\.entry.globalID) == ["35:pkm"])
+        #expect(page.corrections == [SearchCorrection(word: "puskesmaas", replacements: ["puskesmas"])])
+        #expect(try ids(s, "pengelolan sampah") == ["35:kelola"], "one edit at eight letters")
+        #expect(try s.search(CatalogueQuery(text: "puskesmas").validated()).corrections.isEmpty)
+        #expect(try ids(s, "dsa").isEmpty, "a short word is not corrected")
+        #expect(try ids(s, "zzzzzzzz").isEmpty)
+    }
+
     @Test("writes outside the store's own (a sqlite3 shell) are indexed by the next write, and the index stays consistent")
     func pendingRowsFlush() throws {
         let s = try sample()
