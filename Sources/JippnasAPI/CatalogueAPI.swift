@@ -54,6 +54,11 @@ struct CatalogueHandlers: APIProtocol {
             }
             cursor = decoded
         }
+        // The document bounds limit; the generated code does not check schema bounds, so this does.
+        if let limit = q.limit, !(1...CatalogueQuery.maximumLimit).contains(limit) {
+            return .badRequest(.init(body: .applicationProblemJson(Problems.badRequest(
+                parameter: "limit", detail: "\(limit) is not between 1 and \(CatalogueQuery.maximumLimit)"))))
+        }
         let query: CatalogueQuery
         do {
             query = try CatalogueQuery(
@@ -68,8 +73,9 @@ struct CatalogueHandlers: APIProtocol {
             return .badRequest(.init(body: .applicationProblemJson(Problems.badRequest(parameter: error.parameter, detail: error.reason))))
         }
         let page = try store.search(query)
+        let corrections = page.corrections.map { Components.Schemas.Correction(word: $0.word, replacements: $0.replacements) }
         return .ok(.init(body: .json(.init(items: page.hits.map { Mapping.innovation($0.entry, rank: $0.rank) },
-                                           nextCursor: page.next?.token))))
+                                           nextCursor: page.next?.token, corrections: corrections.isEmpty ? nil : corrections))))
     }
 
     func getInnovation(_ input: Operations.GetInnovation.Input) async throws -> Operations.GetInnovation.Output {

@@ -58,7 +58,15 @@ struct SearchPageView {
     var categories: [Option]
     var stages: [Option]
     var kinds: [Option]
+    struct Correction {
+        var word: String
+        var replacements: String
+    }
+
     var heading = "Inovasi"
+    /// Mistyped words and what was searched instead ("Menampilkan hasil untuk …").
+    var corrections: [Correction] = []
+    var corrected = false
     var hits: [Hit] = []
     var next: String?
     var error: String?
@@ -83,6 +91,8 @@ struct SearchPageView {
                        province: Labels.province(hit.entry.hub), region: i.region, category: Labels.category(i.category),
                        stage: Labels.stage(i.stage), year: i.launchedOn.map { String($0.prefix(4)) }, agency: i.agency)
         }
+        corrections = page.corrections.map { Correction(word: $0.word, replacements: $0.replacements.joined(separator: " / ")) }
+        corrected = !corrections.isEmpty
         let shown = hits.count == query.limit && page.next != nil ? "\(hits.count)+" : "\(hits.count)"
         heading = query.isRanked ? "Hasil pencarian (\(shown))" : "Semua inovasi (\(shown))"
         if let next = page.next {

@@ -38,7 +38,10 @@ extension CatalogueCommand {
             abstract: "Search the catalogue: ranked full-text search with filters, one page at a time.",
             discussion: """
                 Words match anywhere in title, agency, summary and benefits, as prefixes, accents and case \
-                ignored; a word in the title ranks highest. Any text is searched as plain words. Without words, \
+                ignored, or by their Indonesian stem (izin finds perizinan); a word in the title ranks highest, \
+                the written form above a stem. "Quoted words" match as a phrase, -word leaves out what holds \
+                the word; other text is plain words. A word of five letters or more that matches nothing is \
+                searched as the nearest words of the catalogue, and the output says so. Without words, \
                 innovations are listed by global id. The next page: repeat with --after TOKEN (printed at the end).
                 """)
         @OptionGroup var options: Options
@@ -51,6 +54,11 @@ extension CatalogueCommand {
         struct Printed: Encodable {
             var items: [Item]
             var next: String?
+            var corrections: [Correction]
+            struct Correction: Encodable {
+                var word: String
+                var replacements: [String]
+            }
             struct Item: Encodable {
                 var entry: CatalogueEntry
                 var rank: Double?
@@ -73,7 +81,13 @@ extension CatalogueCommand {
             let store = try await options.store()
             let page = try guarded { try store.search(query) }
             if options.json {
-                return try printJSON(Printed(items: page.hits.map { .init(entry: $0.entry, rank: $0.rank) }, next: page.next?.token))
+                return try printJSON(Printed(items: page.hits.map { .init(entry: $0.entry, rank: $0.rank) }, next: page.next?.token,
+                                             corrections: page.corrections.map { .init(word: $0.word, replacements: $0.replacements) }))
+            }
+            for correction in page.corrections {
+                // On stderr: stdout stays the results alone, for CSV and pipes.
+                let instead = correction.replacements.joined(separator: " / ")
+                FileHandle.standardError.write(Data("showing results for \(instead) instead of \(correction.word)\n".utf8))
             }
             if csv {
                 print(CatalogueExport.csvLine(CatalogueExport.csvHeader), terminator: "")

@@ -74,6 +74,17 @@ def main():
         check(driver.find_element(By.ID, "q").get_attribute("value") == "sapa warga", "the search box keeps the words as typed")
         driver.save_screenshot(os.path.join(args.screenshots, "search.png"))
 
+        # A mistyped word is searched as the word it most likely meant, and the page says so.
+        driver.get(args.base + "/?q=sapa+warga+surabya")
+        corrected = driver.find_element(By.ID, "corrected").text
+        check("Menampilkan hasil untuk" in corrected and "surabaya" in corrected and "surabya" in corrected,
+              f"the page names the corrected word ({corrected!r})")
+        results = driver.find_elements(By.CSS_SELECTOR, "ol#results a.title")
+        check(len(results) >= 1 and results[0].text == "Sapa Warga Surabaya", "the corrected search finds it")
+        driver.get(args.base + "/?q=sapa+warga")
+        check(len(driver.find_elements(By.ID, "corrected")) == 0, "nothing is said when nothing was corrected")
+        results = driver.find_elements(By.CSS_SELECTOR, "ol#results a.title")
+
         # The detail page, and the replication both ways.
         results[0].click()
         wait.until(ec.presence_of_element_located((By.ID, "title")))

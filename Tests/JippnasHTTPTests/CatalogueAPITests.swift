@@ -26,6 +26,11 @@ struct CatalogueAPITests {
         let found = try await client.searchInnovations(query: .init(q: "sapa warga", province: "35")).ok.body.json
         #expect(found.items.first?.globalId == "35:sw-surabaya-sapa-warga")
         #expect(found.items.allSatisfy { $0.province == "35" && $0.rank != nil })
+        #expect(found.corrections == nil)
+        // A mistyped word is searched as the term it most likely meant, and the page says so.
+        let typo = try await client.searchInnovations(query: .init(q: "sapa warga surabya")).ok.body.json
+        #expect(typo.items.first?.globalId == "35:sw-surabaya-sapa-warga")
+        #expect(typo.corrections?.map(\.word) == ["surabya"] && typo.corrections?.first?.replacements.first == "surabaya")
         let puskesmas = try await client.searchInnovations(query: .init(q: "antrian online")).ok.body.json
         #expect(puskesmas.items.contains { $0.globalId == "35:\(RunningSite.hostileID)" })
 
@@ -76,7 +81,8 @@ struct CatalogueAPITests {
 
     func problemsAndCaching(_ site: RunningSite) async throws {
         let api = site.baseURL + "/api/v1"
-        for (query, parameter) in [("category=kesehatann", "category"), ("limit=ten", "limit"), ("province=99", "province"),
+        for (query, parameter) in [("category=kesehatann", "category"), ("limit=ten", "limit"), ("limit=-5", "limit"),
+                                   ("limit=101", "limit"), ("limit=0", "limit"), ("province=99", "province"),
                                    ("cursor=bogus", "cursor"), ("launched_from=2022&launched_to=2020", "launched_from")] {
             let bad = try await get(api + "/innovations?" + query)
             #expect(bad.status == 400, "\(query)")
