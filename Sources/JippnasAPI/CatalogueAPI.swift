@@ -75,7 +75,8 @@ struct CatalogueHandlers: APIProtocol {
         let page = try store.search(query)
         let corrections = page.corrections.map { Components.Schemas.Correction(word: $0.word, replacements: $0.replacements) }
         return .ok(.init(body: .json(.init(items: page.hits.map { Mapping.innovation($0.entry, rank: $0.rank) },
-                                           nextCursor: page.next?.token, corrections: corrections.isEmpty ? nil : corrections))))
+                                           nextCursor: page.next?.token, corrections: corrections.isEmpty ? nil : corrections,
+                                           leftOut: page.leftOut.isEmpty ? nil : page.leftOut))))
     }
 
     func getInnovation(_ input: Operations.GetInnovation.Input) async throws -> Operations.GetInnovation.Output {

@@ -42,6 +42,16 @@ extension CatalogueStore {
         }
     }
 
+    /// `words` ordered by how many records hold each as written, the most first (ties in the typed order).
+    func wordsByFrequency(_ words: [String]) throws(StoreError) -> [String] {
+        try read("count words") { db in
+            let counts = try words.map { word in
+                try Int.fetchOne(db, sql: "SELECT doc FROM innovation_fts_vocab WHERE term = ?", arguments: [word]) ?? 0
+            }
+            return zip(words, counts).enumerated().sorted { ($0.element.1, $1.offset) > ($1.element.1, $0.offset) }.map(\.element.0)
+        }
+    }
+
     private static func matchesAny(_ expression: String, _ db: Database) throws -> Bool {
         try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM innovation_fts WHERE innovation_fts MATCH ?)",
                           arguments: [expression]) ?? false

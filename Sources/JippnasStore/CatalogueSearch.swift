@@ -16,6 +16,8 @@ public struct SearchPage: Sendable, Equatable {
     public var next: SearchCursor?
     /// Words that matched nothing and were searched as the index terms they most likely meant.
     public var corrections: [SearchCorrection] = []
+    /// A word left out because no record holds it with the others: the page holds what the rest found.
+    public var leftOut: [String] = []
 }
 
 /// A mistyped word and what was searched instead (``TypoCorrection``).
@@ -79,17 +81,40 @@ extension CatalogueStore {
     /// The query is expected to be ``CatalogueQuery/validated()``.
     /// A word that matches nothing is searched as the index terms it most likely meant (``TypoCorrection``),
     /// which the page lists in ``SearchPage/corrections``.
+    /// When no record holds every word, the most common word is left out (``SearchPage/leftOut``).
     public func search(_ query: CatalogueQuery) throws(StoreError) -> SearchPage {
         let terms = SearchTerms.parse(query.text)
         let page = try search(query, SearchExpression(terms, stemmer: .shared))
         // A word without any match empties an AND of words, so only an empty page can need corrections.
         guard page.hits.isEmpty, terms.hasRequiredTerms else { return page }
         let corrections = try typoCorrections(terms.words)
-        guard !corrections.isEmpty else { return page }
         let replacements = Dictionary(uniqueKeysWithValues: corrections.map { ($0.word, $0.replacements) })
-        var corrected = try search(query, SearchExpression(terms, stemmer: .shared, corrections: replacements))
-        corrected.corrections = corrections
-        return corrected
+        if !corrections.isEmpty {
+            var corrected = try search(query, SearchExpression(terms, stemmer: .shared, corrections: replacements))
+            corrected.corrections = corrections
+            if !corrected.hits.isEmpty { return corrected }
+        }
+        return try relaxed(query, terms, replacements) ?? page
+    }
+
+    /// The first page with one word fewer, trying the words the most common first (it says the least about
+    /// what is wanted), or nil when no such search finds anything either. Deterministic, so a cursor from
+    /// its page continues the same search.
+    private func relaxed(_ query: CatalogueQuery, _ terms: SearchTerms, _ replacements: [String: [String]])
+        throws(StoreError) -> SearchPage?
+    {
+        guard terms.words.count + terms.phrases.count >= 2, !terms.words.isEmpty else { return nil }
+        for word in try wordsByFrequency(terms.words) {
+            var fewer = terms
+            fewer.words.removeAll { $0 == word }
+            var page = try search(query, SearchExpression(fewer, stemmer: .shared, corrections: replacements))
+            guard !page.hits.isEmpty else { continue }
+            page.corrections = replacements.filter { $0.key != word }.map { SearchCorrection(word: $0.key, replacements: $0.value) }
+                .sorted { $0.word < $1.word }
+            page.leftOut = [word]
+            return page
+        }
+        return nil
     }
 
     private func search(_ query: CatalogueQuery, _ expression: SearchExpression) throws(StoreError) -> SearchPage {

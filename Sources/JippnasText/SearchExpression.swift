@@ -19,11 +19,29 @@ public struct SearchExpression: Sendable, Equatable {
     /// - Parameter corrections: words of `terms` that matched nothing, each with the index terms it is
     ///   widened to (``TypoCorrection``).
     public init(_ terms: SearchTerms, stemmer: IndonesianStemmer, corrections: [String: [String]] = [:]) {
-        let words = terms.words.map { word in
-            guard let replacements = corrections[word], !replacements.isEmpty else { return Self.word(word, stemmer) }
-            return "(" + replacements.map { Self.word($0, stemmer) }.joined(separator: " OR ") + ")"
+        var words: [String] = []
+        var index = 0
+        while index < terms.words.count {
+            if let (length, abbreviation) = Abbreviations.expansion(at: index, of: terms.words) {
+                // A run of words that spells out an abbreviation also matches the abbreviation.
+                let phrase = Self.phrase(Array(terms.words[index..<(index + length)]))
+                words.append("(\(phrase) OR \(Self.word(abbreviation, stemmer)))")
+                index += length
+                continue
+            }
+            let word = terms.words[index]
+            if let replacements = corrections[word], !replacements.isEmpty {
+                words.append("(" + replacements.map { Self.word($0, stemmer) }.joined(separator: " OR ") + ")")
+            } else if let expansions = Abbreviations.expansions[word] {
+                let spelled = expansions.map { SearchText.words($0) }
+                    .map { $0.count == 1 ? Self.word($0[0], stemmer) : Self.phrase($0) }
+                words.append("(" + ([Self.word(word, stemmer)] + spelled).joined(separator: " OR ") + ")")
+            } else {
+                words.append(Self.word(word, stemmer))
+            }
+            index += 1
         }
-        let phrases = terms.phrases.map { "\(Self.textColumns) : \"\($0.joined(separator: " "))\"" }
+        let phrases = terms.phrases.map(Self.phrase)
         let required = words + phrases
         self.required = required.isEmpty ? nil : required.joined(separator: " AND ")
         self.excluded = terms.excluded.isEmpty ? nil : terms.excluded.map { Self.word($0, stemmer) }.joined(separator: " OR ")
@@ -34,6 +52,11 @@ public struct SearchExpression: Sendable, Equatable {
         guard let required else { return nil }
         guard let excluded else { return required }
         return "(\(required)) NOT (\(excluded))"
+    }
+
+    /// Words that must appear together, in order, as written.
+    static func phrase(_ words: [String]) -> String {
+        "\(textColumns) : \"\(words.joined(separator: " "))\""
     }
 
     /// One word's expression: as written (a prefix from three letters) or by any of its stems.

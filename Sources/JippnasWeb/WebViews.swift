@@ -67,6 +67,8 @@ struct SearchPageView {
     /// Mistyped words and what was searched instead ("Menampilkan hasil untuk …").
     var corrections: [Correction] = []
     var corrected = false
+    /// A word no innovation holds with the others, searched without ("… tanpa kata …"); nil when none.
+    var leftOut: String?
     var hits: [Hit] = []
     var next: String?
     var error: String?
@@ -93,6 +95,7 @@ struct SearchPageView {
         }
         corrections = page.corrections.map { Correction(word: $0.word, replacements: $0.replacements.joined(separator: " / ")) }
         corrected = !corrections.isEmpty
+        leftOut = page.leftOut.isEmpty ? nil : page.leftOut.joined(separator: ", ")
         let shown = hits.count == query.limit && page.next != nil ? "\(hits.count)+" : "\(hits.count)"
         heading = query.isRanked ? "Hasil pencarian (\(shown))" : "Semua inovasi (\(shown))"
         if let next = page.next {

@@ -21,9 +21,14 @@ struct SearchBench: AsyncParsableCommand {
     @Option(help: "Seconds of wrk load.") var wrkSeconds = 15
     @Option(help: "Write the report to this Markdown file.") var markdown: String?
     @Option(help: "Text placed in the report's header.") var header: String = ""
+    @Option(help: "The judged queries and their catalogue (records.tsv, queries.tsv), scored by nDCG@10 and recall@10.")
+    var relevance = "Tests/Relevance"
 
     func run() async throws {
         var report = SearchReport(header: header)
+        let judged = try RelevanceSet.load(directory: relevance)
+        report.relevance = try RelevanceReport.evaluate(judged, catalogueAt: work + "/relevance-\(UUID().uuidString.prefix(8)).sqlite")
+        note("relevance over \(judged.queries.count) judged queries: nDCG@10 \(report.relevance?.overall.ndcg ?? 0)")
         for size in rows {
             let path = work + "/search-\(size).sqlite"
             if !FileManager.default.fileExists(atPath: path) {
@@ -176,6 +181,7 @@ extension Percentiles {
 struct SearchReport {
     var header: String
     var sizes: [SizeResult] = []
+    var relevance: RelevanceReport?
 
     var text: String {
         var out = "## Search\n\n"
@@ -201,6 +207,10 @@ struct SearchReport {
             if let wrk = s.wrkSpecific {
                 out += "- \(s.rows) rows, HTTP under `wrk -t2 -c32` (topic word + name + province): \(wrk.summary).\n"
             }
+        }
+        if let relevance {
+            out += "\n### Relevance\n\nThe judged queries of Tests/Relevance over their fixed catalogue, top 10 of each:\n\n"
+            out += relevance.table + "\n"
         }
         return out
     }

@@ -55,6 +55,11 @@ extension CatalogueCommand {
             var items: [Item]
             var next: String?
             var corrections: [Correction]
+            var leftOut: [String]
+            enum CodingKeys: String, CodingKey {
+                case items, next, corrections
+                case leftOut = "left_out"
+            }
             struct Correction: Encodable {
                 var word: String
                 var replacements: [String]
@@ -82,12 +87,16 @@ extension CatalogueCommand {
             let page = try guarded { try store.search(query) }
             if options.json {
                 return try printJSON(Printed(items: page.hits.map { .init(entry: $0.entry, rank: $0.rank) }, next: page.next?.token,
-                                             corrections: page.corrections.map { .init(word: $0.word, replacements: $0.replacements) }))
+                                             corrections: page.corrections.map { .init(word: $0.word, replacements: $0.replacements) },
+                                             leftOut: page.leftOut))
             }
             for correction in page.corrections {
                 // On stderr: stdout stays the results alone, for CSV and pipes.
                 let instead = correction.replacements.joined(separator: " / ")
                 FileHandle.standardError.write(Data("showing results for \(instead) instead of \(correction.word)\n".utf8))
+            }
+            for word in page.leftOut {
+                FileHandle.standardError.write(Data("no innovation holds every word: showing results without \(word)\n".utf8))
             }
             if csv {
                 print(CatalogueExport.csvLine(CatalogueExport.csvHeader), terminator: "")

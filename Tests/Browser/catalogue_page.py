@@ -81,7 +81,7 @@ def main():
               f"the page names the corrected word ({corrected!r})")
         results = driver.find_elements(By.CSS_SELECTOR, "ol#results a.title")
         check(len(results) >= 1 and results[0].text == "Sapa Warga Surabaya", "the corrected search finds it")
-        driver.get(args.base + "/?q=sapa+warga")
+        driver.get(args.base + "/?q=sapa+warga&province=35")
         check(len(driver.find_elements(By.ID, "corrected")) == 0, "nothing is said when nothing was corrected")
         results = driver.find_elements(By.CSS_SELECTOR, "ol#results a.title")
 

@@ -82,6 +82,18 @@ struct IndonesianSearchTests {
         #expect(try ids(s, "zzzzzzzz").isEmpty)
     }
 
+    @Test("when no record holds every word, the most common is left out and the page names it")
+    func relaxation() throws {
+        let s = try sample()
+        let page = try s.search(CatalogueQuery(text: "pasar digital kota").validated())
+        #expect(page.hits.map(\.entry.globalID) == ["35:digital"] && page.leftOut == ["kota"])
+        _ = try s.apply([change("kota", seq: 7, title: "Taman Kota"), change("kota2", seq: 8, title: "Kota Layak Anak")])
+        let common = try s.search(CatalogueQuery(text: "kota sampah").validated())
+        #expect(common.leftOut == ["kota"] && common.hits.map(\.entry.globalID) == ["35:kelola"], "the most common word goes first")
+        #expect(try s.search(CatalogueQuery(text: "zzzz").validated()).leftOut.isEmpty, "one word is never left out")
+        #expect(try s.search(CatalogueQuery(text: "pasar digital").validated()).leftOut.isEmpty)
+    }
+
     @Test("writes outside the store's own (a sqlite3 shell) are indexed by the next write, and the index stays consistent")
     func pendingRowsFlush() throws {
         let s = try sample()

@@ -26,8 +26,23 @@ public struct SearchTerms: Sendable, Equatable {
     /// each term costing index lookups.
     var termCount: Int { words.count + phrases.reduce(0) { $0 + $1.count } + excluded.count }
 
+    /// Indonesian function words that carry no topic (*dan*, *di*, *untuk*, *terhadap* …): a plain word
+    /// among them is not required, since a title rarely repeats the connective a person types; in a
+    /// phrase, or when the text holds nothing else, it is kept.
+    public static let stopwords: Set<String> = [
+        "dan", "atau", "di", "ke", "dari", "yang", "untuk", "bagi", "pada", "dalam", "dengan", "oleh", "terhadap",
+        "tentang", "akan", "ini", "itu", "serta", "secara", "sebagai", "adalah", "para", "kepada", "melalui",
+    ]
+
     /// Reads `text`; words longer than ``SearchText/maximumTermLength`` are cut.
     public static func parse(_ text: String) -> SearchTerms {
+        var terms = parseKeepingStopwords(text)
+        let topical = terms.words.filter { !stopwords.contains($0) }
+        if !topical.isEmpty || !terms.phrases.isEmpty { terms.words = topical }
+        return terms
+    }
+
+    private static func parseKeepingStopwords(_ text: String) -> SearchTerms {
         var terms = SearchTerms()
         var rest = Substring(text)
         while let start = rest.firstIndex(where: { $0 == "\"" || $0 == "-" || !$0.isWhitespace }) {
