@@ -291,6 +291,13 @@ extension CatalogueStore {
         }
     }
 
+    /// Indexes the records changed by writes outside this store (a `sqlite3` shell, a bulk load), which
+    /// the next write of the store would index anyway. Returns how many were waiting.
+    @discardableResult
+    public func indexPendingChanges() throws(StoreError) -> Int {
+        try write("index pending changes") { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM search_pending") ?? 0 }
+    }
+
     /// Whether the search index matches the records (FTS5's own integrity check, against the content).
     public func searchIndexIsConsistent() throws(StoreError) -> Bool {
         do {

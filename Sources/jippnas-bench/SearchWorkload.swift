@@ -82,7 +82,7 @@ enum CatalogueGenerator {
                        "73", "75", "81", "82"]
 
     static func generate(rows: Int, path: String) throws -> Double {
-        _ = try CatalogueStore(path: path)
+        let store = try CatalogueStore(path: path)
         let queue = try DatabaseQueue(path: path)
         var g = SplitMix64(state: 20261130)
         let start = ContinuousClock.now
@@ -100,6 +100,8 @@ enum CatalogueGenerator {
                 }
                 return .commit
             }
+            // The rows inserted here are indexed as the daemon indexes a batch (SearchIndex.flush).
+            try store.indexPendingChanges()
         }
         try queue.write { db in
             for hub in hubs {
