@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import JippnasCore
 
-/// One accepted revision as a catalogue's history holds it: what a relaying hub passes upward.
+/// One revision as a catalogue's history holds it: what a relaying hub passes upward.
 public struct AcceptedMessage: Sendable, Equatable {
     /// The history row's id: increasing in commit order, the relaying role's position.
     public var position: Int64
@@ -62,7 +62,8 @@ extension CatalogueStore {
                 SELECT h.hub, h.seq, h.message_id, h.key_id, h.body, h.event
                 FROM history h LEFT JOIN innovation i ON i.global_id = h.global_id
                 WHERE h.global_id = ?
-                ORDER BY (h.revision = i.revision AND h.hub_epoch = i.hub_epoch AND h.origin_epoch = i.origin_epoch) DESC, h.id DESC
+                ORDER BY h.message_id = i.last_message_id DESC,
+                    (h.revision = i.revision AND h.hub_epoch = i.hub_epoch AND h.origin_epoch = i.origin_epoch) DESC, h.id DESC
                 LIMIT 1
                 """, arguments: [globalID]) else { return [] }
             let hub: String = row[0]

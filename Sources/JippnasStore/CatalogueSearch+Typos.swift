@@ -28,18 +28,23 @@ final class SearchVocabulary: Sendable {
 extension CatalogueStore {
     /// For each word of `words` that matches no record, the terms it most likely meant; words that match,
     /// or that nothing is near, are left out.
-    func typoCorrections(_ words: [String]) throws(StoreError) -> [SearchCorrection] {
+    func typoCorrections(_ words: [String]) throws(StoreError) -> [String: [String]] {
         try read("correct mistyped words") { db in
-            var corrections: [SearchCorrection] = []
+            var corrections: [String: [String]] = [:]
             for word in words {
                 let edits = TypoCorrection.allowedEdits(forLength: word.unicodeScalars.count)
                 guard edits > 0, try !Self.matchesAny(SearchExpression.word(word, .shared), db) else { continue }
                 let near = try vocabulary.terms(length: word.unicodeScalars.count, edits: edits) { try Self.vocabulary(db) }
                 let replacements = TypoCorrection.replacements(for: word, among: near)
-                if !replacements.isEmpty { corrections.append(SearchCorrection(word: word, replacements: replacements)) }
+                if !replacements.isEmpty { corrections[word] = replacements }
             }
             return corrections
         }
+    }
+
+    /// Whether any record, whatever the filters, matches the MATCH `expression`.
+    func anyRecordMatches(_ expression: String) throws(StoreError) -> Bool {
+        try read("match any") { db in try Self.matchesAny(expression, db) }
     }
 
     /// `words` ordered by how many records hold each as written, the most first (ties in the typed order).

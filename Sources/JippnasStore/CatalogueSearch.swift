@@ -80,39 +80,50 @@ extension CatalogueStore {
     /// One page of innovations matching `query`, best first for a text search, by global id otherwise.
     /// The query is expected to be ``CatalogueQuery/validated()``.
     /// A word that matches nothing is searched as the index terms it most likely meant (``TypoCorrection``),
-    /// which the page lists in ``SearchPage/corrections``.
-    /// When no record holds every word, the most common word is left out (``SearchPage/leftOut``).
+    /// which the page lists in ``SearchPage/corrections``. When no record holds every word, the most common
+    /// word is left out (``SearchPage/leftOut``). A later page continues the search its cursor came from.
     public func search(_ query: CatalogueQuery) throws(StoreError) -> SearchPage {
         let terms = SearchTerms.parse(query.text)
-        let page = try search(query, SearchExpression(terms, stemmer: .shared))
+        if let after = query.after { return try search(query, terms, after.rewrite ?? SearchRewrite()) }
+        let page = try search(query, terms, SearchRewrite())
         // A word without any match empties an AND of words, so only an empty page can need corrections.
         guard page.hits.isEmpty, terms.hasRequiredTerms else { return page }
-        let corrections = try typoCorrections(terms.words)
-        let replacements = Dictionary(uniqueKeysWithValues: corrections.map { ($0.word, $0.replacements) })
-        if !corrections.isEmpty {
-            var corrected = try search(query, SearchExpression(terms, stemmer: .shared, corrections: replacements))
-            corrected.corrections = corrections
+        var rewrite = SearchRewrite(corrections: try typoCorrections(terms.words))
+        if !rewrite.isEmpty {
+            let corrected = try search(query, terms, rewrite)
             if !corrected.hits.isEmpty { return corrected }
         }
-        return try relaxed(query, terms, replacements) ?? page
+        guard let word = try wordToLeaveOut(query, terms, rewrite) else { return page }
+        rewrite.corrections[word] = nil
+        rewrite.leftOut = [word]
+        return try search(query, terms, rewrite)
     }
 
-    /// The first page with one word fewer, trying the words the most common first (it says the least about
-    /// what is wanted), or nil when no such search finds anything either. Deterministic, so a cursor from
-    /// its page continues the same search.
-    private func relaxed(_ query: CatalogueQuery, _ terms: SearchTerms, _ replacements: [String: [String]])
-        throws(StoreError) -> SearchPage?
+    /// The search rewritten as `rewrite` says; its cursor carries the rewrite on.
+    private func search(_ query: CatalogueQuery, _ terms: SearchTerms, _ rewrite: SearchRewrite) throws(StoreError) -> SearchPage {
+        var kept = terms
+        kept.words.removeAll { rewrite.leftOut.contains($0) }
+        var page = try search(query, SearchExpression(kept, stemmer: .shared, corrections: rewrite.corrections))
+        page.corrections = rewrite.corrections.sorted { $0.key < $1.key }.map { SearchCorrection(word: $0.key, replacements: $0.value) }
+        page.leftOut = rewrite.leftOut
+        if !rewrite.isEmpty { page.next?.rewrite = rewrite }
+        return page
+    }
+
+    /// The word whose leaving out finds something, trying the most common first (it says the least about
+    /// what is wanted); nil when every word is needed or none can go. Deterministic for a given catalogue.
+    private func wordToLeaveOut(_ query: CatalogueQuery, _ terms: SearchTerms, _ rewrite: SearchRewrite)
+        throws(StoreError) -> String?
     {
         guard terms.words.count + terms.phrases.count >= 2, !terms.words.isEmpty else { return nil }
+        // Records that hold every word but not under the filters make the empty page the true answer.
+        let all = SearchExpression(terms, stemmer: .shared, corrections: rewrite.corrections)
+        if let required = all.required, try anyRecordMatches(required) { return nil }
         for word in try wordsByFrequency(terms.words) {
-            var fewer = terms
-            fewer.words.removeAll { $0 == word }
-            var page = try search(query, SearchExpression(fewer, stemmer: .shared, corrections: replacements))
-            guard !page.hits.isEmpty else { continue }
-            page.corrections = replacements.filter { $0.key != word }.map { SearchCorrection(word: $0.key, replacements: $0.value) }
-                .sorted { $0.word < $1.word }
-            page.leftOut = [word]
-            return page
+            var fewer = rewrite
+            fewer.corrections[word] = nil
+            fewer.leftOut = [word]
+            if try !search(query, terms, fewer).hits.isEmpty { return word }
         }
         return nil
     }
@@ -303,6 +314,8 @@ extension CatalogueStore {
         do {
             // A command, not a write, but SQLite only runs it on a writable connection.
             try pool.write { db in
+                // Rows noted by a write from outside (a sqlite3 shell) are indexed first: they are not damage.
+                try SearchIndex.flush(db)
                 try db.execute(sql: "INSERT INTO innovation_fts(innovation_fts, rank) VALUES ('integrity-check', 1)")
             }
             return true

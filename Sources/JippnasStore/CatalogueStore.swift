@@ -584,7 +584,7 @@ public final class CatalogueStore: Sendable {
 
     /// The statements of one apply transaction, prepared once per connection.
     private struct ApplyStatements {
-        let seen, current, upsert, historyHas, history: Statement
+        let seen, current, upsert, historyHas, history, noteFeedChange: Statement
 
         init(_ db: Database) throws {
             seen = try db.cachedStatement(sql: "SELECT 1 FROM history WHERE message_id = ?")
@@ -612,6 +612,9 @@ public final class CatalogueStore: Sendable {
                 INSERT INTO history(global_id, revision, event, hub, seq, message_id, sent_at, received_at, body, hub_epoch,
                     key_id, signature, origin_epoch)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            noteFeedChange = try db.cachedStatement(sql: """
+                INSERT INTO catalogue_change(global_id) SELECT ? WHERE EXISTS (SELECT 1 FROM feed_state WHERE key = 'feed_id')
                 """)
         }
     }
@@ -664,8 +667,12 @@ public final class CatalogueStore: Sendable {
             // Failovers deliver a hub's messages in other orders to the national queue and to the stream (a
             // publish retried after a lost confirm lands behind later ones). History keeps every revision
             // received, whatever the order, so a catalogue rebuilt from the stream has the primary's history.
-            try keepInHistory(change, epoch: c.epoch, originEpoch: origin?.ofChange ?? "", s, receivedAt: receivedAt,
-                              unlessKept: true)
+            // A resync answer restates a revision held, not one made late: it is not kept.
+            if !e.resync, try keepInHistory(change, epoch: c.epoch, originEpoch: origin?.ofChange ?? "", s,
+                                            receivedAt: receivedAt, unlessKept: true) {
+                // The record is unchanged, so no trigger notes it for the national feed: mirrors need the row.
+                try s.noteFeedChange.execute(arguments: [globalID])
+            }
         case .apply:
             c.applied += 1
             if e.resync { c.fixed += 1 }
@@ -693,17 +700,20 @@ public final class CatalogueStore: Sendable {
         try keepInHistory(change, epoch: epoch, originEpoch: originEpoch, s, receivedAt: receivedAt, unlessKept: e.resync)
     }
 
-    /// Adds the change's revision to history; with `unlessKept`, only if history lacks it.
+    /// Adds the change's revision to history; with `unlessKept`, only if history lacks it. Returns whether
+    /// it added a row.
+    @discardableResult
     private func keepInHistory(_ change: IncomingChange, epoch: String, originEpoch: String, _ s: ApplyStatements,
-                               receivedAt: String, unlessKept: Bool) throws
+                               receivedAt: String, unlessKept: Bool) throws -> Bool
     {
         let e = change.envelope
         let i = e.innovation
-        if unlessKept, try Bool.fetchOne(s.historyHas, arguments: [e.globalID, epoch, originEpoch, i.revision]) == true { return }
+        if unlessKept, try Bool.fetchOne(s.historyHas, arguments: [e.globalID, epoch, originEpoch, i.revision]) == true { return false }
         try s.history.execute(arguments: [
             e.globalID, i.revision, e.event.rawValue, e.hub, e.seq, change.messageID, e.sentAt, receivedAt, change.body, epoch,
             change.keyID, change.signature, originEpoch,
         ])
+        return true
     }
 
     private func record(_ deadLetters: [DeadLetter], receivedAt: String, _ counters: inout [String: HubCounters],

@@ -6,6 +6,7 @@ import JippnasCore
 /// A query word that is an abbreviation also matches its expansions as phrases; a run of query words that
 /// is an expansion also matches the abbreviation. Lowercase, words as ``SearchText/words(_:)`` cuts them.
 public enum Abbreviations {
+    /// Abbreviation → what it stands for, one or more spellings.
     public static let expansions: [String: [String]] = [
         "adminduk": ["administrasi kependudukan"],
         "dukcapil": ["kependudukan dan pencatatan sipil", "disdukcapil"],
@@ -46,18 +47,29 @@ public enum Abbreviations {
         "dp3a": ["pemberdayaan perempuan dan perlindungan anak"],
     ]
 
-    /// Each expansion's words, with the abbreviation it stands for; longest first, so that the longest run
-    /// of query words is taken.
-    static let byExpansion: [(words: [String], abbreviation: String)] = expansions
-        .flatMap { abbreviation, phrases in
-            phrases.map { (words: SearchText.words($0), abbreviation: abbreviation) }.filter { $0.words.count > 1 }
-        }
-        .sorted { ($0.words.count, $1.abbreviation) > ($1.words.count, $0.abbreviation) }
+    /// An expansion of several words: the words a query holds of it (function words are not kept in a
+    /// query, ``SearchTerms/stopwords``), the phrase as written, and the abbreviation.
+    struct Expansion {
+        var typed: [String]
+        var phrase: [String]
+        var abbreviation: String
+    }
 
-    /// The expansion that `words` begins with, as (its length, its abbreviation).
-    static func expansion(at start: Int, of words: [String]) -> (length: Int, abbreviation: String)? {
-        for entry in byExpansion where start + entry.words.count <= words.count {
-            if Array(words[start..<(start + entry.words.count)]) == entry.words { return (entry.words.count, entry.abbreviation) }
+    /// Longest first, so that the longest run of query words is taken.
+    static let byExpansion: [Expansion] = expansions
+        .flatMap { abbreviation, phrases in
+            phrases.map { phrase in
+                let words = SearchText.words(phrase)
+                return Expansion(typed: words.filter { !SearchTerms.stopwords.contains($0) }, phrase: words, abbreviation: abbreviation)
+            }
+        }
+        .filter { $0.typed.count > 1 }
+        .sorted { ($0.typed.count, $1.abbreviation) > ($1.typed.count, $0.abbreviation) }
+
+    /// The expansion whose words `words` holds from `start` on, and how many of them.
+    static func expansion(at start: Int, of words: [String]) -> (length: Int, expansion: Expansion)? {
+        for entry in byExpansion where start + entry.typed.count <= words.count {
+            if Array(words[start..<(start + entry.typed.count)]) == entry.typed { return (entry.typed.count, entry) }
         }
         return nil
     }

@@ -40,7 +40,7 @@ public final class IndonesianStemmer: Sendable {
     static let cacheLimit = 200_000
 
     public init(affixPath: String = defaultDictionary.affix, dictionaryPath: String = defaultDictionary.words) {
-        let engines = Engines(affixPath: affixPath, dictionaryPath: dictionaryPath)
+        var engines = Engines(affixPath: affixPath, dictionaryPath: dictionaryPath)
         hasDictionary = engines.hunspell != nil
         var identity = "rules \(Self.rulesVersion)"
         if hasDictionary, let affix = FileManager.default.contents(atPath: affixPath),
@@ -50,11 +50,20 @@ public final class IndonesianStemmer: Sendable {
         } else {
             identity += " snowball only"
         }
-        fingerprint = identity
+        // The libraries' own behaviour too (a Debian upgrade of libhunspell or libstemmer): the stems of
+        // probe words covering each step.
+        var probes: [String] = []
+        for word in Self.probeWords { probes.append(engines.stems(word).joined(separator: ",")) }
+        fingerprint = identity + " probes \(Self.digest(Data(probes.joined(separator: ";").utf8)))"
         self.engines = Mutex(engines)
     }
 
-    /// The stems of one word as ``SearchText/terms(_:)`` cuts them (lowercase, diacritics folded), in a
+    static let probeWords = [
+        "pelayanan", "perizinan", "pengelolaan", "penanganan", "kependudukan", "pembelajaran", "ketahanan", "digital",
+        "keliling", "kemendagri", "disdukcapil", "menyampaikan", "diperbaharui", "surabaya", "pemberdayaannya",
+    ]
+
+    /// The stems of one word as ``SearchText/words(_:)`` cuts them (lowercase, diacritics folded), in a
     /// stable order, never empty.
     public func stems(_ word: String) -> [String] {
         guard word.unicodeScalars.count >= 3, !word.contains(where: \.isNumber) else { return [word] }
@@ -108,8 +117,13 @@ private struct Engines: ~Copyable {
         return found
     }
 
-    /// Hunspell's stems, or nil when the dictionary has no reading of the word.
+    /// Hunspell's stems, or nil when the dictionary has no reading of the word. Names are in the dictionary
+    /// capitalised, and Hunspell does not fold case, so a lowercase word it lacks is tried capitalised.
     func dictionaryStems(_ word: String) -> [String]? {
+        lookUp(word) ?? lookUp(word.prefix(1).uppercased() + word.dropFirst())
+    }
+
+    private func lookUp(_ word: String) -> [String]? {
         // The dictionary is ISO 8859-1; a word outside it cannot be in it.
         guard let hunspell, let latin1 = word.data(using: .isoLatin1) else { return nil }
         var list: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?

@@ -22,10 +22,9 @@ public struct SearchExpression: Sendable, Equatable {
         var words: [String] = []
         var index = 0
         while index < terms.words.count {
-            if let (length, abbreviation) = Abbreviations.expansion(at: index, of: terms.words) {
+            if let (length, expansion) = Abbreviations.expansion(at: index, of: terms.words) {
                 // A run of words that spells out an abbreviation also matches the abbreviation.
-                let phrase = Self.phrase(Array(terms.words[index..<(index + length)]))
-                words.append("(\(phrase) OR \(Self.word(abbreviation, stemmer)))")
+                words.append("(\(Self.phrase(expansion.phrase)) OR \(Self.word(expansion.abbreviation, stemmer)))")
                 index += length
                 continue
             }
@@ -64,7 +63,8 @@ public struct SearchExpression: Sendable, Equatable {
         // A word of one or two letters is matched whole: as a prefix it would gather hundreds of terms
         // (`di` → dinas, digital, ...), which without a prefix index means merging all their lists.
         let written = word.unicodeScalars.count >= SearchText.minimumPrefixLength ? "\"\(word)\"*" : "\"\(word)\""
-        let stems = stemmer.stems(word).map { "\"\($0)\"" }.joined(separator: " OR ")
+        // Stems come from a dictionary, not the user; quotes are doubled all the same, as FTS5 escapes them.
+        let stems = stemmer.stems(word).map { "\"\($0.replacingOccurrences(of: "\"", with: "\"\""))\"" }.joined(separator: " OR ")
         return "(\(textColumns) : \(written) OR \(stemColumns) : (\(stems)))"
     }
 }

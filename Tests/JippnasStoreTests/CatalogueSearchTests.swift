@@ -246,11 +246,18 @@ struct SearchTextTests {
     }
 
     @Test func cursorsRoundTripAndRefuseForgeries() {
-        for cursor in [SearchCursor(rank: -3.14159265358979, globalID: "35:a-b"), SearchCursor(rank: nil, globalID: "11:x")] {
+        let rewrite = SearchRewrite(corrections: ["puskesmaas": ["puskesmas", "puskesmos"]], leftOut: ["kota"])
+        for cursor in [SearchCursor(rank: -3.14159265358979, globalID: "35:a-b"), SearchCursor(rank: nil, globalID: "11:x"),
+                       SearchCursor(rank: -1, globalID: "35:c", rewrite: rewrite)] {
             #expect(SearchCursor(token: cursor.token) == cursor)
         }
-        for token in ["", "!!", "bm90IGEgY3Vyc29y", SearchCursor(rank: 1, globalID: "99:x").token] {
-            #expect(SearchCursor(token: token) == nil)
+        func forged(_ text: String) -> String {
+            Data(text.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+                .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        }
+        for token in ["", "!!", "bm90IGEgY3Vyc29y", SearchCursor(rank: 1, globalID: "99:x").token,
+                      forged("-:35:a\nl=\" OR x"), forged("-:35:a\nc=word>"), forged("-:35:a\nl=a;l=b"), forged("-:35:a\n")] {
+            #expect(SearchCursor(token: token) == nil, "\(token)")
         }
     }
 

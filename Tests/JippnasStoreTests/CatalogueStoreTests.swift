@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
 import JippnasCore
-import JippnasStore
+@testable import JippnasStore
 import JippnasTestSupport
 import Testing
 
@@ -64,6 +64,20 @@ struct CatalogueStoreTests {
         let hub = try #require(try s.stats().hubs.first)
         #expect(hub.applied == 1 && hub.duplicates == 2 && hub.stale == 3 && hub.highestSeq == 7)
         #expect(try s.duplicatedHistoryRows() == 0)
+    }
+
+    @Test("a resync answer restating a held revision is not kept again; a late revision is noted for the national feed")
+    func lateRevisionsAndTheFeed() throws {
+        let s = try CatalogueStore(path: dir.file("c.sqlite"))
+        _ = try s.startFeed()
+        _ = try s.apply([try change("b", revision: 3, seq: 3)])
+        let changes = { try s.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM catalogue_change WHERE global_id = '35:b'") ?? 0 } }
+        let before = try changes()
+        _ = try s.apply([try change("b", revision: 2, seq: 9, resync: true)])
+        #expect(try s.history(globalID: "35:b").map(\.revision) == [3] && changes() == before)
+        _ = try s.apply([try change("b", revision: 1, seq: 1)])
+        #expect(try s.history(globalID: "35:b").map(\.revision) == [1, 3])
+        #expect(try changes() == before + 1, "a mirror gets the record again, with the late row in its history")
     }
 
     @Test func withdrawLeavesATombstone() throws {

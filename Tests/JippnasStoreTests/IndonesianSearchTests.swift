@@ -82,6 +82,26 @@ struct IndonesianSearchTests {
         #expect(try ids(s, "zzzzzzzz").isEmpty)
     }
 
+    @Test("the pages after a corrected or shortened first page continue that same search, from the cursor")
+    func rewrittenPagesContinue() throws {
+        let s = try sample()
+        _ = try s.apply((1...25).map { change("pkm\($0)", seq: Int64(100 + $0), title: "Puskesmas Keliling \($0)") })
+        var seen: [String] = []
+        var query = try CatalogueQuery(text: "puskesmaas keliling", limit: 10).validated()
+        repeat {
+            let page = try s.search(query)
+            #expect(page.corrections == [SearchCorrection(word: "puskesmaas", replacements: ["puskesmas"])])
+            seen += page.hits.map(\.entry.globalID)
+            query.after = page.next.flatMap { SearchCursor(token: $0.token) }
+        } while query.after != nil
+        #expect(seen.count == 25 && Set(seen).count == 25)
+        var left = try CatalogueQuery(text: "puskesmas keliling zzzz", limit: 10).validated()
+        let first = try s.search(left)
+        left.after = first.next
+        #expect(first.leftOut == ["zzzz"] && first.next?.rewrite?.leftOut == ["zzzz"])
+        #expect(try s.search(left).leftOut == ["zzzz"])
+    }
+
     @Test("when no record holds every word, the most common is left out and the page names it")
     func relaxation() throws {
         let s = try sample()
@@ -92,6 +112,8 @@ struct IndonesianSearchTests {
         #expect(common.leftOut == ["kota"] && common.hits.map(\.entry.globalID) == ["35:kelola"], "the most common word goes first")
         #expect(try s.search(CatalogueQuery(text: "zzzz").validated()).leftOut.isEmpty, "one word is never left out")
         #expect(try s.search(CatalogueQuery(text: "pasar digital").validated()).leftOut.isEmpty)
+        let elsewhere = try s.search(CatalogueQuery(text: "pasar digital", province: "33").validated())
+        #expect(elsewhere.hits.isEmpty && elsewhere.leftOut.isEmpty, "words held together elsewhere: no word is left out")
     }
 
     @Test("writes outside the store's own (a sqlite3 shell) are indexed by the next write, and the index stays consistent")

@@ -118,39 +118,94 @@ public struct SearchCursor: Sendable, Equatable {
     /// The bm25 rank of the last row (lower is better), nil for an unranked listing.
     public var rank: Double?
     public var globalID: String
+    /// How the search was rewritten for the page that handed out this cursor (typo corrections, a word
+    /// left out): the next page continues that same search, whatever the catalogue's vocabulary does.
+    public var rewrite: SearchRewrite?
 
-    public init(rank: Double?, globalID: String) {
+    public init(rank: Double?, globalID: String, rewrite: SearchRewrite? = nil) {
         self.rank = rank
         self.globalID = globalID
+        self.rewrite = rewrite
     }
 
-    /// Base64url of `r<rank bits in hex>:<global id>` (`-:<global id>` unranked): the exact rank
-    /// round-trips, which a decimal rendering would not guarantee.
+    /// Base64url of `r<rank bits in hex>:<global id>` (`-:<global id>` unranked), then a newline and the
+    /// rewrite when there is one: the exact rank round-trips, which a decimal rendering would not guarantee.
     public var token: String {
         let rankPart = rank.map { "r" + String($0.bitPattern, radix: 16) } ?? "-"
-        return Data((rankPart + ":" + globalID).utf8).base64EncodedString()
+        let rewritePart = rewrite.map { "\n" + $0.encoded } ?? ""
+        return Data((rankPart + ":" + globalID + rewritePart).utf8).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
     }
 
     /// The cursor a token names, or nil when it is not one this catalogue handed out.
     public init?(token: String) {
-        guard token.utf8.count <= 512 else { return nil }
+        guard token.utf8.count <= 2048 else { return nil }
         var base64 = token.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         base64 += String(repeating: "=", count: (4 - base64.utf8.count % 4) % 4)
-        guard let data = Data(base64Encoded: base64), let text = String(data: data, encoding: .utf8),
-              let colon = text.firstIndex(of: ":") else { return nil }
+        guard let data = Data(base64Encoded: base64), let whole = String(data: data, encoding: .utf8) else { return nil }
+        let lines = whole.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
+        let text = lines[0]
+        var rewrite: SearchRewrite?
+        if lines.count == 2 {
+            guard let decoded = SearchRewrite(encoded: String(lines[1])) else { return nil }
+            rewrite = decoded
+        }
+        guard let colon = text.firstIndex(of: ":") else { return nil }
         let rankPart = text[..<colon]
         let globalID = String(text[text.index(after: colon)...])
         guard GlobalID.parse(globalID) != nil else { return nil }
         if rankPart == "-" {
-            self.init(rank: nil, globalID: globalID)
+            self.init(rank: nil, globalID: globalID, rewrite: rewrite)
         } else if rankPart.first == "r", let bits = UInt64(rankPart.dropFirst(), radix: 16),
                   Double(bitPattern: bits).isFinite {
-            self.init(rank: Double(bitPattern: bits), globalID: globalID)
+            self.init(rank: Double(bitPattern: bits), globalID: globalID, rewrite: rewrite)
         } else {
             return nil
         }
+    }
+}
+
+/// What a search did to a query that found nothing as typed: words searched as the terms they most likely
+/// meant, and a word left out.
+public struct SearchRewrite: Sendable, Equatable {
+    /// Mistyped word → the index terms searched instead, the most frequent first.
+    public var corrections: [String: [String]]
+    public var leftOut: [String]
+
+    public init(corrections: [String: [String]] = [:], leftOut: [String] = []) {
+        self.corrections = corrections
+        self.leftOut = leftOut
+    }
+
+    public var isEmpty: Bool { corrections.isEmpty && leftOut.isEmpty }
+
+    /// `c=word>term,term;l=word`: words are letters and numbers only, so the separators cannot occur in them.
+    var encoded: String {
+        (corrections.sorted { $0.key < $1.key }.map { "c=\($0.key)>\($0.value.joined(separator: ","))" }
+            + leftOut.map { "l=\($0)" }).joined(separator: ";")
+    }
+
+    /// The rewrite `encoded` wrote, or nil when any part is not one (a forged or damaged cursor).
+    init?(encoded: String) {
+        self.init()
+        func isWord(_ text: Substring) -> Bool {
+            !text.isEmpty && text.unicodeScalars.count <= SearchText.maximumTermLength
+                && text.unicodeScalars.allSatisfy(SearchText.isTokenCharacter)
+        }
+        for entry in encoded.split(separator: ";") {
+            if entry.hasPrefix("l="), isWord(entry.dropFirst(2)) {
+                leftOut.append(String(entry.dropFirst(2)))
+            } else if entry.hasPrefix("c="), let arrow = entry.firstIndex(of: ">") {
+                let word = entry[entry.index(entry.startIndex, offsetBy: 2)..<arrow]
+                let terms = entry[entry.index(after: arrow)...].split(separator: ",", omittingEmptySubsequences: false)
+                guard isWord(word), !terms.isEmpty, terms.count <= TypoCorrection.maximumReplacements, terms.allSatisfy(isWord) else { return nil }
+                corrections[String(word)] = terms.map(String.init)
+            } else {
+                return nil
+            }
+        }
+        if isEmpty || leftOut.count > 1 { return nil }
     }
 }
 
@@ -177,7 +232,9 @@ public enum SearchText {
         var current = String.UnicodeScalarView()
         func flush() {
             guard !current.isEmpty else { return }
-            words.append(String(current).folding(options: [.diacriticInsensitive, .caseInsensitive], locale: nil))
+            // Combining marks alone fold to nothing: no word.
+            let word = String(current).folding(options: [.diacriticInsensitive, .caseInsensitive], locale: nil)
+            if !word.isEmpty { words.append(word) }
             current = String.UnicodeScalarView()
         }
         for scalar in text.unicodeScalars {

@@ -41,11 +41,15 @@ public enum TypoCorrection {
 
     /// A term of the index and in how many records it appears.
     public struct Term: Sendable, Equatable {
-        public var text: String
-        public var documents: Int
+        public let text: String
+        public let documents: Int
+        /// The text's scalars, split once: a correction compares them with thousands of words.
+        let letters: [Unicode.Scalar]
+
         public init(_ text: String, documents: Int) {
             self.text = text
             self.documents = documents
+            letters = Array(text.unicodeScalars)
         }
     }
 
@@ -58,8 +62,7 @@ public enum TypoCorrection {
         var best = allowed + 1
         var found: [Term] = []
         for term in terms {
-            let candidate = Array(term.text.unicodeScalars)
-            guard let d = distance(letters, candidate, limit: min(allowed, best)), d > 0 else { continue }
+            guard let d = distance(letters, term.letters, limit: min(allowed, best)), d > 0 else { continue }
             if d < best {
                 best = d
                 found = [term]
