@@ -22,7 +22,9 @@ public struct SearchPage: Sendable, Equatable {
 
 /// A mistyped word and what was searched instead (``TypoCorrection``).
 public struct SearchCorrection: Sendable, Equatable {
+    /// The word as typed (lowercase, accents folded).
     public var word: String
+    /// The index terms searched instead, the most frequent first.
     public var replacements: [String]
 }
 

@@ -50,6 +50,7 @@ public struct RelevanceSet: Sendable {
     }
 }
 
+/// A relevance set file that cannot be read as one, naming the line.
 public struct RelevanceError: Error, CustomStringConvertible {
     public var message: String
     public var description: String { message }
@@ -57,6 +58,7 @@ public struct RelevanceError: Error, CustomStringConvertible {
 
 /// nDCG@10 and recall@10 of a relevance set, in all and by kind of query.
 public struct RelevanceReport: Sendable {
+    /// The mean nDCG@10 and recall@10 of some queries.
     public struct Score: Sendable {
         public var queries = 0
         public var ndcg = 0.0
@@ -100,7 +102,7 @@ public struct RelevanceReport: Sendable {
         }
     }
 
-    /// One line per kind and the total: `kind queries nDCG@10 recall@10`.
+    /// A Markdown table: a row per kind of query (`queries | kind | nDCG@10 | recall@10`), then all.
     public var table: String {
         var lines = ["| queries | kind | nDCG@10 | recall@10 |", "|---:|---|---:|---:|"]
         func figure(_ value: Double) -> String { String(format: "%.3f", value) }

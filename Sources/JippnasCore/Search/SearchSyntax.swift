@@ -12,6 +12,7 @@ public struct SearchTerms: Sendable, Equatable {
     /// Words whose records are left out.
     public var excluded: [String] = []
 
+    /// Terms as given; ``parse(_:)`` makes them from typed text.
     public init(words: [String] = [], phrases: [[String]] = [], excluded: [String] = []) {
         self.words = words
         self.phrases = phrases
@@ -20,6 +21,7 @@ public struct SearchTerms: Sendable, Equatable {
 
     /// Whether anything must match, so that results can be ranked. Exclusions alone only filter.
     public var hasRequiredTerms: Bool { !words.isEmpty || !phrases.isEmpty }
+    /// Whether the text held no word at all.
     public var isEmpty: Bool { !hasRequiredTerms && excluded.isEmpty }
 
     /// Words and phrase words counted together: beyond ``SearchText/maximumTerms`` the rest is ignored,

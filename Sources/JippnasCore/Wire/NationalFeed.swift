@@ -81,7 +81,8 @@ public struct FeedRecord: Sendable, Equatable, Codable {
     /// The snapshot this record belongs to, when it is part of one.
     public var snapshot: String?
     public var state: FeedRecordState
-    /// Every accepted revision of the record, oldest first.
+    /// Every accepted revision of the record, in the order they were made (epochs as they began, revisions
+    /// within each; a revision that arrived late is in its place).
     public var history: [FeedHistoryRow]
 
     public init(seq: Int64?, prev: Int64?, snapshot: String?, state: FeedRecordState, history: [FeedHistoryRow]) {
