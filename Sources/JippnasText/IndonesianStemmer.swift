@@ -66,16 +66,31 @@ public final class IndonesianStemmer: Sendable {
     /// The stems of one word as ``SearchText/words(_:)`` cuts them (lowercase, diacritics folded), in a
     /// stable order, never empty.
     public func stems(_ word: String) -> [String] {
-        guard word.unicodeScalars.count >= 3, !word.contains(where: \.isNumber) else { return [word] }
+        guard Self.isStemmable(word) else { return [word] }
         return engines.withLock { $0.stems(word) }
+    }
+
+    /// Words with digits and words shorter than three letters are their own stem.
+    static func isStemmable(_ word: String) -> Bool {
+        var count = 0
+        for scalar in word.unicodeScalars {
+            if scalar.properties.numericType != nil { return false }
+            count += 1
+        }
+        return count >= 3
     }
 
     /// The stems of every word of `text`, separated by spaces: what the index holds beside the text.
     public func stemText(_ text: String) -> String {
+        let words = SearchText.words(text)
         var seen = Set<String>()
         var out: [String] = []
-        for word in SearchText.words(text) {
-            for stem in stems(word) where seen.insert(stem).inserted { out.append(stem) }
+        // One lock for the whole text: the index asks for every record's text in a batch.
+        engines.withLock { engines in
+            for word in words {
+                let stems = Self.isStemmable(word) ? engines.stems(word) : [word]
+                for stem in stems where seen.insert(stem).inserted { out.append(stem) }
+            }
         }
         return out.joined(separator: " ")
     }

@@ -230,15 +230,29 @@ public enum SearchText {
     public static func words(_ text: String) -> [String] {
         var words: [String] = []
         var current = String.UnicodeScalarView()
+        var ascii = true
         func flush() {
             guard !current.isEmpty else { return }
-            // Combining marks alone fold to nothing: no word.
-            let word = String(current).folding(options: [.diacriticInsensitive, .caseInsensitive], locale: nil)
+            // Most words are ASCII, lowercased here; Foundation's folding is many times slower and is kept
+            // for the rest. Combining marks alone fold to nothing: no word.
+            let word = ascii ? String(current) : String(current).folding(options: [.diacriticInsensitive, .caseInsensitive], locale: nil)
             if !word.isEmpty { words.append(word) }
             current = String.UnicodeScalarView()
+            ascii = true
         }
         for scalar in text.unicodeScalars {
-            if isTokenCharacter(scalar) { current.append(scalar) } else { flush() }
+            if scalar.isASCII {
+                switch scalar.value {
+                case 0x61...0x7A, 0x30...0x39: current.append(scalar)
+                case 0x41...0x5A: current.append(Unicode.Scalar(scalar.value + 0x20)!)
+                default: flush()
+                }
+            } else if isTokenCharacter(scalar) {
+                current.append(scalar)
+                ascii = false
+            } else {
+                flush()
+            }
         }
         flush()
         return words
