@@ -145,23 +145,30 @@ public func httpGet(port: Int, path: String) throws -> (status: Int, body: Strin
     return (status, body)
 }
 
-/// A TCP port on 127.0.0.1 nobody listens on right now.
+/// A TCP port on 127.0.0.1 nobody listens on right now, below Linux's ephemeral range (32768 up): a port
+/// the kernel handed out for `bind(0)` is just as likely to become the source port of the next outgoing
+/// connection (a hub's to the broker) before the daemon that was meant to listen on it binds it.
 public func freePort() throws -> Int {
+    for _ in 0..<100 {
+        let port = Int.random(in: 20_000..<32_000)
+        if canBind(port) { return port }
+    }
+    throw BrokerFixture.Unavailable(description: "cannot pick a free port")
+}
+
+private func canBind(_ port: Int) -> Bool {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return false }
     defer { close(fd) }
     var addr = sockaddr_in()
     addr.sin_family = sa_family_t(AF_INET)
     addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    addr.sin_port = 0
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    try withUnsafeMutablePointer(to: &addr) { p in
-        try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-            guard bind(fd, sa, len) == 0, getsockname(fd, sa, &len) == 0 else {
-                throw BrokerFixture.Unavailable(description: "cannot pick a free port")
-            }
+    addr.sin_port = UInt16(port).bigEndian
+    return withUnsafePointer(to: &addr) { p in
+        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+            bind(fd, sa, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
         }
     }
-    return Int(UInt16(bigEndian: addr.sin_port))
 }
 
 extension BrokerURL {

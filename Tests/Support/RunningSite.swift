@@ -24,7 +24,6 @@ public final class RunningSite: @unchecked Sendable {
     /// - Parameter environment: extra settings for the aggregator (`JIPPNAS_HTTP_CORS_ALLOW_ORIGIN`...).
     public init(label: String, brokerURL: String, environment: [String: String] = [:]) async throws {
         dir = TempDir(label)
-        port = try freePort()
         catalogue = dir.file("catalogue.sqlite")
         let binary = try ChildProcess.jippnasBinary()
         let seeds = ["35": "35-jawa-timur.csv", "33": "33-jawa-tengah.json", "73": "73-sulawesi-selatan.ndjson"]
@@ -47,6 +46,9 @@ public final class RunningSite: @unchecked Sendable {
             children.append(try ChildProcess([binary, "hub", "run", "--province", province, "--database", database],
                                              environment: ["JIPPNAS_BROKER_URLS": brokerURL], outputPath: dir.file("hub-\(province).log")))
         }
+        // Picked just before the aggregator binds it: the fewer connections in between, the fewer chances
+        // that another process takes it.
+        port = try freePort()
         var aggregatorEnvironment = ["JIPPNAS_BROKER_URLS": brokerURL, "JIPPNAS_HTTP_LISTEN": "127.0.0.1:\(port)"]
         aggregatorEnvironment.merge(environment) { _, new in new }
         children.append(try ChildProcess([binary, "aggregator", "run", "--database", catalogue],
