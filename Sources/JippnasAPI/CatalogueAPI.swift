@@ -67,16 +67,21 @@ struct CatalogueHandlers: APIProtocol {
                 status: q.status.flatMap { InnovationStatus(rawValue: $0.rawValue) },
                 withdrawn: q.withdrawn.flatMap { CatalogueQuery.WithdrawnFilter(rawValue: $0.rawValue) } ?? .exclude,
                 launchedFrom: q.launchedFrom, launchedTo: q.launchedTo, replicates: q.replicates, replicatedBy: q.replicatedBy,
-                limit: q.limit ?? CatalogueQuery.defaultLimit, after: cursor
+                limit: q.limit ?? CatalogueQuery.defaultLimit, after: cursor,
+                sort: q.sort.flatMap { SearchSort(rawValue: $0.rawValue) } ?? .relevance, page: q.page
             ).validated()
         } catch {
             return .badRequest(.init(body: .applicationProblemJson(Problems.badRequest(parameter: error.parameter, detail: error.reason))))
         }
-        let page = try store.search(query)
+        let wantsCounts = q.counts ?? false
+        // The whole live catalogue is counted exactly by its cached summary, not by counting rows.
+        var page = try store.search(query, counts: wantsCounts && query.isFiltered)
+        if wantsCounts, !query.isFiltered { page.counts = SearchCounts(try summaries.current().facets) }
         let corrections = page.corrections.map { Components.Schemas.Correction(word: $0.word, replacements: $0.replacements) }
-        return .ok(.init(body: .json(.init(items: page.hits.map { Mapping.innovation($0.entry, rank: $0.rank) },
-                                           nextCursor: page.next?.token, corrections: corrections.isEmpty ? nil : corrections,
-                                           leftOut: page.leftOut.isEmpty ? nil : page.leftOut))))
+        return .ok(.init(body: .json(.init(
+            items: page.hits.map(Mapping.result), nextCursor: page.next?.token, corrections: corrections.isEmpty ? nil : corrections,
+            leftOut: page.leftOut.isEmpty ? nil : page.leftOut, total: page.counts.map { .init(count: $0.total, exact: $0.exact) },
+            facets: page.counts.map(Mapping.facets)))))
     }
 
     func getInnovation(_ input: Operations.GetInnovation.Input) async throws -> Operations.GetInnovation.Output {

@@ -18,6 +18,24 @@ enum Mapping {
             receivedAt: e.receivedAt, hubEpoch: e.hubEpoch, orphanedAt: e.orphanedAt, rank: rank)
     }
 
+    static func result(_ hit: SearchHit) -> Components.Schemas.Innovation {
+        var result = innovation(hit.entry, rank: hit.rank)
+        result.snippet = hit.snippet.map { $0.map { .init(text: $0.text, match: $0.match) } }
+        return result
+    }
+
+    /// Counts, most first, each with its label when it has one.
+    static func counts(_ values: [String: Int], label: (String) -> String? = { _ in nil }) -> [Components.Schemas.Count] {
+        values.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { .init(key: $0.key, label: label($0.key), count: $0.value) }
+    }
+
+    static func facets(_ c: SearchCounts) -> Components.Schemas.SearchFacets {
+        .init(byProvince: counts(c.byProvince) { ProvinceRegistry.province(code: $0)?.name },
+                     byCategory: counts(c.byCategory) { Category(rawValue: $0)?.indonesianName },
+                     byStage: counts(c.byStage), byKind: counts(c.byKind),
+                     byYear: c.byYear.sorted { $0.key < $1.key }.map { .init(key: $0.key, count: $0.value) })
+    }
+
     static func related(_ r: RelatedInnovation) -> Components.Schemas.Related {
         .init(globalId: r.globalID, title: r.title, region: r.region,
               stage: Components.Schemas.Stage(rawValue: r.stage.rawValue) ?? .inisiatif, withdrawn: r.withdrawn)
@@ -42,14 +60,11 @@ enum Mapping {
     }
 
     static func stats(_ f: CatalogueFacets) -> Components.Schemas.Stats {
-        func counts(_ values: [String: Int], label: (String) -> String?) -> [Components.Schemas.Count] {
-            values.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { .init(key: $0.key, label: label($0.key), count: $0.value) }
-        }
-        return .init(
+        .init(
             live: f.live, withdrawn: f.withdrawn, lastChangeAt: f.lastChangeAt,
             byProvince: counts(f.byProvince) { ProvinceRegistry.province(code: $0)?.name },
             byCategory: counts(f.byCategory) { Category(rawValue: $0)?.indonesianName },
-            byStage: counts(f.byStage) { _ in nil }, byKind: counts(f.byKind) { _ in nil },
+            byStage: counts(f.byStage), byKind: counts(f.byKind),
             byYear: f.byYear.sorted { $0.key < $1.key }.map { .init(key: $0.key, count: $0.value) },
             mostReplicated: f.mostReplicated.map { .init(innovation: related($0.innovation), replications: $0.replications) },
             replicatingProvinces: counts(f.replicatingProvinces) { ProvinceRegistry.province(code: $0)?.name })

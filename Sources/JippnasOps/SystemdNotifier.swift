@@ -96,3 +96,37 @@ public struct LoopObserver: Sendable {
             })
     }
 }
+
+/// Keeps systemd from killing a service whose start takes long for a good reason (a migration, a search
+/// index rebuilt over a million records): while it lives it sends `EXTEND_TIMEOUT_USEC` every 10 s, each
+/// granting 30 s more, so a start that really hangs is still stopped half a minute after its last sign
+/// of life. Outside systemd it does nothing.
+public final class StartTimeoutExtension: Sendable {
+    private final class Flag: Sendable {
+        let raised = Mutex(false)
+        var isRaised: Bool { raised.withLock { $0 } }
+    }
+    private let finished = Flag()
+
+    public init(notifier: SystemdNotifier) {
+        guard notifier.isActive else { return }
+        let finished = self.finished
+        let thread = Thread {
+            while !finished.isRaised {
+                notifier.notify("EXTEND_TIMEOUT_USEC=30000000")
+                for _ in 0..<100 where !finished.isRaised { usleep(100_000) }
+            }
+        }
+        thread.name = "start-timeout"
+        thread.start()
+    }
+
+    /// Stops extending: the long step is over.
+    public func finish() {
+        finished.raised.withLock { $0 = true }
+    }
+
+    deinit {
+        finish()
+    }
+}

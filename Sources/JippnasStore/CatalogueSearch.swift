@@ -4,10 +4,14 @@ import Synchronization
 import JippnasCore
 import JippnasText
 
-/// One search result: the record and, for a text search, its bm25 rank (lower is better).
+/// One search result: the record and, for a text search, its bm25 rank (lower is better) and where its
+/// summary (or benefits, or agency) holds the words searched for.
 public struct SearchHit: Sendable, Equatable {
     public var entry: CatalogueEntry
     public var rank: Double?
+    /// About two dozen words of the summary around the first match, matches marked; the summary's opening
+    /// when only the title matched; nil for a listing without words.
+    public var snippet: [Highlighter.Segment]?
 }
 
 /// One page of results and where the next one starts (nil on the last page).
@@ -18,6 +22,10 @@ public struct SearchPage: Sendable, Equatable {
     public var corrections: [SearchCorrection] = []
     /// A word left out because no record holds it with the others: the page holds what the rest found.
     public var leftOut: [String] = []
+    /// How many results there are and how they spread, when asked for (``CatalogueStore/search(_:counts:)``).
+    public var counts: SearchCounts?
+    /// How the search was rewritten (corrections, a word left out), for counting the same search.
+    var rewrite = SearchRewrite()
 }
 
 /// A mistyped word and what was searched instead (``TypoCorrection``).
@@ -84,7 +92,16 @@ extension CatalogueStore {
     /// A word that matches nothing is searched as the index terms it most likely meant (``TypoCorrection``),
     /// which the page lists in ``SearchPage/corrections``. When no record holds every word, the most common
     /// word is left out (``SearchPage/leftOut``). A later page continues the search its cursor came from.
-    public func search(_ query: CatalogueQuery) throws(StoreError) -> SearchPage {
+    ///
+    /// With `counts`, the page also says how many results there are and how they spread over province,
+    /// category, stage, kind and year (``SearchCounts``).
+    public func search(_ query: CatalogueQuery, counts: Bool = false) throws(StoreError) -> SearchPage {
+        var page = try rewrittenSearch(query)
+        if counts { page.counts = try self.counts(query, rewrite: page.rewrite) }
+        return page
+    }
+
+    private func rewrittenSearch(_ query: CatalogueQuery) throws(StoreError) -> SearchPage {
         let terms = SearchTerms.parse(query.text)
         if let after = query.after { return try search(query, terms, after.rewrite ?? SearchRewrite()) }
         let page = try search(query, terms, SearchRewrite())
@@ -108,8 +125,22 @@ extension CatalogueStore {
         var page = try search(query, SearchExpression(kept, stemmer: .shared, corrections: rewrite.corrections))
         page.corrections = rewrite.corrections.sorted { $0.key < $1.key }.map { SearchCorrection(word: $0.key, replacements: $0.value) }
         page.leftOut = rewrite.leftOut
+        page.rewrite = rewrite
         if !rewrite.isEmpty { page.next?.rewrite = rewrite }
+        if kept.hasRequiredTerms {
+            let highlighter = Highlighter(kept, corrections: rewrite.corrections)
+            for index in page.hits.indices { page.hits[index].snippet = Self.snippet(page.hits[index].entry.innovation, highlighter) }
+        }
         return page
+    }
+
+    /// Where the summary, the benefits or the agency (in that order) hold a word searched for; else the
+    /// summary's opening.
+    static func snippet(_ innovation: Innovation, _ highlighter: Highlighter) -> [Highlighter.Segment] {
+        for text in [innovation.summary, innovation.benefits, innovation.agency].compactMap({ $0 }) {
+            if let snippet = highlighter.snippet(text) { return snippet }
+        }
+        return Highlighter.opening(innovation.summary ?? "")
     }
 
     /// The word whose leaving out finds something, trying the most common first (it says the least about
@@ -131,47 +162,64 @@ extension CatalogueStore {
     }
 
     private func search(_ query: CatalogueQuery, _ expression: SearchExpression) throws(StoreError) -> SearchPage {
-        var conditions: [String] = []
-        var arguments: StatementArguments = []
-        Self.filter(query, into: &conditions, &arguments)
-        let sql: String
-        if let match = expression.match {
-            conditions.insert("innovation_fts MATCH ?", at: 0)
-            arguments = [match] + arguments
-            if let after = query.after, let rank = after.rank {
-                conditions.append("(innovation_fts.rank > ? OR (innovation_fts.rank = ? AND i.global_id > ?))")
+        var (from, conditions, arguments) = Self.matching(query, expression)
+        let key = Self.sortKey(query.sort, ranked: expression.match != nil)
+        if let after = query.after {
+            if let key, let rank = after.rank {
+                conditions.append("(\(key) > ? OR (\(key) = ? AND i.global_id > ?))")
                 arguments += [rank, rank, after.globalID]
-            }
-            sql = """
-                SELECT \(Self.qualifiedEntryColumns), innovation_fts.rank AS search_rank
-                FROM innovation_fts JOIN innovation i ON i.rowid = innovation_fts.rowid
-                WHERE \(conditions.joined(separator: " AND "))
-                ORDER BY innovation_fts.rank, i.global_id LIMIT ?
-                """
-        } else {
-            if let excluded = expression.excluded {
-                conditions.append("i.rowid NOT IN (SELECT rowid FROM innovation_fts WHERE innovation_fts MATCH ?)")
-                arguments += [excluded]
-            }
-            if let after = query.after {
+            } else {
                 conditions.append("i.global_id > ?")
                 arguments += [after.globalID]
             }
-            let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-            sql = "SELECT \(Self.qualifiedEntryColumns), NULL AS search_rank FROM innovation i \(whereClause) ORDER BY i.global_id LIMIT ?"
         }
+        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let rank = expression.match != nil ? "innovation_fts.rank" : "NULL"
+        let sql = """
+            SELECT \(Self.qualifiedEntryColumns), \(rank) AS search_rank, \(key ?? "NULL") AS sort_key FROM \(from) \(whereClause)
+            ORDER BY \(key.map { $0 + ", " } ?? "")i.global_id LIMIT ? OFFSET ?
+            """
         // One row more than the page shows whether there is a next page without a count.
-        arguments += [query.limit + 1]
+        arguments += [query.limit + 1, ((query.page ?? 1) - 1) * query.limit]
         let rows = try read("search") { db in try Row.fetchAll(db, sql: sql, arguments: arguments) }
-        let hits = rows.prefix(query.limit).map { SearchHit(entry: Self.entry($0), rank: $0["search_rank"]) }
-        let next = rows.count > query.limit ? hits.last.map { SearchCursor(rank: $0.rank, globalID: $0.entry.globalID) } : nil
+        let shown = rows.prefix(query.limit)
+        let hits = shown.map { SearchHit(entry: Self.entry($0), rank: $0["search_rank"]) }
+        let next = rows.count > query.limit
+            ? shown.last.map { SearchCursor(rank: $0["sort_key"], globalID: $0["global_id"], sort: query.sort) } : nil
         return SearchPage(hits: hits, next: next)
+    }
+
+    /// The tables and conditions of everything `query` matches, before any page position.
+    static func matching(_ query: CatalogueQuery, _ expression: SearchExpression) -> (from: String, conditions: [String], arguments: StatementArguments) {
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        Self.filter(query, into: &conditions, &arguments)
+        if let match = expression.match {
+            return ("innovation_fts JOIN innovation i ON i.rowid = innovation_fts.rowid",
+                    ["innovation_fts MATCH ?"] + conditions, [match] + arguments)
+        }
+        if let excluded = expression.excluded {
+            conditions.append("i.rowid NOT IN (SELECT rowid FROM innovation_fts WHERE innovation_fts MATCH ?)")
+            arguments += [excluded]
+        }
+        return ("innovation i", conditions, arguments)
+    }
+
+    /// What results are ordered by before the global id, lower first; nil for a listing by global id.
+    static func sortKey(_ sort: SearchSort, ranked: Bool) -> String? {
+        switch sort {
+        case .relevance: ranked ? "innovation_fts.rank" : nil
+        // 2021-03-12 → -20210312: later launches sort first, those without a date last.
+        case .newest: "-CAST(replace(coalesce(i.launched_on, '0'), '-', '') AS REAL)"
+        // Through the index on replicates: a count per result, cheap for the page of a search.
+        case .replicated: "-(SELECT COUNT(*) FROM innovation r WHERE r.replicates = i.global_id AND r.withdrawn = 0)"
+        }
     }
 
     private static let qualifiedEntryColumns = entryColumns.split(separator: ",")
         .map { "i." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", ")
 
-    private static func filter(_ q: CatalogueQuery, into conditions: inout [String], _ arguments: inout StatementArguments) {
+    static func filter(_ q: CatalogueQuery, into conditions: inout [String], _ arguments: inout StatementArguments) {
         // A unary + keeps SQLite from using an index on a coarse filter (a province holds a twentieth of
         // the catalogue, a category a tenth): walking the primary key in global-id order and stopping
         // after one page beats collecting every row of the category and sorting it, which at 100,000

@@ -210,15 +210,51 @@ public final class CatalogueStore: Sendable {
 
     /// Opens the catalogue at `path`: with `.readWrite` creating and migrating it as needed, with
     /// `.readOnly` only an existing, current one ("no store at PATH" otherwise).
-    public init(path: String, access: StoreAccess = .readWrite) throws(StoreError) {
+    ///
+    /// A migration, or a search index built with other stems than this version computes, can take minutes
+    /// on a large catalogue (the whole index is rebuilt). Only the owner of the database does that
+    /// (`searchIndex: .rebuildIfStale`: the daemons and `catalogue reindex`), telling `progress` before
+    /// each long step so that it can log it and keep systemd's start timeout at bay. Any other writer
+    /// finds such a catalogue refused: its index could not be kept right with this version's stems.
+    public init(path: String, access: StoreAccess = .readWrite, searchIndex: SearchIndexUpkeep = .requireCurrent,
+                progress: @Sendable (String) -> Void = { _ in }) throws(StoreError)
+    {
         self.path = path
         pool = try StoreDatabase.open(path: path, operation: "open catalogue", access: access)
         if access == .readOnly {
             try StoreDatabase.requireMigrated(pool, Self.migrator, path: path)
             return
         }
+        let pending = try read("list migrations") { db in try Self.migrator.hasCompletedMigrations(db) ? [] : Self.pendingMigrations(db) }
+        if !pending.isEmpty {
+            guard searchIndex == .rebuildIfStale || !pending.contains(Self.indexRebuildingMigration) || !Self.hasRecords(pool) else {
+                throw StoreError(operation: "open catalogue", path: path, message: Self.staleIndexAdvice)
+            }
+            progress("migrating catalogue (\(pending.joined(separator: ", "))); a search index migration rebuilds the whole index")
+        }
         try StoreDatabase.migrate(pool, Self.migrator, path: path, operation: "migrate catalogue")
-        _ = try write("rebuild the search index for this version's stems") { db in try SearchIndex.rebuildIfStemmerChanged(db) }
+        let built = try read("read search index stems") { db in try SearchIndex.builtWith(db) }
+        guard built != SearchIndex.stemmerFingerprint else { return }
+        guard searchIndex == .rebuildIfStale else {
+            throw StoreError(operation: "open catalogue", path: path, message: Self.staleIndexAdvice)
+        }
+        progress("rebuilding the search index: built with stems \(built ?? "(unknown)"), this version computes \(SearchIndex.stemmerFingerprint)")
+        try write("rebuild the search index for this version's stems") { db in try SearchIndex.rebuild(db) }
+    }
+
+    /// The migration that builds the Indonesian search index from every record.
+    static let indexRebuildingMigration = "catalogue-v9-search-stems"
+
+    private static let staleIndexAdvice = "its search index was built with other stems than this version computes; "
+        + "start the daemon (it rebuilds the index) or run `jippnas catalogue reindex` first"
+
+    private static func pendingMigrations(_ db: Database) throws -> [String] {
+        let applied = try migrator.appliedIdentifiers(db)
+        return migrator.migrations.filter { !applied.contains($0) }
+    }
+
+    private static func hasRecords(_ pool: DatabasePool) -> Bool {
+        (try? pool.read { db in try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM innovation)") ?? false }) ?? false
     }
 
     static let migrator: DatabaseMigrator = {

@@ -23,6 +23,8 @@ enum SearchIndex {
     /// a word in the title counts most, a stem of it next, and an exact form always more than its stem.
     static let rankFunction = "bm25(10.0, 4.0, 1.0, 1.0, 5.0, 0.5)"
     static let stemsFunctionName = "jippnas_stems"
+    /// What the stems this process computes depend on (``IndonesianStemmer/fingerprint``).
+    static var stemmerFingerprint: String { IndonesianStemmer.shared.fingerprint }
 
     /// `jippnas_stems(text)`: the stems of every word of `text`, separated by spaces.
     static let stemsFunction = DatabaseFunction(stemsFunctionName, argumentCount: 1, pure: true) { values in
@@ -101,15 +103,20 @@ enum SearchIndex {
             """, arguments: [IndonesianStemmer.shared.fingerprint])
     }
 
-    /// Rebuilds the index when it was built with other stems than this process computes (a new version of
-    /// the rules, or another dictionary): removing an entry needs the very stems it was added with.
-    /// Returns whether it rebuilt.
-    static func rebuildIfStemmerChanged(_ db: Database) throws -> Bool {
-        let built = try String.fetchOne(db, sql: "SELECT value FROM search_meta WHERE key = 'stemmer'")
-        guard built != IndonesianStemmer.shared.fingerprint else { return false }
-        try rebuild(db)
-        return true
+    /// The fingerprint of the stemmer the index was built with. When it is not this process's (a new version
+    /// of the rules, or another dictionary) the index must be rebuilt before any write: removing an entry
+    /// needs the very stems it was added with.
+    static func builtWith(_ db: Database) throws -> String? {
+        try String.fetchOne(db, sql: "SELECT value FROM search_meta WHERE key = 'stemmer'")
     }
+}
+
+/// Who may bring a catalogue's search index up to date when opening it (``CatalogueStore/init(path:access:searchIndex:progress:)``).
+public enum SearchIndexUpkeep: Sendable {
+    /// The database's owner (a daemon under its lock, `catalogue reindex`): migrate and rebuild as needed.
+    case rebuildIfStale
+    /// Any other writer: a catalogue whose index needs rebuilding is refused, not rebuilt under a daemon.
+    case requireCurrent
 }
 
 /// The first full-text index (migration `catalogue-v4-search`, replaced by ``SearchIndex`` in v9 and kept so

@@ -56,7 +56,9 @@ public struct CatalogueWeb: Sendable {
         var status = HTTPResponse.Status.ok
         do {
             let query = try CatalogueQuery(parameters: values)
-            let results = try store.search(query)
+            // The whole live catalogue is counted exactly by its cached summary, not by counting rows.
+            var results = try store.search(query, counts: query.isFiltered)
+            if !query.isFiltered { results.counts = SearchCounts(try summaries.current().facets) }
             page.show(results, query: query, values: values)
         } catch let invalid as CatalogueQuery.Invalid {
             page.error = Labels.invalid(invalid, value: values[invalid.parameter] ?? "")
@@ -136,13 +138,32 @@ enum Labels {
 
     static func province(_ code: String) -> String { ProvinceRegistry.province(code: code)?.name ?? code }
 
+    static func sort(_ s: SearchSort) -> String {
+        switch s {
+        case .relevance: "Paling relevan"
+        case .newest: "Terbaru"
+        case .replicated: "Paling banyak direplikasi"
+        }
+    }
+
+    /// A count as Indonesians write it: a dot between thousands (12.345).
+    static func number(_ n: Int) -> String {
+        let digits = String(n.magnitude)
+        var out = ""
+        for (index, digit) in digits.enumerated() {
+            if index > 0, (digits.count - index) % 3 == 0 { out += "." }
+            out.append(digit)
+        }
+        return (n < 0 ? "-" : "") + out
+    }
+
     /// A refused parameter, in Indonesian, naming the form field.
     static func invalid(_ error: CatalogueQuery.Invalid, value: String) -> String {
         let fields = [
             "q": "kata kunci", "province": "provinsi", "region": "wilayah", "category": "kategori", "kind": "jenis",
             "stage": "tahapan", "status": "status", "withdrawn": "penarikan", "launched_from": "tahun dari",
             "launched_to": "tahun sampai", "replicates": "mereplikasi", "replicated_by": "direplikasi oleh",
-            "limit": "jumlah per halaman", "cursor": "halaman",
+            "limit": "jumlah per halaman", "cursor": "halaman", "page": "nomor halaman", "sort": "urutan",
         ]
         let field = fields[error.parameter] ?? error.parameter
         if error.parameter == "q" { return "kata kunci terlalu panjang (paling banyak \(SearchText.maximumLength) karakter)" }

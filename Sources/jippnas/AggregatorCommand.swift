@@ -15,8 +15,15 @@ struct AggregatorCommand: AsyncParsableCommand {
         abstract: "The national aggregator: consume every hub's changes into the SQLite catalogue.",
         subcommands: [Run.self, Resync.self, AcceptEpoch.self])
 
+    /// The catalogue for a command that writes beside the daemon (`resync`, `accept-epoch`): it never
+    /// migrates the search index or rebuilds it under a running daemon, and says so when that is needed.
     static func openStore(_ settings: AggregatorSettings) throws -> CatalogueStore {
         try openDatabase(settings.database) { try CatalogueStore(path: $0) }
+    }
+
+    /// The catalogue for its owner, the daemon (``openOwnedCatalogue(_:owner:logger:)``).
+    static func openOwnedStore(_ settings: AggregatorSettings, owner: String, logger: Logger) throws -> (CatalogueStore, DatabaseLock) {
+        try openOwnedCatalogue(settings.database, owner: owner, logger: logger)
     }
 
     /// The existing catalogue, read-only, for commands that only look.
@@ -65,7 +72,8 @@ struct AggregatorCommand: AsyncParsableCommand {
             Logs.bootstrap(level: settings.logLevel, format: settings.logFormat)
             var logger = Logger(label: "jippnas.aggregator")
             logger[metadataKey: "role"] = "aggregator"
-            let store = try AggregatorCommand.openStore(settings)
+            let owner = "jippnas aggregator run"
+            let (store, lock) = try AggregatorCommand.openOwnedStore(settings, owner: owner, logger: logger)
             let policy: ProvenancePolicy
             do {
                 policy = try AggregatorCommand.provenancePolicy(settings)
@@ -86,7 +94,7 @@ struct AggregatorCommand: AsyncParsableCommand {
             let options = common
             let (rebuild, start) = (rebuildFromStream, streamStart)
             try await serveDaemon(
-                role: "aggregator", owner: "jippnas aggregator run", database: settings.database,
+                role: "aggregator", lock: lock, database: settings.database,
                 httpListen: settings.httpListen, grace: settings.shutdownGrace, logger: logger,
                 makeLoop: { observer in
                     AggregatorLoops(aggregator: Aggregator(store: store, settings: settings, logger: logger, observer: observer,

@@ -183,7 +183,9 @@ extension CatalogueCommand {
                 throw ExitCodes.failure
             }
             defer { withExtendedLifetime(lock) {} }
-            let store = try openExistingDatabase(settings.database) { try CatalogueStore(path: $0) }
+            let store = try openExistingDatabase(settings.database) { path in
+                try CatalogueStore(path: path, searchIndex: .rebuildIfStale) { step in print(step) }
+            }
             let consistent = try guarded { try store.searchIndexIsConsistent() }
             guard force || !consistent else { return print("search index consistent with \(try guarded { try store.innovationCount() }) records") }
             let started = ContinuousClock.now

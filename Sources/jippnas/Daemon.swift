@@ -7,6 +7,7 @@ import JippnasStore
 import Logging
 import Prometheus
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 /// Runs a daemon's work loop under a ServiceGroup: SIGTERM/SIGINT stop it gracefully (STOPPING=1 to
@@ -113,6 +114,21 @@ func serveDaemon<Loop: Sendable, Counters: Codable & Sendable>(
         printError("\(error)")
         throw ExitCodes.failure
     }
+    try await serveDaemon(role: role, lock: lock, database: database, httpListen: httpListen, grace: grace, logger: logger,
+                          makeLoop: makeLoop, service: service, counters: counters, connected: connected, reload: reload,
+                          routes: routes)
+}
+
+/// ``serveDaemon(role:owner:database:httpListen:grace:logger:makeLoop:service:counters:connected:reload:routes:)``
+/// for a daemon that took its database's lock already, before opening the database
+/// (``openOwnedCatalogue(_:owner:logger:)``).
+func serveDaemon<Loop: Sendable, Counters: Codable & Sendable>(
+    role: String, lock: DatabaseLock, database: String, httpListen: String?, grace: Duration, logger: Logger,
+    makeLoop: (LoopObserver) -> Loop, service: (Loop) -> BlockingLoopService,
+    counters: @escaping @Sendable (Loop) -> Counters, connected: @escaping @Sendable (Loop) -> Bool,
+    reload: @escaping @Sendable (Loop, Logger) async throws -> Void,
+    routes: (Router<BasicRequestContext>) throws -> Void = { _ in }
+) async throws {
     defer { withExtendedLifetime(lock) {} }
     let registry = httpListen.map { _ in HealthServer.bootstrapMetrics() }
     let notifier = SystemdNotifier()
@@ -155,4 +171,35 @@ func httpApplication(listen: String, registry: PrometheusCollectorRegistry, logg
         printError("\(error)")
         throw ExitCodes.usage
     }
+}
+
+/// Opens a catalogue as its owner: takes its lock first, so that migrating or rebuilding the search index
+/// never happens under another daemon, then opens it with ``SearchIndexUpkeep/rebuildIfStale``. Such a step
+/// can take minutes at a million records: it is logged before it starts and when it ends, shown in
+/// systemd's status, and systemd's start timeout is extended while it lasts.
+func openOwnedCatalogue(_ path: String, owner: String, logger: Logger) throws -> (CatalogueStore, DatabaseLock) {
+    let lock: DatabaseLock
+    do {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        lock = try DatabaseLock(database: path, owner: owner)
+    } catch {
+        printError("\(error)")
+        throw ExitCodes.failure
+    }
+    let notifier = SystemdNotifier()
+    let extension_ = Mutex<StartTimeoutExtension?>(nil)
+    let started = ContinuousClock.now
+    let store = try openDatabase(path) { path in
+        try CatalogueStore(path: path, searchIndex: .rebuildIfStale) { step in
+            logger.notice("long start-up step", metadata: ["database": "\(path)", "step": "\(step)"])
+            notifier.notify("STATUS=\(step)")
+            extension_.withLock { $0 = $0 ?? StartTimeoutExtension(notifier: notifier) }
+        }
+    }
+    if let running = extension_.withLock({ $0 }) {
+        running.finish()
+        logger.notice("start-up steps done", metadata: ["database": "\(path)", "elapsed": "\(ContinuousClock.now - started)"])
+    }
+    return (store, lock)
 }

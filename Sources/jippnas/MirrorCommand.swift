@@ -36,7 +36,7 @@ struct MirrorCommand: AsyncParsableCommand {
             Logs.bootstrap(level: settings.logLevel, format: settings.logFormat)
             var logger = Logger(label: "jippnas.mirror")
             logger[metadataKey: "role"] = "mirror"
-            let store = try AggregatorCommand.openStore(settings)
+            let (store, lock) = try AggregatorCommand.openOwnedStore(settings, owner: "jippnas mirror run", logger: logger)
             logger.info("starting", metadata: [
                 "version": "\(JippnasVersion.current)", "database": "\(settings.database)",
                 "config": "\(SettingsLoader.effectiveFile(role: "mirror", file: common.config))",
@@ -46,7 +46,7 @@ struct MirrorCommand: AsyncParsableCommand {
             warnAboutPlainBrokers(settings.broker, logger: logger)
             let options = common
             try await serveDaemon(
-                role: "mirror", owner: "jippnas mirror run", database: settings.database,
+                role: "mirror", lock: lock, database: settings.database,
                 httpListen: settings.httpListen, grace: settings.shutdownGrace, logger: logger,
                 makeLoop: { CatalogueMirror(store: store, settings: settings, logger: logger, observer: $0) },
                 service: \.service, counters: { $0.snapshot }, connected: { $0.snapshot.connected },

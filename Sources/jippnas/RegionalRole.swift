@@ -47,16 +47,8 @@ enum RegionalRole {
             printError("config regional.keys_dir: \(error)")
             throw ExitCodes.usage
         }
-        let lock: DatabaseLock
-        do {
-            try FileManager.default.createDirectory(atPath: (regional.catalogue as NSString).deletingLastPathComponent,
-                                                    withIntermediateDirectories: true)
-            lock = try DatabaseLock(database: regional.catalogue, owner: "jippnas hub run (regional role of \(settings.province))")
-        } catch {
-            printError("\(error)")
-            throw ExitCodes.failure
-        }
-        let catalogue = try AggregatorCommand.openStore(aggregatorSettings)
+        let (catalogue, lock) = try openOwnedCatalogue(regional.catalogue, owner: "jippnas hub run (regional role of \(settings.province))",
+                                                       logger: logger)
         var roleLogger = logger
         roleLogger[metadataKey: "role"] = "regional"
         roleLogger.info("relaying kabupaten/kota hubs", metadata: [

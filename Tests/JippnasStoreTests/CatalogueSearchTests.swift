@@ -3,6 +3,7 @@ import JippnasCore
 @testable import JippnasStore
 import JippnasText
 import JippnasTestSupport
+import Synchronization
 import Testing
 
 @Suite("Catalogue search")
@@ -179,7 +180,11 @@ struct CatalogueSearchTests {
             }
         }
         #expect(throws: StoreError.self) { try CatalogueStore(path: path, access: .readOnly) }
-        let migrated = try CatalogueStore(path: path)
+        // Rebuilding the index is the owner's job: another writer is refused.
+        #expect(throws: StoreError.self) { try CatalogueStore(path: path) }
+        let notes = Mutex<[String]>([])
+        let migrated = try CatalogueStore(path: path, searchIndex: .rebuildIfStale) { note in notes.withLock { $0.append(note) } }
+        #expect(notes.withLock { $0 }.contains { $0.contains("catalogue-v9-search-stems") })
         #expect(try ids(migrated, CatalogueQuery(text: "inovasi lama", limit: 100)).count == 50)
         #expect(try migrated.searchIndexIsConsistent())
     }

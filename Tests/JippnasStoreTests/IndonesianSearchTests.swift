@@ -3,6 +3,7 @@ import GRDB
 import JippnasCore
 @testable import JippnasStore
 import JippnasTestSupport
+import Synchronization
 import Testing
 
 @Suite("Search in Indonesian: stems, phrases, exclusions, batched index")
@@ -145,7 +146,11 @@ struct IndonesianSearchTests {
                     """)
             }
         }
-        let reopened = try CatalogueStore(path: path)
+        // A command that is not the database's owner must not rebuild under a running daemon.
+        #expect(throws: StoreError.self) { try CatalogueStore(path: path) }
+        let notes = Mutex<[String]>([])
+        let reopened = try CatalogueStore(path: path, searchIndex: .rebuildIfStale) { note in notes.withLock { $0.append(note) } }
+        #expect(notes.withLock { $0 }.count == 1 && notes.withLock { $0 }[0].contains("rules 0"))
         #expect(try ids(reopened, "izin") == ["35:izin"])
         #expect(try reopened.searchIndexIsConsistent())
     }

@@ -29,17 +29,27 @@ public struct CatalogueQuery: Sendable, Equatable {
     public var limit: Int
     /// Where the previous page ended.
     public var after: SearchCursor?
+    /// The order of results (``SearchSort``).
+    public var sort: SearchSort
+    /// A page by its number (1 is the first), for page navigation: the results from
+    /// `(page - 1) * limit` on. Exclusive with ``after``, which stays exact while the catalogue changes.
+    public var page: Int?
 
     /// The most rows one page returns, whatever is asked: a page is built in memory.
     public static let maximumLimit = 100
     public static let defaultLimit = 20
+    /// Page numbers reach this many results at most: deeper pages rank everything before them for nothing
+    /// a person reads; a cursor pages on without a bound.
+    public static let maximumPageDepth = 1000
 
     public init(text: String = "", province: String? = nil, region: String? = nil, category: Category? = nil,
                 kind: InnovationKind? = nil, stage: Stage? = nil, status: InnovationStatus? = nil,
                 withdrawn: WithdrawnFilter = .exclude, launchedFrom: Int? = nil, launchedTo: Int? = nil,
                 replicates: String? = nil, replicatedBy: String? = nil, limit: Int = CatalogueQuery.defaultLimit,
-                after: SearchCursor? = nil)
+                after: SearchCursor? = nil, sort: SearchSort = .relevance, page: Int? = nil)
     {
+        self.sort = sort
+        self.page = page
         self.text = text
         self.province = province
         self.region = region
@@ -98,115 +108,46 @@ public struct CatalogueQuery: Sendable, Equatable {
         if text.unicodeScalars.count > SearchText.maximumLength {
             throw Invalid(parameter: "q", reason: "longer than \(SearchText.maximumLength) characters")
         }
-        if let after, (after.rank != nil) != isRanked {
-            throw Invalid(parameter: "cursor", reason: "a cursor from a \(after.rank == nil ? "listing" : "text search") cannot page a "
-                          + (isRanked ? "text search" : "listing"))
+        if let after, after.sort != sort || (after.rank != nil) != isKeyed {
+            throw Invalid(parameter: "cursor", reason: "a cursor from another search order cannot page this one")
         }
         var clamped = self
         clamped.limit = min(max(limit, 1), Self.maximumLimit)
+        if let page {
+            if after != nil { throw Invalid(parameter: "page", reason: "give a page number or a cursor, not both") }
+            guard page >= 1, (page - 1) * clamped.limit < Self.maximumPageDepth else {
+                throw Invalid(parameter: "page", reason: "\(page) is not a page between 1 and \(Self.maximumPage(limit: clamped.limit))")
+            }
+        }
         return clamped
     }
 
+    /// The last page number a query with this page size may ask for.
+    public static func maximumPage(limit: Int) -> Int { (maximumPageDepth - 1) / max(limit, 1) + 1 }
+
     /// Whether the query has words to rank by; without them results come in global-id order.
     public var isRanked: Bool { SearchTerms.parse(text).hasRequiredTerms }
-}
 
-/// Where a page of results ended: the rank (for a text search) and global id of its last row, as an
-/// opaque token. Results are ordered by (rank, global id), so the next page starts strictly after it and
-/// no row is skipped or repeated while the catalogue does not change.
-public struct SearchCursor: Sendable, Equatable {
-    /// The bm25 rank of the last row (lower is better), nil for an unranked listing.
-    public var rank: Double?
-    public var globalID: String
-    /// How the search was rewritten for the page that handed out this cursor (typo corrections, a word
-    /// left out): the next page continues that same search, whatever the catalogue's vocabulary does.
-    public var rewrite: SearchRewrite?
+    /// Whether results are ordered by a computed key (a rank, a date, a count) before the global id,
+    /// which a cursor then carries.
+    public var isKeyed: Bool { sort != .relevance || isRanked }
 
-    public init(rank: Double?, globalID: String, rewrite: SearchRewrite? = nil) {
-        self.rank = rank
-        self.globalID = globalID
-        self.rewrite = rewrite
-    }
-
-    /// Base64url of `r<rank bits in hex>:<global id>` (`-:<global id>` unranked), then a newline and the
-    /// rewrite when there is one: the exact rank round-trips, which a decimal rendering would not guarantee.
-    public var token: String {
-        let rankPart = rank.map { "r" + String($0.bitPattern, radix: 16) } ?? "-"
-        let rewritePart = rewrite.map { "\n" + $0.encoded } ?? ""
-        return Data((rankPart + ":" + globalID + rewritePart).utf8).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-
-    /// The cursor a token names, or nil when it is not one this catalogue handed out.
-    public init?(token: String) {
-        guard token.utf8.count <= 2048 else { return nil }
-        var base64 = token.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.utf8.count % 4) % 4)
-        guard let data = Data(base64Encoded: base64), let whole = String(data: data, encoding: .utf8) else { return nil }
-        let lines = whole.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
-        let text = lines[0]
-        var rewrite: SearchRewrite?
-        if lines.count == 2 {
-            guard let decoded = SearchRewrite(encoded: String(lines[1])) else { return nil }
-            rewrite = decoded
-        }
-        guard let colon = text.firstIndex(of: ":") else { return nil }
-        let rankPart = text[..<colon]
-        let globalID = String(text[text.index(after: colon)...])
-        guard GlobalID.parse(globalID) != nil else { return nil }
-        if rankPart == "-" {
-            self.init(rank: nil, globalID: globalID, rewrite: rewrite)
-        } else if rankPart.first == "r", let bits = UInt64(rankPart.dropFirst(), radix: 16),
-                  Double(bitPattern: bits).isFinite {
-            self.init(rank: Double(bitPattern: bits), globalID: globalID, rewrite: rewrite)
-        } else {
-            return nil
-        }
+    /// Whether any filter narrows the catalogue beyond leaving withdrawn innovations out.
+    public var isFiltered: Bool {
+        !SearchTerms.parse(text).isEmpty || province != nil || region != nil || category != nil || kind != nil || stage != nil
+            || status != nil || withdrawn != .exclude || launchedFrom != nil || launchedTo != nil || replicates != nil
+            || replicatedBy != nil
     }
 }
 
-/// What a search did to a query that found nothing as typed: words searched as the terms they most likely
-/// meant, and a word left out.
-public struct SearchRewrite: Sendable, Equatable {
-    /// Mistyped word → the index terms searched instead, the most frequent first.
-    public var corrections: [String: [String]]
-    public var leftOut: [String]
-
-    public init(corrections: [String: [String]] = [:], leftOut: [String] = []) {
-        self.corrections = corrections
-        self.leftOut = leftOut
-    }
-
-    public var isEmpty: Bool { corrections.isEmpty && leftOut.isEmpty }
-
-    /// `c=word>term,term;l=word`: words are letters and numbers only, so the separators cannot occur in them.
-    var encoded: String {
-        (corrections.sorted { $0.key < $1.key }.map { "c=\($0.key)>\($0.value.joined(separator: ","))" }
-            + leftOut.map { "l=\($0)" }).joined(separator: ";")
-    }
-
-    /// The rewrite `encoded` wrote, or nil when any part is not one (a forged or damaged cursor).
-    init?(encoded: String) {
-        self.init()
-        func isWord(_ text: Substring) -> Bool {
-            !text.isEmpty && text.unicodeScalars.count <= SearchText.maximumTermLength
-                && text.unicodeScalars.allSatisfy(SearchText.isTokenCharacter)
-        }
-        for entry in encoded.split(separator: ";") {
-            if entry.hasPrefix("l="), isWord(entry.dropFirst(2)) {
-                leftOut.append(String(entry.dropFirst(2)))
-            } else if entry.hasPrefix("c="), let arrow = entry.firstIndex(of: ">") {
-                let word = entry[entry.index(entry.startIndex, offsetBy: 2)..<arrow]
-                let terms = entry[entry.index(after: arrow)...].split(separator: ",", omittingEmptySubsequences: false)
-                guard isWord(word), !terms.isEmpty, terms.count <= TypoCorrection.maximumReplacements, terms.allSatisfy(isWord) else { return nil }
-                corrections[String(word)] = terms.map(String.init)
-            } else {
-                return nil
-            }
-        }
-        if isEmpty || leftOut.count > 1 { return nil }
-    }
+/// The orders a search can come in.
+public enum SearchSort: String, Sendable, CaseIterable, Codable {
+    /// Best match first (bm25); a listing without words comes by global id.
+    case relevance
+    /// Latest launch date first; innovations without one last.
+    case newest
+    /// Most replicated first (live replications the catalogue holds).
+    case replicated
 }
 
 /// Words as the catalogue's index cuts them, and the limits on what a query may hold.
@@ -260,7 +201,7 @@ public enum SearchText {
 
     /// unicode61's token characters (L*, N*, Co), and combining marks so that a decomposed accent stays
     /// inside its word.
-    static func isTokenCharacter(_ scalar: Unicode.Scalar) -> Bool {
+    public static func isTokenCharacter(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.properties.generalCategory {
         case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
              .decimalNumber, .letterNumber, .otherNumber, .privateUse, .nonspacingMark, .spacingMark:
@@ -275,7 +216,7 @@ extension CatalogueQuery {
     /// The names of the query parameters the API and the web page accept, as ``init(parameters:)`` reads them.
     public static let parameterNames = [
         "q", "province", "region", "category", "kind", "stage", "status", "withdrawn", "launched_from", "launched_to",
-        "replicates", "replicated_by", "limit", "cursor",
+        "replicates", "replicated_by", "limit", "cursor", "sort", "page",
     ]
 
     /// A query from URL parameters (empty values count as absent), validated; unknown names are ignored.
@@ -309,7 +250,8 @@ extension CatalogueQuery {
                   withdrawn: try parse("withdrawn", WithdrawnFilter.self) ?? .exclude,
                   launchedFrom: try integer("launched_from"), launchedTo: try integer("launched_to"),
                   replicates: value("replicates"), replicatedBy: value("replicated_by"),
-                  limit: try integer("limit") ?? Self.defaultLimit, after: cursor)
+                  limit: try integer("limit") ?? Self.defaultLimit, after: cursor,
+                  sort: try parse("sort", SearchSort.self) ?? .relevance, page: try integer("page"))
         self = try validated()
     }
 }

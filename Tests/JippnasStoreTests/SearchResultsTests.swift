@@ -1,0 +1,99 @@
+import Foundation
+import JippnasCore
+@testable import JippnasStore
+import JippnasText
+import Testing
+
+/// What a result page offers beyond the hits: counts and facets, snippets, orders, numbered pages.
+extension CatalogueSearchTests {
+    func replicating(_ id: String, _ target: String, seq: Int64) -> IncomingChange {
+        change(id, hub: "33", seq: seq, title: "Replikasi \(id)") { $0.replicates = target }
+    }
+
+    @Test("counts: an exact total and the spread of the matches, a lower bound past the limit")
+    func countsAndFacets() throws {
+        let s = try store([
+            change("a", hub: "35", seq: 1, title: "Antrian Puskesmas") { $0.launchedOn = "2021-03-12"; $0.category = .kesehatan },
+            change("b", hub: "35", seq: 2, title: "Antrian Samsat") { $0.launchedOn = "2022-01-01"; $0.category = .pendidikan },
+            change("c", hub: "73", seq: 1, title: "Antrian Dukcapil") { $0.launchedOn = "2022-05-01"; $0.category = .kesehatan },
+            change("d", hub: "73", seq: 2, title: "Bank Sampah"),
+        ])
+        let page = try s.search(CatalogueQuery(text: "antrian", limit: 1).validated(), counts: true)
+        let counts = try #require(page.counts)
+        #expect(counts.total == 3 && counts.exact)
+        #expect(counts.byProvince == ["35": 2, "73": 1])
+        #expect(counts.byCategory == ["kesehatan": 2, "pendidikan": 1])
+        #expect(counts.byYear == ["2021": 1, "2022": 2])
+        #expect(counts.byStage.values.reduce(0, +) == 3 && counts.byKind.values.reduce(0, +) == 3)
+        #expect(try s.search(CatalogueQuery(text: "antrian").validated()).counts == nil)
+        // Filters narrow the counts as they narrow the hits.
+        #expect(try s.search(CatalogueQuery(text: "antrian", province: "73").validated(), counts: true).counts?.total == 1)
+        let capped = try s.counts(CatalogueQuery(text: "antrian").validated(), rewrite: SearchRewrite(), limit: 2)
+        #expect(capped.total == 2 && !capped.exact)
+        // A corrected search is counted as it was searched.
+        let corrected = try s.search(CatalogueQuery(text: "puskesmaas").validated(), counts: true)
+        #expect(corrected.corrections.map(\.word) == ["puskesmaas"] && corrected.counts?.total == 1)
+    }
+
+    @Test("snippets mark the words matched, by stem too, around the first match")
+    func snippets() throws {
+        let long = (1...40).map { "kata\($0)" }.joined(separator: " ") + " pelayanan perizinan <b>usaha</b> mikro."
+        let s = try store([
+            change("izin", seq: 1, title: "Perizinan Terpadu", summary: long) { $0.benefits = nil },
+            change("judul", seq: 2, title: "Izin Usaha Online", summary: "Tanpa kata yang dicari di sini.") { $0.benefits = nil },
+        ])
+        let hits = try s.search(CatalogueQuery(text: "izin usaha").validated()).hits
+        let izin = try #require(hits.first { $0.entry.globalID == "35:izin" }?.snippet)
+        #expect(izin.filter(\.match).map(\.text) == ["perizinan", "usaha"])
+        #expect(izin.first?.text.hasPrefix("… ") == true)
+        #expect(izin.map(\.text).joined().contains("<b>"), "text stays as written; the page escapes it")
+        // Only the title matched: the summary's opening, nothing marked.
+        let judul = try #require(hits.first { $0.entry.globalID == "35:judul" }?.snippet)
+        #expect(judul.allSatisfy { !$0.match } && judul.map(\.text).joined() == "Tanpa kata yang dicari di sini.")
+        #expect(try s.search(CatalogueQuery().validated()).hits.allSatisfy { $0.snippet == nil })
+    }
+
+    @Test("newest and most replicated orders page with their cursors, without gaps or repeats")
+    func orders() throws {
+        var changes = (1...7).map { n in
+            change("r\(n)", seq: Int64(n), title: "Ronda Digital \(n)") { $0.launchedOn = n == 4 ? nil : "202\(n)-01-0\(n)" }
+        }
+        changes += [replicating("x1", "35:r2", seq: 1), replicating("x2", "35:r2", seq: 2), replicating("x3", "35:r5", seq: 3)]
+        let s = try store(changes)
+        func all(_ sort: SearchSort, text: String = "ronda") throws -> [String] {
+            var query = try CatalogueQuery(text: text, limit: 2, sort: sort).validated()
+            var found: [String] = []
+            while true {
+                let page = try s.search(query)
+                found += page.hits.map(\.entry.globalID)
+                guard let next = page.next else { return found }
+                query.after = try #require(SearchCursor(token: next.token))
+                query = try query.validated()
+            }
+        }
+        #expect(try all(.newest) == ["35:r7", "35:r6", "35:r5", "35:r3", "35:r2", "35:r1", "35:r4"])
+        let replicated = try all(.replicated)
+        #expect(replicated.prefix(2) == ["35:r2", "35:r5"] && replicated.count == 7)
+        // Without words too: the whole catalogue in that order.
+        #expect(try all(.replicated, text: "").prefix(2) == ["35:r2", "35:r5"])
+        // A cursor pages only its own order.
+        let newest = try s.search(CatalogueQuery(text: "ronda", limit: 2, sort: .newest).validated())
+        #expect(throws: CatalogueQuery.Invalid.self) {
+            try CatalogueQuery(text: "ronda", after: newest.next, sort: .relevance).validated()
+        }
+    }
+
+    @Test("numbered pages: offsets within the first thousand results, never with a cursor")
+    func numberedPages() throws {
+        let s = try store((1...5).map { change("p\($0)", seq: Int64($0), title: "Posyandu \($0)") })
+        let first = try s.search(CatalogueQuery(limit: 2, page: 1).validated()).hits.map(\.entry.globalID)
+        let third = try s.search(CatalogueQuery(limit: 2, page: 3).validated()).hits.map(\.entry.globalID)
+        #expect(first == ["35:p1", "35:p2"] && third == ["35:p5"])
+        #expect(throws: CatalogueQuery.Invalid.self) { try CatalogueQuery(page: 0).validated() }
+        #expect(throws: CatalogueQuery.Invalid.self) { try CatalogueQuery(limit: 10, page: 101).validated() }
+        #expect(throws: CatalogueQuery.Invalid.self) {
+            try CatalogueQuery(after: SearchCursor(rank: nil, globalID: "35:p1"), page: 2).validated()
+        }
+        #expect(try CatalogueQuery(limit: 10, page: 100).validated().page == 100)
+    }
+}
