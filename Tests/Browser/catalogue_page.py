@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """The catalogue's web page in real headless Chromium (Debian's chromium and chromedriver, driven by
-Selenium): search, open a result, follow a replication both ways, check that markup in a title is shown
-as text, and save screenshots (desktop and phone width).
+Selenium): search, with totals, facet counts, snippets, dates in the hub's time zone, numbered pages and
+orders; open a result, follow a replication both ways, check that markup in a title is shown as text, and
+save screenshots (desktop and phone width).
 
     catalogue_page.py --base http://127.0.0.1:PORT --screenshots DIR --hostile-id ID --hostile-title TITLE
 
@@ -9,6 +10,7 @@ Exits 0 when every check holds; otherwise prints what failed and exits 1.
 """
 import argparse
 import os
+import re
 import sys
 
 from selenium import webdriver
@@ -18,6 +20,8 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 failures = []
+MONTHS = ["Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober", "November",
+          "Desember"]
 
 
 def check(condition, what):
@@ -69,10 +73,51 @@ def main():
         results = driver.find_elements(By.CSS_SELECTOR, "ol#results a.title")
         check(len(results) >= 1 and results[0].text == "Sapa Warga Surabaya",
               f"the search finds Sapa Warga Surabaya first ({[r.text for r in results]})")
-        check(Select(driver.find_element(By.ID, "province")).first_selected_option.text == "Jawa Timur",
+        check(Select(driver.find_element(By.ID, "province")).first_selected_option.text.startswith("Jawa Timur"),
               "the province filter stays selected")
         check(driver.find_element(By.ID, "q").get_attribute("value") == "sapa warga", "the search box keeps the words as typed")
+        total = driver.find_element(By.ID, "total").text
+        check(re.fullmatch(r"Hasil pencarian: [1-9][0-9.]* inovasi", total) is not None, f"the page says how many match ({total!r})")
+        facet_groups = [g.find_element(By.TAG_NAME, "h3").text.capitalize() for g in driver.find_elements(By.CSS_SELECTOR, "#facets .facet")]
+        check("Provinsi" in facet_groups and "Kategori" in facet_groups, f"counts of the matches beside the filters ({facet_groups})")
+        check("Jawa Timur (" in Select(driver.find_element(By.ID, "province")).first_selected_option.text,
+              "the filter's options carry the counts")
+        marks = [m.text.lower() for m in driver.find_elements(By.CSS_SELECTOR, "ol#results p.snippet mark")]
+        check("warga" in marks, f"the snippet marks the words matched ({marks})")
+        updated = driver.find_element(By.CSS_SELECTOR, "ol#results .updated").text
+        check(re.search(r"\d{1,2} (%s) \d{4} \d{2}\.\d{2} WIB$" % "|".join(MONTHS), updated) is not None,
+              f"dates are Indonesian, in the hub's zone ({updated!r})")
         driver.save_screenshot(os.path.join(args.screenshots, "search.png"))
+
+        # Facet links apply a filter; numbered pages and the orders.
+        driver.get(args.base + "/?q=layanan")
+        links = driver.find_elements(By.CSS_SELECTOR, "#facets .facet:nth-of-type(2) a")
+        if links:
+            label = links[0].text
+            links[0].click()
+            wait.until(ec.url_contains("category="))
+            shown = {m.text.split(" · ")[2] for m in driver.find_elements(By.CSS_SELECTOR, "ol#results .meta:not(.updated)")}
+            check(shown == {label}, f"a category facet keeps only that category ({label!r}: {shown})")
+        else:
+            check(False, "the layanan search has category facets")
+        driver.get(args.base + "/?limit=2")
+        pages = driver.find_elements(By.CSS_SELECTOR, "nav#pages a")
+        check(len(pages) >= 2, f"page navigation under a long listing ({[p.text for p in pages]})")
+        first_page = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "ol#results a.title")]
+        driver.find_element(By.CSS_SELECTOR, "nav#pages a[href*='page=2']").click()
+        wait.until(ec.url_contains("page=2"))
+        check(driver.find_element(By.CSS_SELECTOR, "nav#pages .current").text == "2", "page 2 is marked as the current one")
+        second_page = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "ol#results a.title")]
+        check(len(second_page) == 2 and not set(first_page) & set(second_page), f"page 2 holds other results ({second_page})")
+        driver.get(args.base + "/")
+        Select(driver.find_element(By.ID, "sort")).select_by_value("newest")
+        driver.find_element(By.CSS_SELECTOR, "form.search button").click()
+        wait.until(ec.url_contains("sort=newest"))
+        launched = [m.text for m in driver.find_elements(By.CSS_SELECTOR, "ol#results .meta:not(.updated)")]
+        years = [int(re.search(r"diluncurkan .*?(\d{4})$", t).group(1)) for t in launched if "diluncurkan" in t]
+        check(len(years) >= 2 and years == sorted(years, reverse=True), f"newest first ({years})")
+        hub_dates = driver.find_element(By.ID, "hubs").text
+        check("WITA" in hub_dates and "WIB" in hub_dates, "hub times are in each hub's own zone (Sulawesi Selatan in WITA)")
 
         # A mistyped word is searched as the word it most likely meant, and the page says so.
         driver.get(args.base + "/?q=sapa+warga+surabya")

@@ -64,6 +64,7 @@ struct CatalogueAPITests {
         #expect(stats.live == live && stats.byProvince.map(\.count).reduce(0, +) == live)
         #expect(stats.mostReplicated.contains { $0.innovation.globalId == "35:sw-surabaya-sapa-warga" })
 
+        try await resultPages(client, live: live)
         try await problemsAndCaching(site)
         try await exportsAndDocument(site, live: live)
         try await webPageEscapes(site)
@@ -81,11 +82,39 @@ struct CatalogueAPITests {
         return (Int(response.status.code), response.headers, String(buffer: body))
     }
 
+    /// Totals and facets, snippets, orders and numbered pages, as the document describes them.
+    func resultPages(_ client: Client, live: Int) async throws {
+        let counted = try await client.searchInnovations(query: .init(q: "sapa warga", counts: true)).ok.body.json
+        let total = try #require(counted.total)
+        #expect(total.exact && total.count >= 1 && total.count <= live)
+        let facets = try #require(counted.facets)
+        #expect(facets.byProvince.map(\.count).reduce(0, +) == total.count && facets.byProvince.first?.label != nil)
+        #expect(facets.byCategory.map(\.count).reduce(0, +) == total.count)
+        // Without words or filters the total is the live catalogue's, from its summary.
+        let everything = try await client.searchInnovations(query: .init(limit: 1, counts: true)).ok.body.json
+        #expect(everything.total?.count == live && everything.total?.exact == true)
+        #expect(try await client.searchInnovations(query: .init(q: "sapa warga")).ok.body.json.total == nil)
+        // Snippets: the summary's words, the matched ones marked.
+        let first = try #require(counted.items.first?.snippet)
+        #expect(!first.isEmpty && first.contains { $0.match })
+        #expect(everything.items.first?.snippet == nil)
+        // Newest first, then a numbered page continues the same order.
+        let newest = try await client.searchInnovations(query: .init(limit: 3, sort: .newest)).ok.body.json.items
+        let dates = newest.map { $0.launchedOn ?? "" }
+        #expect(dates == dates.sorted(by: >), "\(dates)")
+        let second = try await client.searchInnovations(query: .init(limit: 3, sort: .newest, page: 2)).ok.body.json.items
+        #expect(Set(second.map(\.globalId)).isDisjoint(with: newest.map(\.globalId)) && (second.first?.launchedOn ?? "") <= (dates.last ?? ""))
+        let replicated = try await client.searchInnovations(query: .init(limit: 1, sort: .replicated)).ok.body.json.items
+        let mostReplicated = try await client.getStats().ok.body.json.mostReplicated.first?.innovation.globalId
+        #expect(replicated.first?.globalId == mostReplicated && mostReplicated != nil)
+    }
+
     func problemsAndCaching(_ site: RunningSite) async throws {
         let api = site.baseURL + "/api/v1"
         for (query, parameter) in [("category=kesehatann", "category"), ("limit=ten", "limit"), ("limit=-5", "limit"),
                                    ("limit=101", "limit"), ("limit=0", "limit"), ("province=99", "province"),
-                                   ("cursor=bogus", "cursor"), ("launched_from=2022&launched_to=2020", "launched_from")] {
+                                   ("cursor=bogus", "cursor"), ("launched_from=2022&launched_to=2020", "launched_from"),
+                                   ("page=0", "page"), ("limit=10&page=101", "page"), ("sort=oldest", "sort")] {
             let bad = try await get(api + "/innovations?" + query)
             #expect(bad.status == 400, "\(query)")
             #expect(bad.headers["Content-Type"].first?.hasPrefix("application/problem+json") == true)
