@@ -9,6 +9,7 @@ extension InnovationKind: ExpressibleByArgument {}
 extension Stage: ExpressibleByArgument {}
 extension InnovationStatus: ExpressibleByArgument {}
 extension CatalogueQuery.WithdrawnFilter: ExpressibleByArgument {}
+extension SearchSort: ExpressibleByArgument {}
 extension CatalogueExport.Format: ExpressibleByArgument {}
 
 extension CatalogueCommand {
@@ -26,10 +27,10 @@ extension CatalogueCommand {
         @Option(name: .long, help: "Only innovations replicating this global id.") var replicates: String?
         @Option(name: .long, help: "Only the innovation this global id replicates.") var replicatedBy: String?
 
-        func query(text: String, limit: Int, after: SearchCursor?) -> CatalogueQuery {
+        func query(text: String, limit: Int, after: SearchCursor?, sort: SearchSort = .relevance, page: Int? = nil) -> CatalogueQuery {
             CatalogueQuery(text: text, province: province, region: region, category: category, kind: kind, stage: stage,
                            status: status, withdrawn: withdrawn, launchedFrom: launchedFrom, launchedTo: launchedTo,
-                           replicates: replicates, replicatedBy: replicatedBy, limit: limit, after: after)
+                           replicates: replicates, replicatedBy: replicatedBy, limit: limit, after: after, sort: sort, page: page)
         }
     }
 
@@ -42,13 +43,18 @@ extension CatalogueCommand {
                 the written form above a stem. "Quoted words" match as a phrase, -word leaves out what holds \
                 the word; other text is plain words. A word of five letters or more that matches nothing is \
                 searched as the nearest words of the catalogue, and the output says so. Without words, \
-                innovations are listed by global id. The next page: repeat with --after TOKEN (printed at the end).
+                innovations are listed by global id; --sort newest or replicated orders by launch date or by \
+                replications. The next page: repeat with --after TOKEN (printed at the end), or ask for --page N. \
+                --counts prints how many match and how they spread over provinces and categories.
                 """)
         @OptionGroup var options: Options
         @Argument(help: "Words to search for (may be empty).") var text: String = ""
         @OptionGroup var filters: Filters
         @Option(name: .long, help: "Results per page (at most \(CatalogueQuery.maximumLimit)).") var limit = CatalogueQuery.defaultLimit
         @Option(name: .long, help: "Continue after this page token.") var after: String?
+        @Option(name: .long, help: "Order: relevance, newest or replicated.") var sort: SearchSort = .relevance
+        @Option(name: .long, help: "A page by number, within the first \(CatalogueQuery.maximumPageDepth) results.") var page: Int?
+        @Flag(name: .long, help: "Also count the matches and their spread (on stderr; in the JSON as total and facets).") var counts = false
         @Flag(name: .long, help: "Print CSV (formula cells neutralised).") var csv = false
 
         struct Printed: Encodable {
@@ -56,9 +62,13 @@ extension CatalogueCommand {
             var next: String?
             var corrections: [Correction]
             var leftOut: [String]
+            var total: Int?
+            var totalIsExact: Bool?
+            var facets: [String: [String: Int]]?
             enum CodingKeys: String, CodingKey {
-                case items, next, corrections
+                case items, next, corrections, total, facets
                 case leftOut = "left_out"
+                case totalIsExact = "total_exact"
             }
             struct Correction: Encodable {
                 var word: String
@@ -78,17 +88,23 @@ extension CatalogueCommand {
             }
             let query: CatalogueQuery
             do {
-                query = try filters.query(text: text, limit: limit, after: cursor).validated()
+                query = try filters.query(text: text, limit: limit, after: cursor, sort: sort, page: page).validated()
             } catch {
                 let option = error.parameter == "q" ? "search words" : "--" + error.parameter.replacingOccurrences(of: "_", with: "-")
                 throw ValidationError("\(option): \(error.reason)")
             }
             let store = try await options.store()
-            let page = try guarded { try store.search(query) }
+            let page = try guarded { try store.search(query, counts: counts) }
             if options.json {
+                let c = page.counts
+                let facets = c.map { ["province": $0.byProvince, "category": $0.byCategory, "stage": $0.byStage, "kind": $0.byKind, "year": $0.byYear] }
                 return try printJSON(Printed(items: page.hits.map { .init(entry: $0.entry, rank: $0.rank) }, next: page.next?.token,
                                              corrections: page.corrections.map { .init(word: $0.word, replacements: $0.replacements) },
-                                             leftOut: page.leftOut))
+                                             leftOut: page.leftOut, total: c?.total, totalIsExact: c?.exact, facets: facets))
+            }
+            if let c = page.counts {
+                let top = c.byProvince.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(5).map { "\($0.key) \($0.value)" }
+                FileHandle.standardError.write(Data("\(c.exact ? "" : "more than ")\(c.total) match(es); by province: \(top.joined(separator: ", "))\n".utf8))
             }
             for correction in page.corrections {
                 // On stderr: stdout stays the results alone, for CSV and pipes.

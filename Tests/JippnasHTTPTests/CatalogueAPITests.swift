@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import JippnasCore
+import JippnasOps
 import JippnasStore
 import JippnasTestSupport
 import NIOCore
@@ -65,6 +66,8 @@ struct CatalogueAPITests {
         #expect(stats.mostReplicated.contains { $0.innovation.globalId == "35:sw-surabaya-sapa-warga" })
 
         try await resultPages(client, live: live)
+        let counted = try #require(try await client.searchInnovations(query: .init(q: "warga", counts: true)).ok.body.json.total)
+        try commandLineSearch(site, counted: (counted.count, counted.exact))
         try await problemsAndCaching(site)
         try await exportsAndDocument(site, live: live)
         try await webPageEscapes(site)
@@ -107,6 +110,23 @@ struct CatalogueAPITests {
         let replicated = try await client.searchInnovations(query: .init(limit: 1, sort: .replicated)).ok.body.json.items
         let mostReplicated = try await client.getStats().ok.body.json.mostReplicated.first?.innovation.globalId
         #expect(replicated.first?.globalId == mostReplicated && mostReplicated != nil)
+    }
+
+    /// `jippnas catalogue search` offers the same counts and orders as the API.
+    func commandLineSearch(_ site: RunningSite, counted: (count: Int, exact: Bool)) throws {
+        let run = Subprocess.run([try ChildProcess.jippnasBinary(), "catalogue", "search", "warga", "--counts", "--sort", "newest",
+                                  "--json", "--database", site.catalogue])
+        #expect(run.status == 0, "\(run.output)")
+        struct Printed: Decodable {
+            var total: Int
+            var total_exact: Bool
+            var facets: [String: [String: Int]]
+        }
+        let printed = try JSONDecoder().decode(Printed.self, from: Data(run.output.utf8))
+        #expect(printed.total == counted.count && printed.total_exact == counted.exact)
+        #expect(printed.facets["province"]?.values.reduce(0, +) == printed.total)
+        let bad = Subprocess.run([try ChildProcess.jippnasBinary(), "catalogue", "search", "--page", "0", "--database", site.catalogue])
+        #expect(bad.status != 0 && bad.output.contains("--page"), "\(bad.output)")
     }
 
     func problemsAndCaching(_ site: RunningSite) async throws {
