@@ -17,7 +17,7 @@ public enum CatalogueAPI {
     /// Adds the API, its document and its middleware (problem documents, ETag, Cache-Control, CORS) to
     /// `router`. `store` should be opened read-only: its own connection pool, so no request can hold up the
     /// consumer's commits.
-    public static func register<Context: RequestContext>(on router: Router<Context>, store: CatalogueStore,
+    public static func register<Context: RequestContext>(on router: Router<Context>, store: CatalogueStore, search: CachedSearch,
                                                           summaries: CatalogueSummaries, settings: WebSettings,
                                                           logger: Logger) throws
     {
@@ -31,7 +31,7 @@ public enum CatalogueAPI {
             Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "public, max-age=3600"],
                      body: .init(byteBuffer: ByteBuffer(bytes: document)))
         }
-        try CatalogueHandlers(store: store, summaries: summaries).registerHandlers(
+        try CatalogueHandlers(store: store, search: search, summaries: summaries).registerHandlers(
             on: api, serverURL: URL(string: "/")!,
             // Compact: a page of results is a tenth smaller without the indentation.
             configuration: Configuration(jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]),
@@ -42,6 +42,7 @@ public enum CatalogueAPI {
 /// The operations of `openapi.json`.
 struct CatalogueHandlers: APIProtocol {
     let store: CatalogueStore
+    let search: CachedSearch
     let summaries: CatalogueSummaries
 
     func searchInnovations(_ input: Operations.SearchInnovations.Input) async throws -> Operations.SearchInnovations.Output {
@@ -75,7 +76,7 @@ struct CatalogueHandlers: APIProtocol {
         }
         let wantsCounts = q.counts ?? false
         // The whole live catalogue is counted exactly by its cached summary, not by counting rows.
-        var page = try store.search(query, counts: wantsCounts && query.isFiltered)
+        var page = try search.search(query, counts: wantsCounts && query.isFiltered)
         if wantsCounts, !query.isFiltered { page.counts = SearchCounts(try summaries.current().facets) }
         let corrections = page.corrections.map { Components.Schemas.Correction(word: $0.word, replacements: $0.replacements) }
         return .ok(.init(body: .json(.init(

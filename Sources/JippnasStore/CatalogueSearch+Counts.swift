@@ -46,11 +46,11 @@ extension CatalogueStore {
         var kept = SearchTerms.parse(query.text)
         kept.words.removeAll { rewrite.leftOut.contains($0) }
         let expression = SearchExpression(kept, stemmer: .shared, corrections: rewrite.corrections)
-        let (from, conditions, arguments) = Self.matching(query, expression)
-        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let source = Self.matching(query, expression, bounded: false)
         let sql = """
-            SELECT i.hub, i.category, i.stage, i.kind, substr(i.launched_on, 1, 4) FROM \(from) \(whereClause) LIMIT ?
+            SELECT i.hub, i.category, i.stage, i.kind, substr(i.launched_on, 1, 4) FROM \(source.from) \(source.whereClause) LIMIT ?
             """
+        let arguments = source.arguments
         return try read("count search results") { db in
             var counts = SearchCounts(total: 0, exact: true)
             let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments + [limit + 1])

@@ -62,14 +62,15 @@ extension CatalogueStore {
                           arguments: [expression]) ?? false
     }
 
-    /// Every term of the index made of letters (numbers are not corrected), with its record count.
+    /// Every term of the index made of letters (numbers are not corrected), with its record count; the
+    /// filters' terms are not words.
     private static func vocabulary(_ db: Database) throws -> [TypoCorrection.Term] {
         var terms: [TypoCorrection.Term] = []
         let cursor = try Row.fetchCursor(db, sql: "SELECT term, doc FROM innovation_fts_vocab WHERE length(term) >= ?",
                                          arguments: [TypoCorrection.minimumLength - 2])
         while let row = try cursor.next() {
             let text: String = row[0]
-            if !text.contains(where: \.isNumber) { terms.append(TypoCorrection.Term(text, documents: row[1])) }
+            if !text.contains(where: \.isNumber), !FilterTerms.letterTerms.contains(text) { terms.append(TypoCorrection.Term(text, documents: row[1])) }
         }
         return terms
     }

@@ -162,25 +162,24 @@ extension CatalogueStore {
     }
 
     private func search(_ query: CatalogueQuery, _ expression: SearchExpression) throws(StoreError) -> SearchPage {
-        var (from, conditions, arguments) = Self.matching(query, expression)
-        let key = Self.sortKey(query.sort, ranked: expression.match != nil)
+        var source = Self.matching(query, expression, bounded: query.sort == .relevance)
+        let key = Self.sortKey(query.sort, rank: source.rank)
         if let after = query.after {
             if let key, let rank = after.rank {
-                conditions.append("(\(key) > ? OR (\(key) = ? AND i.global_id > ?))")
-                arguments += [rank, rank, after.globalID]
+                source.conditions.append("(\(key) > ? OR (\(key) = ? AND i.global_id > ?))")
+                source.arguments += [rank, rank, after.globalID]
             } else {
-                conditions.append("i.global_id > ?")
-                arguments += [after.globalID]
+                source.conditions.append("i.global_id > ?")
+                source.arguments += [after.globalID]
             }
         }
-        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-        let rank = expression.match != nil ? "innovation_fts.rank" : "NULL"
         let sql = """
-            SELECT \(Self.qualifiedEntryColumns), \(rank) AS search_rank, \(key ?? "NULL") AS sort_key FROM \(from) \(whereClause)
+            SELECT \(Self.qualifiedEntryColumns), \(source.rank ?? "NULL") AS search_rank, \(key ?? "NULL") AS sort_key
+            FROM \(source.from) \(source.whereClause)
             ORDER BY \(key.map { $0 + ", " } ?? "")i.global_id LIMIT ? OFFSET ?
             """
         // One row more than the page shows whether there is a next page without a count.
-        arguments += [query.limit + 1, ((query.page ?? 1) - 1) * query.limit]
+        let arguments = source.arguments + [query.limit + 1, ((query.page ?? 1) - 1) * query.limit]
         let rows = try read("search") { db in try Row.fetchAll(db, sql: sql, arguments: arguments) }
         let shown = rows.prefix(query.limit)
         let hits = shown.map { SearchHit(entry: Self.entry($0), rank: $0["search_rank"]) }
@@ -189,26 +188,52 @@ extension CatalogueStore {
         return SearchPage(hits: hits, next: next)
     }
 
-    /// The tables and conditions of everything `query` matches, before any page position.
-    static func matching(_ query: CatalogueQuery, _ expression: SearchExpression) -> (from: String, conditions: [String], arguments: StatementArguments) {
+    /// The most matches a relevance ranking considers: the newest this many, in index order (rowid, the
+    /// order records arrived). bm25 reads every position of every match it ranks, and FTS5 cannot stop
+    /// early on `ORDER BY rank`: a word in a third of a million records cost half a second. Below this
+    /// many matches (every specific search) the ranking is exact; above, it is the best of the newest.
+    public static let rankedMatches = 4000
+
+    /// Where the rows of a search come from and what they must satisfy.
+    struct Source {
+        var from: String
+        /// The bm25 rank's column, nil without words.
+        var rank: String?
+        var conditions: [String]
+        var arguments: StatementArguments
+        var whereClause: String { conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ") }
+    }
+
+    /// The rows `query` matches. With words, FTS5 applies the filters itself (``FilterTerms``); `bounded`
+    /// ranks only the newest ``rankedMatches`` of them, which is taken only when the filters are all in the
+    /// index, so that every candidate is a result.
+    static func matching(_ query: CatalogueQuery, _ expression: SearchExpression, bounded: Bool) -> Source {
         var conditions: [String] = []
         var arguments: StatementArguments = []
         Self.filter(query, into: &conditions, &arguments)
         if let match = expression.match {
-            return ("innovation_fts JOIN innovation i ON i.rowid = innovation_fts.rowid",
-                    ["innovation_fts MATCH ?"] + conditions, [match] + arguments)
+            let filters = FilterTerms(query)
+            let narrowed = filters.narrowing(match)
+            if bounded, filters.isComplete {
+                return Source(from: """
+                    (SELECT rowid, rank FROM innovation_fts WHERE innovation_fts MATCH ? ORDER BY rowid DESC LIMIT \(rankedMatches)) m
+                    JOIN innovation i ON i.rowid = m.rowid
+                    """, rank: "m.rank", conditions: conditions, arguments: [narrowed] + arguments)
+            }
+            return Source(from: "innovation_fts JOIN innovation i ON i.rowid = innovation_fts.rowid", rank: "innovation_fts.rank",
+                          conditions: ["innovation_fts MATCH ?"] + conditions, arguments: [narrowed] + arguments)
         }
         if let excluded = expression.excluded {
             conditions.append("i.rowid NOT IN (SELECT rowid FROM innovation_fts WHERE innovation_fts MATCH ?)")
             arguments += [excluded]
         }
-        return ("innovation i", conditions, arguments)
+        return Source(from: "innovation i", rank: nil, conditions: conditions, arguments: arguments)
     }
 
     /// What results are ordered by before the global id, lower first; nil for a listing by global id.
-    static func sortKey(_ sort: SearchSort, ranked: Bool) -> String? {
+    static func sortKey(_ sort: SearchSort, rank: String?) -> String? {
         switch sort {
-        case .relevance: ranked ? "innovation_fts.rank" : nil
+        case .relevance: rank
         // 2021-03-12 → -20210312: later launches sort first, those without a date last.
         case .newest: "-CAST(replace(coalesce(i.launched_on, '0'), '-', '') AS REAL)"
         // Through the index on replicates: a count per result, cheap for the page of a search.

@@ -243,7 +243,7 @@ public final class CatalogueStore: Sendable {
     }
 
     /// The migration that builds the Indonesian search index from every record.
-    static let indexRebuildingMigration = "catalogue-v9-search-stems"
+    static let indexRebuildingMigration = "catalogue-v10-search-filters"
 
     private static let staleIndexAdvice = "its search index was built with other stems than this version computes; "
         + "start the daemon (it rebuilds the index) or run `jippnas catalogue reindex` first"
@@ -402,7 +402,8 @@ public final class CatalogueStore: Sendable {
                 ) WITHOUT ROWID;
                 """)
         }
-        m.registerMigration("catalogue-v9-search-stems", migrate: SearchIndex.create)
+        m.registerMigration("catalogue-v9-search-stems", migrate: SearchIndex.retireV4)
+        m.registerMigration("catalogue-v10-search-filters", migrate: SearchIndex.create)
         return m
     }()
 
@@ -1087,6 +1088,7 @@ public final class CatalogueStore: Sendable {
         try pool.write { db in
             let result = try body(db)
             try SearchIndex.flush(db)
+            try db.execute(sql: SearchIndex.bumpVersion)
             return result
         }
     }

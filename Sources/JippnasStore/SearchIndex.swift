@@ -21,7 +21,8 @@ import JippnasText
 enum SearchIndex {
     /// bm25 weights of title, agency, summary, benefits, the title's stems and the other fields' stems:
     /// a word in the title counts most, a stem of it next, and an exact form always more than its stem.
-    static let rankFunction = "bm25(10.0, 4.0, 1.0, 1.0, 5.0, 0.5)"
+    /// The filters' terms weigh nothing: they narrow, they do not rank.
+    static let rankFunction = "bm25(10.0, 4.0, 1.0, 1.0, 5.0, 0.5, 0.0)"
     static let stemsFunctionName = "jippnas_stems"
     /// What the stems this process computes depend on (``IndonesianStemmer/fingerprint``).
     static var stemmerFingerprint: String { IndonesianStemmer.shared.fingerprint }
@@ -32,48 +33,79 @@ enum SearchIndex {
         return IndonesianStemmer.shared.stemText(text)
     }
 
-    /// Migration `catalogue-v9-search-stems`: replaces v4's index and its per-row triggers.
-    static func create(_ db: Database) throws {
+    /// Migration `catalogue-v9-search-stems`: retired v4's index and its per-row triggers. Its index is
+    /// replaced in v10 by one that also holds the filters, so it only drops v4's objects now: a catalogue
+    /// migrated from before v9 builds one index, not two.
+    static func retireV4(_ db: Database) throws {
         try db.execute(sql: """
             DROP TRIGGER IF EXISTS innovation_fts_insert;
             DROP TRIGGER IF EXISTS innovation_fts_delete;
             DROP TRIGGER IF EXISTS innovation_fts_update;
             DROP TABLE IF EXISTS innovation_fts;
+            """)
+    }
+
+    /// The filters of a row as index terms (`p35 r3578 ckesehatan kdigital spenerapan tactive y2021 w0`),
+    /// from the columns named `prefix`hub, … (`old.` in a trigger, nothing in the view).
+    static func filterTerms(_ prefix: String = "") -> String {
+        """
+        'p' || replace(\(prefix)hub, '.', '') || ' r' || replace(\(prefix)region, '.', '') || ' c' || replace(\(prefix)category, '_', '') \
+        || ' k' || replace(\(prefix)kind, '_', '') || ' s' || replace(\(prefix)stage, '_', '') || ' t' || replace(\(prefix)status, '_', '') \
+        || ' y' || coalesce(substr(\(prefix)launched_on, 1, 4), 'none') || ' w' || \(prefix)withdrawn
+        """
+    }
+
+    /// The columns whose change a row's index entry follows: its text and its filters.
+    static let indexedColumns = ["title", "agency", "summary", "benefits", "hub", "region", "category", "kind", "stage", "status",
+                                 "launched_on", "withdrawn"]
+
+    /// Migration `catalogue-v10-search-filters`: the index of text, stems and filters, its triggers, and
+    /// the index built from every record.
+    static func create(_ db: Database) throws {
+        let changed = indexedColumns.map { "old.\($0) IS NOT new.\($0)" }.joined(separator: " OR ")
+        let oldValues = indexedColumns.map { "old.\($0)" }.joined(separator: ", ")
+        try db.execute(sql: """
+            DROP TRIGGER IF EXISTS innovation_search_insert;
+            DROP TRIGGER IF EXISTS innovation_search_delete;
+            DROP TRIGGER IF EXISTS innovation_search_update;
+            DROP TABLE IF EXISTS innovation_fts_vocab;
+            DROP TABLE IF EXISTS innovation_fts;
+            DROP VIEW IF EXISTS innovation_search_doc;
+            DROP TABLE IF EXISTS search_pending;
+            CREATE TABLE IF NOT EXISTS search_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
             CREATE VIEW innovation_search_doc AS
                 SELECT rowid AS doc, title, agency, summary, benefits, \(stemsFunctionName)(title) AS title_stems,
-                    \(stemsFunctionName)(coalesce(agency, '') || ' ' || coalesce(summary, '') || ' ' || coalesce(benefits, '')) AS text_stems
+                    \(stemsFunctionName)(coalesce(agency, '') || ' ' || coalesce(summary, '') || ' ' || coalesce(benefits, '')) AS text_stems,
+                    \(filterTerms()) AS filters
                 FROM innovation;
             CREATE VIRTUAL TABLE innovation_fts USING fts5(
-                title, agency, summary, benefits, title_stems, text_stems,
+                title, agency, summary, benefits, title_stems, text_stems, filters,
                 content='innovation_search_doc', content_rowid='doc',
                 tokenize='unicode61 remove_diacritics 2'
             );
             INSERT INTO innovation_fts(innovation_fts, rank) VALUES ('rank', '\(rankFunction)');
             -- The index's terms and how many records hold each: what a mistyped word is corrected to.
             CREATE VIRTUAL TABLE innovation_fts_vocab USING fts5vocab(innovation_fts, 'row');
-            -- Rows whose index entry is out of date: `indexed` = 1 with the text the index holds for the row
+            -- Rows whose index entry is out of date: `indexed` = 1 with the values the index holds for the row
             -- (its first old values in this batch), 0 for a row the index does not hold yet. NOT EXISTS, not
             -- OR IGNORE: inside a trigger the outer statement's conflict handling (an upsert's) overrides it.
             CREATE TABLE search_pending (
-                doc INTEGER PRIMARY KEY,
-                indexed INTEGER NOT NULL,
-                title TEXT, agency TEXT, summary TEXT, benefits TEXT
+                doc INTEGER PRIMARY KEY, indexed INTEGER NOT NULL,
+                \(indexedColumns.map { "\($0) ANY" }.joined(separator: ", "))
             );
             CREATE TRIGGER innovation_search_insert AFTER INSERT ON innovation BEGIN
                 INSERT INTO search_pending(doc, indexed) SELECT new.rowid, 0
                 WHERE NOT EXISTS (SELECT 1 FROM search_pending WHERE doc = new.rowid);
             END;
             CREATE TRIGGER innovation_search_delete AFTER DELETE ON innovation BEGIN
-                INSERT INTO search_pending SELECT old.rowid, 1, old.title, old.agency, old.summary, old.benefits
+                INSERT INTO search_pending SELECT old.rowid, 1, \(oldValues)
                 WHERE NOT EXISTS (SELECT 1 FROM search_pending WHERE doc = old.rowid);
             END;
-            CREATE TRIGGER innovation_search_update AFTER UPDATE OF title, agency, summary, benefits ON innovation
-            WHEN old.title IS NOT new.title OR old.agency IS NOT new.agency OR old.summary IS NOT new.summary
-                OR old.benefits IS NOT new.benefits BEGIN
-                INSERT INTO search_pending SELECT old.rowid, 1, old.title, old.agency, old.summary, old.benefits
+            CREATE TRIGGER innovation_search_update AFTER UPDATE OF \(indexedColumns.joined(separator: ", ")), replicates ON innovation
+            WHEN \(changed) OR old.replicates IS NOT new.replicates BEGIN
+                INSERT INTO search_pending SELECT old.rowid, 1, \(oldValues)
                 WHERE NOT EXISTS (SELECT 1 FROM search_pending WHERE doc = old.rowid);
             END;
-            CREATE TABLE search_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
             """)
         try rebuild(db)
     }
@@ -83,15 +115,28 @@ enum SearchIndex {
     static func flush(_ db: Database) throws {
         guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM search_pending)")) == true else { return }
         try db.execute(sql: """
-            INSERT INTO innovation_fts(innovation_fts, rowid, title, agency, summary, benefits, title_stems, text_stems)
+            INSERT INTO innovation_fts(innovation_fts, rowid, title, agency, summary, benefits, title_stems, text_stems, filters)
                 SELECT 'delete', doc, title, agency, summary, benefits, \(stemsFunctionName)(title),
-                    \(stemsFunctionName)(coalesce(agency, '') || ' ' || coalesce(summary, '') || ' ' || coalesce(benefits, ''))
+                    \(stemsFunctionName)(coalesce(agency, '') || ' ' || coalesce(summary, '') || ' ' || coalesce(benefits, '')),
+                    \(filterTerms())
                 FROM search_pending WHERE indexed = 1;
-            INSERT INTO innovation_fts(rowid, title, agency, summary, benefits, title_stems, text_stems)
-                SELECT d.doc, d.title, d.agency, d.summary, d.benefits, d.title_stems, d.text_stems
+            INSERT INTO innovation_fts(rowid, title, agency, summary, benefits, title_stems, text_stems, filters)
+                SELECT d.doc, d.title, d.agency, d.summary, d.benefits, d.title_stems, d.text_stems, d.filters
                 FROM search_pending p JOIN innovation_search_doc d ON d.doc = p.doc;
             DELETE FROM search_pending;
             """)
+    }
+
+    /// Counts the store's write transactions, so that a cache of results (``CachedSearch``) knows when its
+    /// answers may be out of date: any commit may change a record a page shows.
+    static let bumpVersion = """
+        INSERT INTO search_meta(key, value) VALUES ('version', '1')
+        ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT);
+        """
+
+    /// What ``bumpVersion`` counted: changes differ exactly when this does.
+    static func version(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT CAST(value AS INTEGER) FROM search_meta WHERE key = 'version'")) ?? 0
     }
 
     /// Rebuilds the whole index from the records and records the stemmer it was built with.
@@ -100,6 +145,7 @@ enum SearchIndex {
             DELETE FROM search_pending;
             INSERT INTO innovation_fts(innovation_fts) VALUES ('rebuild');
             INSERT OR REPLACE INTO search_meta(key, value) VALUES ('stemmer', ?);
+            \(bumpVersion)
             """, arguments: [IndonesianStemmer.shared.fingerprint])
     }
 

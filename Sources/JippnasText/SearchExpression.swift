@@ -29,21 +29,23 @@ public struct SearchExpression: Sendable, Equatable {
                 continue
             }
             let word = terms.words[index]
+            // Only the last word may still be being typed: it alone matches as a prefix.
+            let prefix = index == terms.words.count - 1
             if let replacements = corrections[word], !replacements.isEmpty {
-                words.append("(" + replacements.map { Self.word($0, stemmer) }.joined(separator: " OR ") + ")")
+                words.append("(" + replacements.map { Self.word($0, stemmer, prefix: false) }.joined(separator: " OR ") + ")")
             } else if let expansions = Abbreviations.expansions[word] {
                 let spelled = expansions.map { SearchText.words($0) }
-                    .map { $0.count == 1 ? Self.word($0[0], stemmer) : Self.phrase($0) }
-                words.append("(" + ([Self.word(word, stemmer)] + spelled).joined(separator: " OR ") + ")")
+                    .map { $0.count == 1 ? Self.word($0[0], stemmer, prefix: false) : Self.phrase($0) }
+                words.append("(" + ([Self.word(word, stemmer, prefix: prefix)] + spelled).joined(separator: " OR ") + ")")
             } else {
-                words.append(Self.word(word, stemmer))
+                words.append(Self.word(word, stemmer, prefix: prefix))
             }
             index += 1
         }
         let phrases = terms.phrases.map(Self.phrase)
         let required = words + phrases
         self.required = required.isEmpty ? nil : required.joined(separator: " AND ")
-        self.excluded = terms.excluded.isEmpty ? nil : terms.excluded.map { Self.word($0, stemmer) }.joined(separator: " OR ")
+        self.excluded = terms.excluded.isEmpty ? nil : terms.excluded.map { Self.word($0, stemmer, prefix: false) }.joined(separator: " OR ")
     }
 
     /// The whole MATCH expression when something is required: the required part without the excluded one.
@@ -58,13 +60,77 @@ public struct SearchExpression: Sendable, Equatable {
         "\(textColumns) : \"\(words.joined(separator: " "))\""
     }
 
-    /// One word's expression: as written (a prefix from three letters) or by any of its stems.
-    public static func word(_ word: String, _ stemmer: IndonesianStemmer) -> String {
+    /// One word's expression: as written (with `prefix`, its completions too, from three letters) or by
+    /// any of its stems.
+    public static func word(_ word: String, _ stemmer: IndonesianStemmer, prefix: Bool = true) -> String {
         // A word of one or two letters is matched whole: as a prefix it would gather hundreds of terms
-        // (`di` → dinas, digital, ...), which without a prefix index means merging all their lists.
-        let written = word.unicodeScalars.count >= SearchText.minimumPrefixLength ? "\"\(word)\"*" : "\"\(word)\""
+        // (`di` → dinas, digital, ...), which without a prefix index means merging all their lists. A word
+        // the user has finished typing is matched whole too: its stems already find its other forms.
+        let written = prefix && word.unicodeScalars.count >= SearchText.minimumPrefixLength ? "\"\(word)\"*" : "\"\(word)\""
         // Stems come from a dictionary, not the user; quotes are doubled all the same, as FTS5 escapes them.
         let stems = stemmer.stems(word).map { "\"\($0.replacingOccurrences(of: "\"", with: "\"\""))\"" }.joined(separator: " OR ")
         return "(\(textColumns) : \(written) OR \(stemColumns) : (\(stems)))"
+    }
+}
+
+/// A query's filters as terms of the index's `filters` column (``SearchIndex/filterTerms``), so that FTS5
+/// narrows the matches itself instead of the records being read to test each: the matches a bounded
+/// ranking then picks from are all results.
+public struct FilterTerms: Sendable, Equatable {
+    /// What every result's filters column must match; nil when no filter applies.
+    public var required: String?
+    /// What no result's filters column may match (a withdrawn flag).
+    public var excluded: String?
+    /// Whether every filter of the query is among the terms. When one is not (replication links, an
+    /// open-ended year range), results must also be tested against the records themselves.
+    public var isComplete: Bool
+
+    /// Year ranges up to this long become year terms; longer ones, or open-ended, are tested per record.
+    public static let maximumYearSpan = 30
+
+    public init(_ q: CatalogueQuery) {
+        var terms: [String] = []
+        let squeezed: [(String, String?)] = [
+            ("p", q.province), ("r", q.region), ("c", q.category?.rawValue), ("k", q.kind?.rawValue), ("s", q.stage?.rawValue),
+            ("t", q.status?.rawValue),
+        ]
+        for case let (prefix, value?) in squeezed {
+            terms.append(Self.term(prefix + value))
+        }
+        var complete = q.replicates == nil && q.replicatedBy == nil
+        switch (q.launchedFrom, q.launchedTo) {
+        case (nil, nil): break
+        case let (from?, to?) where to >= from && to - from < Self.maximumYearSpan:
+            terms.append("(" + (from...to).map { Self.term("y\($0)") }.joined(separator: " OR ") + ")")
+        default: complete = false
+        }
+        switch q.withdrawn {
+        case .exclude: excluded = Self.column(Self.term("w1"))
+        case .only: terms.append(Self.term("w1"))
+        case .include: break
+        }
+        required = terms.isEmpty ? nil : Self.column(terms.joined(separator: " AND "))
+        isComplete = complete
+    }
+
+    /// The filter terms made of letters alone (category, kind, stage, status), which the index's vocabulary
+    /// holds beside the words: never offered as a typo's correction.
+    public static let letterTerms: Set<String> = Set(
+        Category.allCases.map { "c" + $0.rawValue } + InnovationKind.allCases.map { "k" + $0.rawValue }
+            + Stage.allCases.map { "s" + $0.rawValue } + InnovationStatus.allCases.map { "t" + $0.rawValue }
+    ).reduce(into: Set<String>()) { $0.insert(String($1.unicodeScalars.filter { $0 != "_" && $0 != "." }.map(Character.init))) }
+
+    /// A filter value as the index holds it: the SQL's `replace` of `.` and `_` is undone by dropping both.
+    static func term(_ text: String) -> String {
+        "\"" + text.unicodeScalars.filter { $0 != "." && $0 != "_" && $0 != "\"" }.map(String.init).joined() + "\""
+    }
+
+    static func column(_ expression: String) -> String { "{filters} : (\(expression))" }
+
+    /// `match` narrowed by the filters: the required terms joined, the excluded left out.
+    public func narrowing(_ match: String) -> String {
+        var narrowed = required.map { "(\(match)) AND \($0)" } ?? match
+        if let excluded { narrowed = "(\(narrowed)) NOT \(excluded)" }
+        return narrowed
     }
 }

@@ -12,13 +12,15 @@ import Mustache
 /// the catalogue keeps HTML-looking ones verbatim on purpose.
 public struct CatalogueWeb: Sendable {
     let store: CatalogueStore
+    let search: CachedSearch
     let summaries: CatalogueSummaries
     let templates: MustacheLibrary
     let css: String
     let logger: Logger
 
-    public init(store: CatalogueStore, summaries: CatalogueSummaries, logger: Logger) throws {
-        self.store = store
+    public init(search: CachedSearch, summaries: CatalogueSummaries, logger: Logger) throws {
+        self.store = search.store
+        self.search = search
         self.summaries = summaries
         self.logger = logger
         func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
@@ -57,7 +59,7 @@ public struct CatalogueWeb: Sendable {
         do {
             let query = try CatalogueQuery(parameters: values)
             // The whole live catalogue is counted exactly by its cached summary, not by counting rows.
-            var results = try store.search(query, counts: query.isFiltered)
+            var results = try search.search(query, counts: query.isFiltered)
             if !query.isFiltered { results.counts = SearchCounts(try summaries.current().facets) }
             page.show(results, query: query, values: values)
         } catch let invalid as CatalogueQuery.Invalid {

@@ -17,8 +17,10 @@ enum CatalogueSite {
     static func register(on router: Router<BasicRequestContext>, settings: AggregatorSettings, logger: Logger) throws {
         let store = try CatalogueStore(path: settings.database, access: .readOnly)
         let summaries = CatalogueSummaries(store: store, maxAge: .seconds(settings.web.cacheMaxAge))
-        try CatalogueAPI.register(on: router, store: store, summaries: summaries, settings: settings.web, logger: logger)
-        try CatalogueWeb(store: store, summaries: summaries, logger: logger).register(on: router)
+        // One cache for both: the page and the API ask the same searches.
+        let search = CachedSearch(store: store)
+        try CatalogueAPI.register(on: router, store: store, search: search, summaries: summaries, settings: settings.web, logger: logger)
+        try CatalogueWeb(search: search, summaries: summaries, logger: logger).register(on: router)
     }
 }
 

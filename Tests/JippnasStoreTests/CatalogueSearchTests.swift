@@ -175,7 +175,7 @@ struct CatalogueSearchTests {
                     DROP TRIGGER innovation_search_update; DROP TABLE search_pending; DROP TABLE search_meta;
                     DROP VIEW innovation_search_doc; DROP TABLE innovation_fts_vocab; DROP TABLE innovation_fts;
                     DROP INDEX innovation_replicates; DROP INDEX innovation_region;
-                    DELETE FROM grdb_migrations WHERE identifier IN ('catalogue-v4-search', 'catalogue-v9-search-stems');
+                    DELETE FROM grdb_migrations WHERE identifier IN ('catalogue-v4-search', 'catalogue-v9-search-stems', 'catalogue-v10-search-filters');
                     """)
             }
         }
@@ -184,7 +184,7 @@ struct CatalogueSearchTests {
         #expect(throws: StoreError.self) { try CatalogueStore(path: path) }
         let notes = Mutex<[String]>([])
         let migrated = try CatalogueStore(path: path, searchIndex: .rebuildIfStale) { note in notes.withLock { $0.append(note) } }
-        #expect(notes.withLock { $0 }.contains { $0.contains("catalogue-v9-search-stems") })
+        #expect(notes.withLock { $0 }.contains { $0.contains("catalogue-v10-search-filters") })
         #expect(try ids(migrated, CatalogueQuery(text: "inovasi lama", limit: 100)).count == 50)
         #expect(try migrated.searchIndexIsConsistent())
     }
@@ -240,10 +240,14 @@ struct SearchTextTests {
     func matchExpressions() {
         let stemmer = IndonesianStemmer.shared
         let plain = SearchExpression(SearchTerms.parse("perizinan di ab"), stemmer: stemmer)
-        #expect(plain.match == "({title agency summary benefits} : \"perizinan\"* OR {title_stems text_stems} : (\"izin\"))"
+        #expect(plain.match == "({title agency summary benefits} : \"perizinan\" OR {title_stems text_stems} : (\"izin\"))"
             + " AND ({title agency summary benefits} : \"ab\" OR {title_stems text_stems} : (\"ab\"))", "di is a stopword")
+        // Only the last word, the one perhaps still being typed, matches its completions.
+        let typing = SearchExpression(SearchTerms.parse("izin perizin"), stemmer: stemmer)
+        #expect(typing.match?.hasPrefix("({title agency summary benefits} : \"izin\" OR") == true)
+        #expect(typing.match?.contains("{title agency summary benefits} : \"perizin\"* OR") == true)
         let excluding = SearchExpression(SearchTerms.parse("akta -daring"), stemmer: stemmer)
-        #expect(excluding.match?.hasSuffix(" NOT (({title agency summary benefits} : \"daring\"* OR {title_stems text_stems} : (\"daring\")))") == true)
+        #expect(excluding.match?.hasSuffix(" NOT (({title agency summary benefits} : \"daring\" OR {title_stems text_stems} : (\"daring\")))") == true)
         let onlyExcluded = SearchExpression(SearchTerms.parse("-daring"), stemmer: stemmer)
         #expect(onlyExcluded.match == nil && onlyExcluded.excluded != nil)
         #expect(SearchExpression(SearchTerms.parse("\"satu pintu\""), stemmer: stemmer).match

@@ -97,3 +97,21 @@ extension CatalogueSearchTests {
         #expect(try CatalogueQuery(limit: 10, page: 100).validated().page == 100)
     }
 }
+
+extension CatalogueSearchTests {
+    @Test("cached results last until the next commit, whatever it changed")
+    func cachedUntilCommit() throws {
+        let s = try store([change("a", seq: 1, title: "Posyandu Balita") { $0.contact = "lama@example.id" }])
+        let cache = CachedSearch(store: s)
+        let query = try CatalogueQuery(text: "posyandu").validated()
+        #expect(try cache.search(query).hits.map(\.entry.innovation.contact) == ["lama@example.id"])
+        let version = try s.searchVersion()
+        #expect(try cache.search(query) == s.search(query) && s.searchVersion() == version)
+        // A new revision that changes no searched word still shows at once.
+        _ = try s.apply([change("a", revision: 2, seq: 2, title: "Posyandu Balita") { $0.contact = "baru@example.id" }])
+        #expect(try s.searchVersion() > version)
+        #expect(try cache.search(query).hits.map(\.entry.innovation.contact) == ["baru@example.id"])
+        _ = try s.apply([change("b", seq: 3, title: "Posyandu Lansia")])
+        #expect(try cache.search(query, counts: true).counts?.total == 2)
+    }
+}

@@ -4,7 +4,7 @@ import Foundation
 ///
 /// Shared by `jippnas catalogue search`, the HTTP API and the web page, so all three accept and refuse
 /// the same things. ``validated()`` is the one place a filter is checked.
-public struct CatalogueQuery: Sendable, Equatable {
+public struct CatalogueQuery: Sendable, Hashable {
     /// What the user typed, read by ``SearchTerms``: plain words, `"phrases"` and `-excluded` words; FTS
     /// syntax is never passed through.
     public var text: String

@@ -3,7 +3,7 @@ import Foundation
 /// Where a page of results ended: the sort key (a text search's rank, or the order's key) and global id of
 /// its last row, as an opaque token. Results are ordered by (key, global id), so the next page starts
 /// strictly after it and no row is skipped or repeated while the catalogue does not change.
-public struct SearchCursor: Sendable, Equatable {
+public struct SearchCursor: Sendable, Hashable {
     /// The sort key of the last row, lower first: the bm25 rank of a text search, minus the launch date
     /// (`-20210312`) or minus the replications for the other orders; nil for a listing by global id.
     public var rank: Double?
@@ -70,7 +70,7 @@ public struct SearchCursor: Sendable, Equatable {
 
 /// What a search did to a query that found nothing as typed: words searched as the terms they most likely
 /// meant, and a word left out.
-public struct SearchRewrite: Sendable, Equatable {
+public struct SearchRewrite: Sendable, Hashable {
     /// Mistyped word → the index terms searched instead, the most frequent first.
     public var corrections: [String: [String]]
     public var leftOut: [String]
