@@ -25,7 +25,7 @@ struct SearchBench: AsyncParsableCommand {
     var relevance = "Tests/Relevance"
 
     func run() async throws {
-        var report = SearchReport(header: header)
+        var report = SearchReport(header: header, wrkDistinct: queries)
         let judged = try RelevanceSet.load(directory: relevance)
         report.relevance = try RelevanceReport.evaluate(judged, catalogueAt: work + "/relevance-\(UUID().uuidString.prefix(8)).sqlite")
         note("relevance over \(judged.queries.count) judged queries: nDCG@10 \(report.relevance?.overall.ndcg ?? 0)")
@@ -39,11 +39,10 @@ struct SearchBench: AsyncParsableCommand {
             var generator = SystemRandomNumberGenerator()
             let workload = QueryWorkload(count: queries, using: &generator)
             var result = SizeResult(rows: size)
-            result.inProcessFiltered = try latency(workload.twoWordsOneFilter) { try store.search($0) }
-            result.inProcessSpecific = try latency(workload.specificOneFilter) { try store.search($0) }
-            result.inProcessTwoWords = try latency(workload.twoWords) { try store.search($0) }
-            result.inProcessFirstPage = try latency(workload.browse) { try store.search($0) }
-            note("\(size) rows in process: filtered \(result.inProcessFiltered), unfiltered \(result.inProcessTwoWords)")
+            for (name, queries) in workload.classes {
+                result.inProcess.append((name, try latency(queries) { try store.search($0) }))
+                note("\(size) rows in process, \(name): \(result.inProcess.last!.1)")
+            }
             result.cli = try cliRuns(path: path, workload.twoWordsOneFilter.prefix(20))
             try await http(path: path, workload: workload, into: &result)
             report.sizes.append(result)
@@ -87,12 +86,13 @@ struct SearchBench: AsyncParsableCommand {
         defer { server.terminate(); server.waitUntilExit() }
         let base = "http://127.0.0.1:\(port)"
         try await waitForServer(base)
-        result.httpFiltered = try await httpLatency(workload.twoWordsOneFilter.map { base + $0.apiPath })
-        result.httpSpecific = try await httpLatency(workload.specificOneFilter.map { base + $0.apiPath })
+        for (name, queries) in workload.classes {
+            result.http.append((name, try await httpLatency(queries.map { base + $0.apiPath })))
+        }
         guard FileManager.default.isExecutableFile(atPath: wrk) else { return note("no \(wrk): HTTP throughput not measured") }
-        result.wrk = try load(base, workload.twoWordsOneFilter, name: "common")
-        result.wrkSpecific = try load(base, workload.specificOneFilter, name: "specific")
-        note("\(result.rows) rows over HTTP: \(result.wrk?.summary ?? "-"); specific: \(result.wrkSpecific?.summary ?? "-")")
+        result.wrkZipf = try load(base, workload.zipfMix, name: "zipf")
+        result.wrk = try load(base, workload.twoWordsOneFilter, name: "distinct")
+        note("\(result.rows) rows over HTTP: Zipf mix \(result.wrkZipf?.summary ?? "-"); distinct \(result.wrk?.summary ?? "-")")
     }
 
     /// wrk with 32 connections cycling through `queries`.
@@ -161,14 +161,11 @@ struct WrkResult {
 
 struct SizeResult {
     var rows: Int
-    var inProcessFiltered = Percentiles.none
-    var inProcessSpecific = Percentiles.none
-    var httpSpecific = Percentiles.none
-    var wrkSpecific: WrkResult?
-    var inProcessTwoWords = Percentiles.none
-    var inProcessFirstPage = Percentiles.none
+    /// Per query class, in the workload's order.
+    var inProcess: [(String, Percentiles)] = []
+    var http: [(String, Percentiles)] = []
     var cli = Percentiles.none
-    var httpFiltered = Percentiles.none
+    var wrkZipf: WrkResult?
     var wrk: WrkResult?
 }
 
@@ -180,6 +177,7 @@ extension Percentiles {
 
 struct SearchReport {
     var header: String
+    var wrkDistinct = 0
     var sizes: [SizeResult] = []
     var relevance: RelevanceReport?
 
@@ -188,24 +186,19 @@ struct SearchReport {
         out += header.isEmpty ? "" : header + "\n\n"
         out += "| rows | query | path | p50 ms | p99 ms | max ms |\n| ---: | --- | --- | ---: | ---: | ---: |\n"
         for s in sizes {
-            let rows: [(String, String, Percentiles)] = [
-                ("two words + province", "in process (the CLI's query)", s.inProcessFiltered),
-                ("topic word + name + province", "in process", s.inProcessSpecific),
-                ("two words", "in process", s.inProcessTwoWords),
-                ("no words, category filter", "in process", s.inProcessFirstPage),
-                ("two words + province", "`jippnas catalogue search` process", s.cli),
-                ("two words + province", "HTTP, one client", s.httpFiltered),
-                ("topic word + name + province", "HTTP, one client", s.httpSpecific),
-            ]
+            let rows = s.inProcess.map { ($0.0, "in process", $0.1) } + [("two words + province", "`jippnas catalogue search` process", s.cli)]
+                + s.http.map { ($0.0, "HTTP, one client", $0.1) }
             for (query, path, p) in rows {
                 out += String(format: "| %d | %@ | %@ | %.2f | %.2f | %.1f |\n", s.rows, query, path, p.p50, p.p99, p.max)
             }
         }
         out += "\n"
         for s in sizes {
-            if let wrk = s.wrk { out += "- \(s.rows) rows, HTTP under `wrk -t2 -c32` (two topic words + province): \(wrk.summary).\n" }
-            if let wrk = s.wrkSpecific {
-                out += "- \(s.rows) rows, HTTP under `wrk -t2 -c32` (topic word + name + province): \(wrk.summary).\n"
+            if let wrk = s.wrkZipf {
+                out += "- \(s.rows) rows, HTTP under `wrk -t2 -c32`, Zipf mix of 1000 searches of every class: \(wrk.summary).\n"
+            }
+            if let wrk = s.wrk {
+                out += "- \(s.rows) rows, HTTP under `wrk -t2 -c32`, two words + province, \(wrkDistinct) searches in turn: \(wrk.summary).\n"
             }
         }
         if let relevance {

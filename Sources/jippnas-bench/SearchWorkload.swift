@@ -134,17 +134,19 @@ enum CatalogueGenerator {
     }
 }
 
-/// The searches measured, drawn from the same word frequencies as the text.
+/// The searches measured, by class, drawn from the same word frequencies as the text.
 struct QueryWorkload {
-    /// A topic word and a program or place name: someone who knows what they look for.
-    var specificOneFilter: [CatalogueQuery] = []
-    var twoWordsOneFilter: [CatalogueQuery] = []
-    var twoWords: [CatalogueQuery] = []
-    var browse: [CatalogueQuery] = []
+    /// Each class's name and its searches, in the order the report lists them.
+    var classes: [(name: String, queries: [CatalogueQuery])] = []
+    /// A thousand distinct searches of every class, asked as often as Zipf's law says (the n-th most
+    /// popular about 1/n as often as the first): what many people searching at once ask.
+    var zipfMix: [CatalogueQuery] = []
 
     /// Two words of one topic (one of them, a third of the time, a word every innovation uses), as someone
     /// looking for an innovation of that kind types them; a word still being typed is cut to five letters.
     init<G: RandomNumberGenerator>(count: Int, using g: inout G) {
+        var common: [CatalogueQuery] = [], two: [CatalogueQuery] = [], twoFiltered: [CatalogueQuery] = []
+        var specific: [CatalogueQuery] = [], rare: [CatalogueQuery] = [], typo: [CatalogueQuery] = [], browse: [CatalogueQuery] = []
         for _ in 0..<count {
             let topic = Int.random(in: 0..<Vocabulary.topics.count, using: &g)
             var first = Int.random(in: 0..<3, using: &g) == 0
@@ -154,11 +156,37 @@ struct QueryWorkload {
             if first.count > 6, Bool.random(using: &g) { first = String(first.prefix(5)) }
             if second.count > 6, Int.random(in: 0..<4, using: &g) == 0 { second = String(second.prefix(5)) }
             let province = CatalogueGenerator.hubs[Int.random(in: 0..<CatalogueGenerator.hubs.count, using: &g)]
-            twoWordsOneFilter.append(CatalogueQuery(text: "\(first) \(second)", province: province))
-            specificOneFilter.append(CatalogueQuery(text: "\(second) \(Vocabulary.name(using: &g))", province: province))
-            twoWords.append(CatalogueQuery(text: "\(first) \(second)"))
+            common.append(CatalogueQuery(text: Vocabulary.zipf(Vocabulary.general, using: &g)))
+            two.append(CatalogueQuery(text: "\(first) \(second)"))
+            twoFiltered.append(CatalogueQuery(text: "\(first) \(second)", province: province))
+            specific.append(CatalogueQuery(text: "\(second) \(Vocabulary.name(using: &g))", province: province))
+            rare.append(CatalogueQuery(text: Vocabulary.name(using: &g) + Vocabulary.name(using: &g)))
+            typo.append(CatalogueQuery(text: Self.mistype(Vocabulary.topics[topic].filter { $0.count >= 6 }.randomElement(using: &g) ?? "puskesmas",
+                                                          using: &g)))
             browse.append(CatalogueQuery(category: Category.allCases[Int.random(in: 0..<Category.allCases.count, using: &g)]))
         }
+        classes = [
+            ("one common word", common), ("two words", two), ("two words + province", twoFiltered),
+            ("topic word + name + province", specific), ("rare name", rare), ("mistyped word", typo),
+            ("no words, category filter", browse),
+        ]
+        let pool = (0..<1000).map { n in classes[n % classes.count].queries[(n / classes.count) % count] }
+        zipfMix = (0..<20_000).map { _ in
+            // Inverse of the Zipf(1) cumulative distribution over the pool's ranks.
+            let rank = Int(exp(Double.random(in: 0..<1, using: &g) * log(Double(pool.count) + 1))) - 1
+            return pool[min(max(rank, 0), pool.count - 1)]
+        }
+    }
+
+    /// The class whose searches the CLI and the throughput without repeats are measured on.
+    var twoWordsOneFilter: [CatalogueQuery] { classes[2].queries }
+
+    /// One letter of `word` replaced by its neighbour in the alphabet: one edit, as a slip of the finger.
+    static func mistype<G: RandomNumberGenerator>(_ word: String, using g: inout G) -> String {
+        var letters = Array(word.unicodeScalars)
+        let at = Int.random(in: 1..<letters.count, using: &g)
+        letters[at] = letters[at] == "z" ? "y" : Unicode.Scalar(letters[at].value + 1)!
+        return String(String.UnicodeScalarView(letters))
     }
 }
 
@@ -167,7 +195,8 @@ extension CatalogueQuery {
     var apiPath: String {
         var components = URLComponents()
         components.path = "/api/v1/innovations"
-        components.queryItems = [URLQueryItem(name: "q", value: text)] + (province.map { [URLQueryItem(name: "province", value: $0)] } ?? [])
+        components.queryItems = (text.isEmpty ? [] : [URLQueryItem(name: "q", value: text)])
+            + (province.map { [URLQueryItem(name: "province", value: $0)] } ?? [])
             + (category.map { [URLQueryItem(name: "category", value: $0.rawValue)] } ?? [])
         return components.string ?? components.path
     }
