@@ -50,10 +50,12 @@ let package = Package(
         ),
         // Indonesian text analysis for search: the only importer of CHunspell and CSnowball.
         .target(name: "JippnasText", dependencies: ["JippnasCore", "CHunspell", "CSnowball"]),
+        // The catalogue's FTS5 rank function, in C against SQLite's extension API (bm25 without IDF).
+        .target(name: "CSearchRank", linkerSettings: [.linkedLibrary("sqlite3")]),
         // SQLite (GRDB): the hub store with its transactional outbox, and the national catalogue.
         .target(
             name: "JippnasStore",
-            dependencies: ["JippnasCore", "JippnasText", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["JippnasCore", "JippnasText", "CSearchRank", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         // Provenance: hub signing keys, the aggregator's trust store and the cross-checks (swift-crypto Ed25519).
         .target(

@@ -45,7 +45,7 @@ extension CatalogueStore {
     func counts(_ query: CatalogueQuery, rewrite: SearchRewrite, limit: Int = SearchCounts.limit) throws(StoreError) -> SearchCounts {
         var kept = SearchTerms.parse(query.text)
         kept.words.removeAll { rewrite.leftOut.contains($0) }
-        let expression = SearchExpression(kept, stemmer: .shared, corrections: rewrite.corrections)
+        let expression = try self.expression(kept, rewrite)
         let source = Self.matching(query, expression, bounded: false)
         let sql = """
             SELECT i.hub, i.category, i.stage, i.kind, substr(i.launched_on, 1, 4) FROM \(source.from) \(source.whereClause) LIMIT ?

@@ -122,7 +122,7 @@ extension CatalogueStore {
     private func search(_ query: CatalogueQuery, _ terms: SearchTerms, _ rewrite: SearchRewrite) throws(StoreError) -> SearchPage {
         var kept = terms
         kept.words.removeAll { rewrite.leftOut.contains($0) }
-        var page = try search(query, SearchExpression(kept, stemmer: .shared, corrections: rewrite.corrections))
+        var page = try search(query, try expression(kept, rewrite))
         page.corrections = rewrite.corrections.sorted { $0.key < $1.key }.map { SearchCorrection(word: $0.key, replacements: $0.value) }
         page.leftOut = rewrite.leftOut
         page.rewrite = rewrite
@@ -132,6 +132,16 @@ extension CatalogueStore {
             for index in page.hits.indices { page.hits[index].snippet = Self.snippet(page.hits[index].entry.innovation, highlighter) }
         }
         return page
+    }
+
+    /// The MATCH expressions of `terms` as `rewrite` says; the last word matches as a prefix only when it is
+    /// not a word of the index as typed (``SearchExpression/init(_:stemmer:corrections:lastWordIsComplete:)``).
+    func expression(_ terms: SearchTerms, _ rewrite: SearchRewrite) throws(StoreError) -> SearchExpression {
+        var complete = false
+        if let last = terms.words.last, rewrite.corrections[last] == nil {
+            complete = try anyRecordMatches("\(SearchExpression.textColumns) : \"\(last)\"")
+        }
+        return SearchExpression(terms, stemmer: .shared, corrections: rewrite.corrections, lastWordIsComplete: complete)
     }
 
     /// Where the summary, the benefits or the agency (in that order) hold a word searched for; else the
@@ -150,7 +160,7 @@ extension CatalogueStore {
     {
         guard terms.words.count + terms.phrases.count >= 2, !terms.words.isEmpty else { return nil }
         // Records that hold every word but not under the filters make the empty page the true answer.
-        let all = SearchExpression(terms, stemmer: .shared, corrections: rewrite.corrections)
+        let all = try expression(terms, rewrite)
         if let required = all.required, try anyRecordMatches(required) { return nil }
         for word in try wordsByFrequency(terms.words) {
             var fewer = rewrite
@@ -189,10 +199,10 @@ extension CatalogueStore {
     }
 
     /// The most matches a relevance ranking considers: the newest this many, in index order (rowid, the
-    /// order records arrived). bm25 reads every position of every match it ranks, and FTS5 cannot stop
+    /// order records arrived). Ranking reads every position of every match it ranks, and FTS5 cannot stop
     /// early on `ORDER BY rank`: a word in a third of a million records cost half a second. Below this
     /// many matches (every specific search) the ranking is exact; above, it is the best of the newest.
-    public static let rankedMatches = 4000
+    public static let rankedMatches = 2000
 
     /// Where the rows of a search come from and what they must satisfy.
     struct Source {
@@ -214,14 +224,11 @@ extension CatalogueStore {
         if let match = expression.match {
             let filters = FilterTerms(query)
             let narrowed = filters.narrowing(match)
-            if bounded, filters.isComplete {
-                return Source(from: """
-                    (SELECT rowid, rank FROM innovation_fts WHERE innovation_fts MATCH ? ORDER BY rowid DESC LIMIT \(rankedMatches)) m
-                    JOIN innovation i ON i.rowid = m.rowid
-                    """, rank: "m.rank", conditions: conditions, arguments: [narrowed] + arguments)
-            }
-            return Source(from: "innovation_fts JOIN innovation i ON i.rowid = innovation_fts.rowid", rank: "innovation_fts.rank",
-                          conditions: ["innovation_fts MATCH ?"] + conditions, arguments: [narrowed] + arguments)
+            let newest = bounded && filters.isComplete ? "ORDER BY rowid DESC LIMIT \(rankedMatches)" : ""
+            return Source(from: """
+                (SELECT rowid, \(SearchIndex.rankCall) AS rank FROM innovation_fts WHERE innovation_fts MATCH ? \(newest)) m
+                JOIN innovation i ON i.rowid = m.rowid
+                """, rank: "m.rank", conditions: conditions, arguments: [narrowed] + arguments)
         }
         if let excluded = expression.excluded {
             conditions.append("i.rowid NOT IN (SELECT rowid FROM innovation_fts WHERE innovation_fts MATCH ?)")

@@ -985,10 +985,10 @@ public final class CatalogueStore: Sendable {
     }
 
     /// A record's history in the order its revisions were made: epochs as they began, revisions within
-    /// each. Not by row id: a revision that arrived after a newer one is kept when it arrives.
+    /// each. Not by row id: a revision that arrived after a newer one is kept when it arrives. One pass
+    /// (a window), not a lookup per row: a record revised every day has thousands of rows.
     static let historyOrder = """
-        ORDER BY (SELECT MIN(first.id) FROM history first WHERE first.global_id = history.global_id
-                  AND first.hub_epoch = history.hub_epoch AND first.origin_epoch = history.origin_epoch), revision, id
+        ORDER BY MIN(id) OVER (PARTITION BY global_id, hub_epoch, origin_epoch), revision, id
         """
 
     static func fetchHistory(_ db: Database, globalID: String) throws -> [HistoryEntry] {

@@ -23,6 +23,11 @@ enum SearchIndex {
     /// a word in the title counts most, a stem of it next, and an exact form always more than its stem.
     /// The filters' terms weigh nothing: they narrow, they do not rank.
     static let rankFunction = "bm25(10.0, 4.0, 1.0, 1.0, 5.0, 0.5, 0.0)"
+
+    /// What searches rank by: the weights above in `jippnas_rank` (CSearchRank), bm25 without the IDF
+    /// that bm25() computes by reading every match of every word before its first result. The table's own
+    /// `rank` (bm25) stays configured, for a `sqlite3` shell, which lacks jippnas_rank.
+    static let rankCall = "jippnas_rank(innovation_fts, 10.0, 4.0, 1.0, 1.0, 5.0, 0.5, 0.0)"
     static let stemsFunctionName = "jippnas_stems"
     /// What the stems this process computes depend on (``IndonesianStemmer/fingerprint``).
     static var stemmerFingerprint: String { IndonesianStemmer.shared.fingerprint }

@@ -1,4 +1,5 @@
 import Foundation
+import CSearchRank
 import GRDB
 
 /// A failure of the SQLite store, with the operation and database it happened in.
@@ -78,8 +79,10 @@ enum StoreDatabase {
         // across power loss; WAL keeps readers (CLI, status) off the writer's back.
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
-            // The catalogue's search index computes stems in SQL (SearchIndex).
+            // The catalogue's search index computes stems in SQL, and ranks with its own function (SearchIndex).
             db.add(function: SearchIndex.stemsFunction)
+            let rc = jippnas_register_rank(db.sqliteConnection)
+            guard rc == 0 else { throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: "cannot register jippnas_rank") }
         }
         do {
             return try DatabasePool(path: path, configuration: config)

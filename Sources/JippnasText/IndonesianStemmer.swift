@@ -70,12 +70,15 @@ public final class IndonesianStemmer: Sendable {
         return engines.withLock { $0.stems(word) }
     }
 
-    /// Words with digits and words shorter than three letters are their own stem.
+    /// Words with digits, words shorter than three letters and words longer than any Indonesian word
+    /// (``SearchText/maximumTermLength``: a hub's text may hold a run of thousands of letters, which the
+    /// dictionary lookups would walk for nothing) are their own stem.
     static func isStemmable(_ word: String) -> Bool {
         var count = 0
         for scalar in word.unicodeScalars {
             if scalar.properties.numericType != nil { return false }
             count += 1
+            if count > SearchText.maximumTermLength { return false }
         }
         return count >= 3
     }
