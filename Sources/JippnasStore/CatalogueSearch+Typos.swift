@@ -4,24 +4,90 @@ import JippnasCore
 import JippnasText
 import Synchronization
 
-/// The index's terms in memory, by length, for typo correction: reading them from `innovation_fts_vocab`
-/// walks the whole term dictionary, too slow for every mistyped query, so they are read at most once per
-/// ``maxAge``. A term new since then is not offered as a correction until the next read; searching it
-/// spelled right finds it at once.
+/// The index's terms in memory, for typo correction and for completing the word being typed: reading
+/// them from `innovation_fts_vocab` walks the whole index (0.17 s at 100,000 records, seconds at a
+/// million), far too slow for a search. They are read once, then again in the background when older than
+/// ``maxAge``, while searches go on with the copy they have: no search waits for a reread. A term new since
+/// the last read is not offered as a correction or a completion until the next; searching it spelled out
+/// finds it at once.
 final class SearchVocabulary: Sendable {
     static let maxAge: Duration = .seconds(60)
-    private let cached = Mutex<(at: ContinuousClock.Instant, byLength: [Int: [TypoCorrection.Term]])?>(nil)
 
-    /// Terms whose length is within `edits` of `length`, read with `load` when the cache is old.
-    func terms(length: Int, edits: Int, load: () throws -> [TypoCorrection.Term]) rethrows -> [TypoCorrection.Term] {
-        let byLength: [Int: [TypoCorrection.Term]]
-        if let hit = cached.withLock({ $0 }), ContinuousClock.now - hit.at < Self.maxAge {
-            byLength = hit.byLength
-        } else {
-            byLength = Dictionary(grouping: try load(), by: { $0.text.unicodeScalars.count })
-            cached.withLock { $0 = (.now, byLength) }
+    /// The terms, grouped for the two lookups.
+    struct Terms: Sendable {
+        /// By length and first letter: a correction keeps the first letter as typed, as most spellers do
+        /// (Lucene's prefix length 1), which leaves a twentieth of the terms to compare.
+        var byLengthAndInitial: [Key: [TypoCorrection.Term]] = [:]
+        /// Every term in text order, for the completions of a prefix.
+        var sorted: [TypoCorrection.Term] = []
+
+        struct Key: Hashable {
+            var length: Int
+            var initial: Unicode.Scalar
         }
-        return (length - edits...length + edits).flatMap { byLength[$0] ?? [] }
+
+        init(_ terms: [TypoCorrection.Term]) {
+            for term in terms {
+                guard let initial = term.text.unicodeScalars.first else { continue }
+                byLengthAndInitial[Key(length: term.text.unicodeScalars.count, initial: initial), default: []].append(term)
+            }
+            sorted = terms.sorted { $0.text < $1.text }
+        }
+    }
+
+    private struct State {
+        var at: ContinuousClock.Instant
+        var terms: Terms
+    }
+
+    private let state = Mutex<State?>(nil)
+    private let loading = Mutex(false)
+
+    /// The terms; read now when never read (`wait`), else the copy in hand, reread in the background when
+    /// old. Nil only without `wait` before the first read finished.
+    func terms(wait: Bool, load: @escaping @Sendable () throws -> [TypoCorrection.Term]) rethrows -> Terms? {
+        if let current = state.withLock({ $0 }) {
+            if ContinuousClock.now - current.at >= Self.maxAge { refresh(load) }
+            return current.terms
+        }
+        guard wait else {
+            refresh(load)
+            return nil
+        }
+        let terms = Terms(try load())
+        state.withLock { $0 = State(at: .now, terms: terms) }
+        return terms
+    }
+
+    /// Rereads the terms on a thread of its own, one read at a time.
+    private func refresh(_ load: @escaping @Sendable () throws -> [TypoCorrection.Term]) {
+        guard loading.withLock({ busy in
+            defer { busy = true }
+            return !busy
+        }) else { return }
+        Thread.detachNewThread { [self] in
+            if let fresh = try? load() {
+                let terms = Terms(fresh)
+                state.withLock { $0 = State(at: .now, terms: terms) }
+            }
+            loading.withLock { $0 = false }
+        }
+    }
+
+    /// The most frequent terms that begin with `prefix` (itself excluded), at most `limit`.
+    static func completions(of prefix: String, in terms: Terms, limit: Int) -> [String] {
+        var low = 0, high = terms.sorted.count
+        while low < high {
+            let middle = (low + high) / 2
+            if terms.sorted[middle].text < prefix { low = middle + 1 } else { high = middle }
+        }
+        var found: [TypoCorrection.Term] = []
+        var index = low
+        while index < terms.sorted.count, terms.sorted[index].text.hasPrefix(prefix) {
+            if terms.sorted[index].text != prefix { found.append(terms.sorted[index]) }
+            index += 1
+        }
+        return found.sorted { ($0.documents, $1.text) > ($1.documents, $0.text) }.prefix(limit).map(\.text)
     }
 }
 
@@ -29,16 +95,33 @@ extension CatalogueStore {
     /// For each word of `words` that matches no record, the terms it most likely meant; words that match,
     /// or that nothing is near, are left out.
     func typoCorrections(_ words: [String]) throws(StoreError) -> [String: [String]] {
-        try read("correct mistyped words") { db in
-            var corrections: [String: [String]] = [:]
-            for word in words {
-                let edits = TypoCorrection.allowedEdits(forLength: word.unicodeScalars.count)
-                guard edits > 0, try !Self.matchesAny(SearchExpression.word(word, .shared), db) else { continue }
-                let near = try vocabulary.terms(length: word.unicodeScalars.count, edits: edits) { try Self.vocabulary(db) }
-                let replacements = TypoCorrection.replacements(for: word, among: near)
-                if !replacements.isEmpty { corrections[word] = replacements }
+        let unmatched = try read("correct mistyped words") { db in
+            try words.filter { word in
+                guard TypoCorrection.allowedEdits(forLength: word.unicodeScalars.count) > 0 else { return false }
+                return try !Self.matchesAny(SearchExpression.word(word, .shared), db)
             }
-            return corrections
+        }
+        guard !unmatched.isEmpty, let terms = try vocabularyTerms(wait: true) else { return [:] }
+        var corrections: [String: [String]] = [:]
+        for word in unmatched {
+            let letters = Array(word.unicodeScalars)
+            let edits = TypoCorrection.allowedEdits(forLength: letters.count)
+            let near = (letters.count - edits...letters.count + edits).flatMap {
+                terms.byLengthAndInitial[.init(length: $0, initial: letters[0])] ?? []
+            }
+            let replacements = TypoCorrection.replacements(for: word, among: near)
+            if !replacements.isEmpty { corrections[word] = replacements }
+        }
+        return corrections
+    }
+
+    /// The index's terms (``SearchVocabulary``), read in a transaction of their own.
+    func vocabularyTerms(wait: Bool) throws(StoreError) -> SearchVocabulary.Terms? {
+        do {
+            let pool = self.pool
+            return try vocabulary.terms(wait: wait) { try pool.read { db in try Self.vocabulary(db) } }
+        } catch {
+            throw StoreError.wrap(error, operation: "read the index's terms", path: path)
         }
     }
 

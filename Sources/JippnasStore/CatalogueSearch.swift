@@ -137,12 +137,22 @@ extension CatalogueStore {
     /// The MATCH expressions of `terms` as `rewrite` says; the last word matches as a prefix only when it is
     /// not a word of the index as typed (``SearchExpression/init(_:stemmer:corrections:lastWordIsComplete:)``).
     func expression(_ terms: SearchTerms, _ rewrite: SearchRewrite) throws(StoreError) -> SearchExpression {
-        var complete = false
-        if let last = terms.words.last, rewrite.corrections[last] == nil {
-            complete = try anyRecordMatches("\(SearchExpression.textColumns) : \"\(last)\"")
+        var lastWord = SearchExpression.LastWord.prefix
+        if let last = terms.words.last, rewrite.corrections[last] == nil, last.unicodeScalars.count >= SearchText.minimumPrefixLength {
+            if try anyRecordMatches("\(SearchExpression.textColumns) : \"\(last)\"") {
+                lastWord = .complete
+            } else if let vocabulary = try vocabularyTerms(wait: false) {
+                let completions = SearchVocabulary.completions(of: last, in: vocabulary, limit: Self.maximumCompletions)
+                // None known: a word newer than the vocabulary in hand may still begin with it.
+                if !completions.isEmpty { lastWord = .completions(completions) }
+            }
         }
-        return SearchExpression(terms, stemmer: .shared, corrections: rewrite.corrections, lastWordIsComplete: complete)
+        return SearchExpression(terms, stemmer: .shared, corrections: rewrite.corrections, lastWord: lastWord)
     }
+
+    /// The most words a word being typed is completed to, the most frequent first (Lucene's prefix queries
+    /// stop at a number too).
+    static let maximumCompletions = 16
 
     /// Where the summary, the benefits or the agency (in that order) hold a word searched for; else the
     /// summary's opening.

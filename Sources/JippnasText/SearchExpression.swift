@@ -19,11 +19,9 @@ public struct SearchExpression: Sendable, Equatable {
     /// - Parameters:
     ///   - corrections: words of `terms` that matched nothing, each with the index terms it is widened to
     ///     (``TypoCorrection``).
-    ///   - lastWordIsComplete: the last word is a word of the index as typed, so it is matched whole: a
-    ///     prefix match costs a merge of every term it begins (FTS5 builds that list in full before the first
-    ///     result: 8 ms for `pelayanan*` at 100,000 records), for completions few want of a finished word.
+    ///   - lastWord: how the last word, perhaps still being typed, matches (``LastWord``).
     public init(_ terms: SearchTerms, stemmer: IndonesianStemmer, corrections: [String: [String]] = [:],
-                lastWordIsComplete: Bool = false) {
+                lastWord: LastWord = .prefix) {
         var words: [String] = []
         var index = 0
         while index < terms.words.count {
@@ -34,16 +32,18 @@ public struct SearchExpression: Sendable, Equatable {
                 continue
             }
             let word = terms.words[index]
-            // Only the last word may still be being typed: it alone matches as a prefix.
-            let prefix = index == terms.words.count - 1 && !lastWordIsComplete
-            if let replacements = corrections[word], !replacements.isEmpty {
+            // Only the last word may still be being typed: it alone matches its completions.
+            let isLast = index == terms.words.count - 1
+            if isLast, case .completions(let completions) = lastWord, corrections[word] == nil, Abbreviations.expansions[word] == nil {
+                words.append(Self.word(word, stemmer, completions: completions))
+            } else if let replacements = corrections[word], !replacements.isEmpty {
                 words.append("(" + replacements.map { Self.word($0, stemmer, prefix: false) }.joined(separator: " OR ") + ")")
             } else if let expansions = Abbreviations.expansions[word] {
                 let spelled = expansions.map { SearchText.words($0) }
                     .map { $0.count == 1 ? Self.word($0[0], stemmer, prefix: false) : Self.phrase($0) }
-                words.append("(" + ([Self.word(word, stemmer, prefix: prefix)] + spelled).joined(separator: " OR ") + ")")
+                words.append("(" + ([Self.word(word, stemmer, prefix: isLast && lastWord == .prefix)] + spelled).joined(separator: " OR ") + ")")
             } else {
-                words.append(Self.word(word, stemmer, prefix: prefix))
+                words.append(Self.word(word, stemmer, prefix: isLast && lastWord == .prefix))
             }
             index += 1
         }
@@ -60,9 +60,29 @@ public struct SearchExpression: Sendable, Equatable {
         return "(\(required)) NOT (\(excluded))"
     }
 
+    /// How the last word of a search matches: FTS5 builds the whole list of a prefix's terms before its
+    /// first result (8 ms for `pelayanan*` at 100,000 records, ten times that at a million), so a prefix is
+    /// avoided where the word is known.
+    public enum LastWord: Sendable, Equatable {
+        /// As the start of any longer word (FTS5's prefix query).
+        case prefix
+        /// Whole: it is a word of the index as typed.
+        case complete
+        /// Whole, or as one of these words of the index that it begins (the most frequent few).
+        case completions([String])
+    }
+
     /// Words that must appear together, in order, as written.
     static func phrase(_ words: [String]) -> String {
         "\(textColumns) : \"\(words.joined(separator: " "))\""
+    }
+
+    /// A word being typed: as written, as one of `completions`, or by any of its stems. Words, not a prefix
+    /// query: FTS5 merges their lists as it goes and can stop at a LIMIT.
+    static func word(_ word: String, _ stemmer: IndonesianStemmer, completions: [String]) -> String {
+        let written = ([word] + completions).map { "\"\($0)\"" }.joined(separator: " OR ")
+        let stems = stemmer.stems(word).map { "\"\($0.replacingOccurrences(of: "\"", with: "\"\""))\"" }.joined(separator: " OR ")
+        return "(\(textColumns) : (\(written)) OR \(stemColumns) : (\(stems)))"
     }
 
     /// One word's expression: as written (with `prefix`, its completions too, from three letters) or by

@@ -115,3 +115,26 @@ extension CatalogueSearchTests {
         #expect(try cache.search(query, counts: true).counts?.total == 2)
     }
 }
+
+extension CatalogueSearchTests {
+    @Test("the word being typed is completed to the index's words once they are read; a whole word is not a prefix")
+    func lastWordCompletions() throws {
+        let s = try store([
+            change("a", seq: 1, title: "Antrian Puskesmas Online"),
+            change("b", seq: 2, title: "Puskesmas Keliling"),
+            change("c", seq: 3, title: "Data Terpadu"),
+            change("d", seq: 4, title: "Database Kependudukan"),
+        ])
+        _ = try s.vocabularyTerms(wait: true)
+        let typing = try s.expression(SearchTerms.parse("antrian puskes"), SearchRewrite())
+        #expect(typing.required?.contains(#""puskes" OR "puskesmas""#) == true, "\(typing.required ?? "")")
+        #expect(typing.required?.contains(#""puskes"*"#) == false)
+        #expect(try ids(s, CatalogueQuery(text: "antrian puskes")) == ["35:a"])
+        // A whole word of the index is matched whole: data does not find Database.
+        let whole = try s.expression(SearchTerms.parse("data"), SearchRewrite())
+        #expect(whole.required?.contains(#""data"*"#) == false)
+        #expect(try ids(s, CatalogueQuery(text: "data")) == ["35:c"])
+        #expect(try ids(s, CatalogueQuery(text: "datab")) == ["35:d"])
+        #expect(SearchVocabulary.completions(of: "pus", in: try #require(try s.vocabularyTerms(wait: false)), limit: 1) == ["puskesmas"])
+    }
+}

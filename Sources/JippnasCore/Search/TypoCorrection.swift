@@ -18,25 +18,40 @@ public enum TypoCorrection {
     /// neighbouring letters as one edit), or nil when it exceeds `limit`: rows that already exceed it stop
     /// the work early, so the usual answer, "far apart", costs little.
     public static func distance(_ a: [Unicode.Scalar], _ b: [Unicode.Scalar], limit: Int) -> Int? {
+        var rows = Rows()
+        return distance(a, b, limit: limit, rows: &rows)
+    }
+
+    /// The three rows the distance is computed in, kept from one comparison to the next: a correction
+    /// compares a word with thousands of terms, and allocating them each time cost more than comparing.
+    struct Rows {
+        var previous2: [Int] = []
+        var previous: [Int] = []
+        var current: [Int] = []
+    }
+
+    static func distance(_ a: [Unicode.Scalar], _ b: [Unicode.Scalar], limit: Int, rows: inout Rows) -> Int? {
         guard abs(a.count - b.count) <= limit else { return nil }
         if a.isEmpty || b.isEmpty { return max(a.count, b.count) }
-        var previous2 = [Int](repeating: 0, count: b.count + 1)
-        var previous = Array(0...b.count)
-        var current = [Int](repeating: 0, count: b.count + 1)
+        if rows.current.count < b.count + 1 {
+            rows = Rows(previous2: .init(repeating: 0, count: b.count + 1), previous: .init(repeating: 0, count: b.count + 1),
+                        current: .init(repeating: 0, count: b.count + 1))
+        }
+        for j in 0...b.count { rows.previous[j] = j }
         for i in 1...a.count {
-            current[0] = i
-            var rowMinimum = current[0]
+            rows.current[0] = i
+            var rowMinimum = i
             for j in 1...b.count {
                 let cost = a[i - 1] == b[j - 1] ? 0 : 1
-                var best = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
-                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] { best = min(best, previous2[j - 2] + 1) }
-                current[j] = best
+                var best = min(rows.previous[j] + 1, rows.current[j - 1] + 1, rows.previous[j - 1] + cost)
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] { best = min(best, rows.previous2[j - 2] + 1) }
+                rows.current[j] = best
                 rowMinimum = min(rowMinimum, best)
             }
             if rowMinimum > limit { return nil }
-            (previous2, previous, current) = (previous, current, previous2)
+            (rows.previous2, rows.previous, rows.current) = (rows.previous, rows.current, rows.previous2)
         }
-        return previous[b.count] <= limit ? previous[b.count] : nil
+        return rows.previous[b.count] <= limit ? rows.previous[b.count] : nil
     }
 
     /// A term of the index and in how many records it appears.
@@ -61,8 +76,9 @@ public enum TypoCorrection {
         guard allowed > 0 else { return [] }
         var best = allowed + 1
         var found: [Term] = []
+        var rows = Rows()
         for term in terms {
-            guard let d = distance(letters, term.letters, limit: min(allowed, best)), d > 0 else { continue }
+            guard let d = distance(letters, term.letters, limit: min(allowed, best), rows: &rows), d > 0 else { continue }
             if d < best {
                 best = d
                 found = [term]
