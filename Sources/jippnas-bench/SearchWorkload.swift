@@ -143,17 +143,17 @@ struct QueryWorkload {
     var zipfMix: [CatalogueQuery] = []
 
     /// Two words of one topic (one of them, a third of the time, a word every innovation uses), as someone
-    /// looking for an innovation of that kind types them; a word still being typed is cut to five letters.
+    /// looking for an innovation of that kind types them; the last word, a quarter of the time, is still
+    /// being typed and cut to five letters. (Words before it are whole: people type left to right.)
     init<G: RandomNumberGenerator>(count: Int, using g: inout G) {
         var common: [CatalogueQuery] = [], two: [CatalogueQuery] = [], twoFiltered: [CatalogueQuery] = []
         var specific: [CatalogueQuery] = [], rare: [CatalogueQuery] = [], typo: [CatalogueQuery] = [], browse: [CatalogueQuery] = []
         for _ in 0..<count {
             let topic = Int.random(in: 0..<Vocabulary.topics.count, using: &g)
-            var first = Int.random(in: 0..<3, using: &g) == 0
+            let first = Int.random(in: 0..<3, using: &g) == 0
                 ? Vocabulary.zipf(Vocabulary.general, using: &g) : Vocabulary.zipf(Vocabulary.topics[topic], using: &g)
             var second = Vocabulary.zipf(Vocabulary.topics[topic], using: &g)
             while second == first { second = Vocabulary.zipf(Vocabulary.topics[topic], using: &g) }
-            if first.count > 6, Bool.random(using: &g) { first = String(first.prefix(5)) }
             if second.count > 6, Int.random(in: 0..<4, using: &g) == 0 { second = String(second.prefix(5)) }
             let province = CatalogueGenerator.hubs[Int.random(in: 0..<CatalogueGenerator.hubs.count, using: &g)]
             common.append(CatalogueQuery(text: Vocabulary.zipf(Vocabulary.general, using: &g)))
