@@ -74,15 +74,26 @@ final class SearchVocabulary: Sendable {
         }
     }
 
-    /// The most frequent terms that begin with `prefix` (itself excluded), at most `limit`.
-    static func completions(of prefix: String, in terms: Terms, limit: Int) -> [String] {
+    /// The index of the first term not below `text` in ``Terms/sorted``.
+    private static func lowerBound(_ text: String, in terms: Terms) -> Int {
         var low = 0, high = terms.sorted.count
         while low < high {
             let middle = (low + high) / 2
-            if terms.sorted[middle].text < prefix { low = middle + 1 } else { high = middle }
+            if terms.sorted[middle].text < text { low = middle + 1 } else { high = middle }
         }
+        return low
+    }
+
+    /// How many records held `word` when the terms were read (0 for a word the vocabulary does not hold).
+    static func documents(of word: String, in terms: Terms) -> Int {
+        let index = lowerBound(word, in: terms)
+        return index < terms.sorted.count && terms.sorted[index].text == word ? terms.sorted[index].documents : 0
+    }
+
+    /// The most frequent terms that begin with `prefix` (itself excluded), at most `limit`.
+    static func completions(of prefix: String, in terms: Terms, limit: Int) -> [String] {
         var found: [TypoCorrection.Term] = []
-        var index = low
+        var index = lowerBound(prefix, in: terms)
         while index < terms.sorted.count, terms.sorted[index].text.hasPrefix(prefix) {
             if terms.sorted[index].text != prefix { found.append(terms.sorted[index]) }
             index += 1
@@ -131,14 +142,24 @@ extension CatalogueStore {
     }
 
     /// `words` ordered by how many records hold each as written, the most first (ties in the typed order).
+    /// fts5vocab counts a word by reading its whole list, 30 ms for a common word at a million records, so
+    /// a word the vocabulary in memory knows as common keeps that count (a minute old at most, and a
+    /// minute changes a large count little); every other word is counted now.
     func wordsByFrequency(_ words: [String]) throws(StoreError) -> [String] {
-        try read("count words") { db in
-            let counts = try words.map { word in
-                try Int.fetchOne(db, sql: "SELECT doc FROM innovation_fts_vocab WHERE term = ?", arguments: [word]) ?? 0
+        let known = try vocabularyTerms(wait: false)
+        let counts = try read("count words") { db in
+            try words.map { word in
+                if let known, case let count = SearchVocabulary.documents(of: word, in: known), count >= Self.commonWordDocuments {
+                    return count
+                }
+                return try Int.fetchOne(db, sql: "SELECT doc FROM innovation_fts_vocab WHERE term = ?", arguments: [word]) ?? 0
             }
-            return zip(words, counts).enumerated().sorted { ($0.element.1, $1.offset) > ($1.element.1, $0.offset) }.map(\.element.0)
         }
+        return zip(words, counts).enumerated().sorted { ($0.element.1, $1.offset) > ($1.element.1, $0.offset) }.map(\.element.0)
     }
+
+    /// A word in at least this many records is counted from the vocabulary in memory.
+    static let commonWordDocuments = 10_000
 
     private static func matchesAny(_ expression: String, _ db: Database) throws -> Bool {
         try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM innovation_fts WHERE innovation_fts MATCH ?)",

@@ -186,19 +186,19 @@ extension CatalogueStore {
         let key = Self.sortKey(query.sort, rank: source.rank)
         if let after = query.after {
             if let key, let rank = after.rank {
-                source.conditions.append("(\(key) > ? OR (\(key) = ? AND i.global_id > ?))")
+                source.conditions.append("(\(key) > ? OR (\(key) = ? AND \(source.after)))")
                 source.arguments += [rank, rank, after.globalID]
             } else {
-                source.conditions.append("i.global_id > ?")
+                source.conditions.append(source.after)
                 source.arguments += [after.globalID]
             }
         }
-        // The order is found on narrow rows (rowid, rank, key, global id) and only the page's records are
-        // read whole: sorting two thousand whole records cost more than ranking them.
+        // The order is found on narrow rows (rowid, rank, key) and only the page's records are read whole:
+        // sorting two thousand whole records cost more than ranking them.
         let sql = """
-            SELECT i.rowid AS doc, i.global_id, \(source.rank ?? "NULL") AS search_rank, \(key ?? "NULL") AS sort_key
+            SELECT \(source.doc) AS doc, \(source.rank ?? "NULL") AS search_rank, \(key ?? "NULL") AS sort_key
             FROM \(source.from) \(source.whereClause)
-            ORDER BY \(key.map { $0 + ", " } ?? "")i.global_id LIMIT ? OFFSET ?
+            ORDER BY \(key.map { $0 + ", " } ?? "")\(source.tiebreak) LIMIT ? OFFSET ?
             """
         // One row more than the page shows whether there is a next page without a count.
         let arguments = source.arguments + [query.limit + 1, ((query.page ?? 1) - 1) * query.limit]
@@ -212,8 +212,8 @@ extension CatalogueStore {
         }
         let shown = order.prefix(query.limit)
         let hits = shown.compactMap { row in entries[row["doc"]].map { SearchHit(entry: $0, rank: row["search_rank"]) } }
-        let next = order.count > query.limit
-            ? shown.last.map { SearchCursor(rank: $0["sort_key"], globalID: $0["global_id"], sort: query.sort) } : nil
+        let next = order.count > query.limit && hits.count == shown.count
+            ? hits.last.map { SearchCursor(rank: shown.last?["sort_key"], globalID: $0.entry.globalID, sort: query.sort) } : nil
         return SearchPage(hits: hits, next: next)
     }
 
@@ -221,7 +221,7 @@ extension CatalogueStore {
     /// order records arrived). Ranking reads every position of every match it ranks, and FTS5 cannot stop
     /// early on `ORDER BY rank`: a word in a third of a million records cost half a second. Below this
     /// many matches (every specific search) the ranking is exact; above, it is the best of the newest.
-    public static let rankedMatches = 2000
+    public static let rankedMatches = 1000
 
     /// Where the rows of a search come from and what they must satisfy.
     struct Source {
@@ -230,6 +230,12 @@ extension CatalogueStore {
         var rank: String?
         var conditions: [String]
         var arguments: StatementArguments
+        /// The record's rowid, and what breaks ties of the sort key: the global id, or for a bounded
+        /// ranking, which never reads the records to order them, the rowid.
+        var doc = "i.rowid"
+        var tiebreak = "i.global_id"
+        /// The condition "after the cursor's global id" in the tie-break's terms, with one argument.
+        var after = "i.global_id > ?"
         var whereClause: String { conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ") }
     }
 
@@ -243,9 +249,16 @@ extension CatalogueStore {
         if let match = expression.match {
             let filters = FilterTerms(query)
             let narrowed = filters.narrowing(match)
-            let newest = bounded && filters.isComplete ? "ORDER BY rowid DESC LIMIT \(rankedMatches)" : ""
+            if bounded, filters.isComplete {
+                // Every filter is in the MATCH: the candidates are the results, ordered without the records.
+                return Source(from: """
+                    (SELECT rowid, \(SearchIndex.rankCall) AS rank FROM innovation_fts WHERE innovation_fts MATCH ?
+                     ORDER BY rowid DESC LIMIT \(rankedMatches)) m
+                    """, rank: "m.rank", conditions: [], arguments: [narrowed], doc: "m.rowid", tiebreak: "m.rowid",
+                    after: "m.rowid > coalesce((SELECT rowid FROM innovation WHERE global_id = ?), -1)")
+            }
             return Source(from: """
-                (SELECT rowid, \(SearchIndex.rankCall) AS rank FROM innovation_fts WHERE innovation_fts MATCH ? \(newest)) m
+                (SELECT rowid, \(SearchIndex.rankCall) AS rank FROM innovation_fts WHERE innovation_fts MATCH ?) m
                 JOIN innovation i ON i.rowid = m.rowid
                 """, rank: "m.rank", conditions: conditions, arguments: [narrowed] + arguments)
         }
