@@ -174,7 +174,7 @@ extension CatalogueStore {
                                          arguments: [TypoCorrection.minimumLength - 2])
         while let row = try cursor.next() {
             let text: String = row[0]
-            if !text.contains(where: \.isNumber), !FilterTerms.letterTerms.contains(text) { terms.append(TypoCorrection.Term(text, documents: row[1])) }
+            if !text.contains(where: \.isNumber), text.unicodeScalars.first != FilterTerms.mark { terms.append(TypoCorrection.Term(text, documents: row[1])) }
         }
         return terms
     }

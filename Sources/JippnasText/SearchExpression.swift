@@ -138,19 +138,18 @@ public struct FilterTerms: Sendable, Equatable {
         isComplete = complete
     }
 
-    /// The filter terms made of letters alone (category, kind, stage, status), which the index's vocabulary
-    /// holds beside the words: never offered as a typo's correction.
-    public static let letterTerms: Set<String> = Set(
-        Category.allCases.map { "c" + $0.rawValue } + InnovationKind.allCases.map { "k" + $0.rawValue }
-            + Stage.allCases.map { "s" + $0.rawValue } + InnovationStatus.allCases.map { "t" + $0.rawValue }
-    ).reduce(into: Set<String>()) { $0.insert(String($1.unicodeScalars.filter { $0 != "_" && $0 != "." }.map(Character.init))) }
+    /// What every filter term of the index begins with (``SearchIndex``'s `filterTerms`): a private-use
+    /// character, which no text holds and unicode61 keeps inside a token.
+    public static let mark: Unicode.Scalar = "\u{E000}"
 
-    /// A filter value as the index holds it: the SQL's `replace` of `.` and `_` is undone by dropping both.
+    /// A filter value as the index holds it: the mark, then the value without `.` and `_`, which the SQL
+    /// that writes the terms drops too.
     static func term(_ text: String) -> String {
-        "\"" + text.unicodeScalars.filter { $0 != "." && $0 != "_" && $0 != "\"" }.map(String.init).joined() + "\""
+        "\"" + String(mark) + text.unicodeScalars.filter { $0 != "." && $0 != "_" && $0 != "\"" }.map(String.init).joined() + "\""
     }
 
-    static func column(_ expression: String) -> String { "{filters} : (\(expression))" }
+    /// Filter terms need no column filter: only the `filters` column holds them.
+    static func column(_ expression: String) -> String { "(\(expression))" }
 
     /// `match` narrowed by the filters: the required terms joined, the excluded left out.
     public func narrowing(_ match: String) -> String {

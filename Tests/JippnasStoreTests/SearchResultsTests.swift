@@ -138,3 +138,18 @@ extension CatalogueSearchTests {
         #expect(SearchVocabulary.completions(of: "pus", in: try #require(try s.vocabularyTerms(wait: false)), limit: 1) == ["puskesmas"])
     }
 }
+
+extension CatalogueSearchTests {
+    @Test("filters are index terms no text can spell: a summary saying p35 is not in province 35")
+    func filterTermsAreNotWords() throws {
+        let s = try store([
+            change("jatim", hub: "35", seq: 1, title: "Antrian Jatim"),
+            change("jateng", hub: "33", seq: 1, title: "Antrian Jateng", summary: "kode p35 w0 ckesehatan"),
+        ])
+        #expect(try ids(s, CatalogueQuery(text: "antrian", province: "35")) == ["35:jatim"])
+        #expect(try ids(s, CatalogueQuery(text: "p35")) == ["33:jateng"])
+        _ = try s.apply([change("jatim", hub: "35", revision: 2, seq: 2, title: "Antrian Jatim", event: .withdraw)])
+        #expect(try ids(s, CatalogueQuery(text: "antrian", province: "35")).isEmpty)
+        #expect(try ids(s, CatalogueQuery(text: "antrian", province: "35", withdrawn: .only)) == ["35:jatim"])
+    }
+}
