@@ -54,4 +54,13 @@ struct IndonesianStemmerTests {
         #expect(stemmer.stemText("Pelayanan Perizinan, layanan IZIN") == "layan izin")
         #expect(SearchText.words("Café  Ümkm-2024") == ["cafe", "umkm", "2024"])
     }
+
+    @Test("numbers, short words and overlong runs are their own stem")
+    func ownStems() {
+        let long = String(repeating: "pelayanan", count: 8)
+        for word in ["2024", "ab", "e2e", "\u{0661}\u{0662}\u{0663}", long] {
+            #expect(stemmer.stems(word) == [word], "\(word)")
+        }
+        #expect(stemmer.stems("pelayanan") == ["layan"] && stemmer.stems("pélayanan").count == 1)
+    }
 }
