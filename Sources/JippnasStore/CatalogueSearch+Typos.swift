@@ -42,6 +42,8 @@ final class SearchVocabulary: Sendable {
 
     private let state = Mutex<State?>(nil)
     private let loading = Mutex(false)
+    /// Held by the one search that reads the terms for the first time; the others wait for its copy.
+    private let firstRead = Mutex(())
 
     /// The terms; read now when never read (`wait`), else the copy in hand, reread in the background when
     /// old. Nil only without `wait` before the first read finished.
@@ -54,9 +56,12 @@ final class SearchVocabulary: Sendable {
             refresh(load)
             return nil
         }
-        let terms = Terms(try load())
-        state.withLock { $0 = State(at: .now, terms: terms) }
-        return terms
+        return try firstRead.withLock { _ throws -> Terms in
+            if let current = state.withLock({ $0 }) { return current.terms }
+            let terms = Terms(try load())
+            state.withLock { $0 = State(at: .now, terms: terms) }
+            return terms
+        }
     }
 
     /// Rereads the terms on a thread of its own, one read at a time.
@@ -90,12 +95,16 @@ final class SearchVocabulary: Sendable {
         return index < terms.sorted.count && terms.sorted[index].text == word ? terms.sorted[index].documents : 0
     }
 
+    static let longestCompletion = 24
+
     /// The most frequent terms that begin with `prefix` (itself excluded), at most `limit`.
     static func completions(of prefix: String, in terms: Terms, limit: Int) -> [String] {
         var found: [TypoCorrection.Term] = []
         var index = lowerBound(prefix, in: terms)
         while index < terms.sorted.count, terms.sorted[index].text.hasPrefix(prefix) {
-            if terms.sorted[index].text != prefix { found.append(terms.sorted[index]) }
+            // Long words are left out: a cursor carries the completions.
+            let term = terms.sorted[index]
+            if term.text != prefix, term.text.unicodeScalars.count <= Self.longestCompletion { found.append(term) }
             index += 1
         }
         return found.sorted { ($0.documents, $1.text) > ($1.documents, $0.text) }.prefix(limit).map(\.text)

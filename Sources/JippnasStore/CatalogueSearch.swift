@@ -122,6 +122,8 @@ extension CatalogueStore {
     private func search(_ query: CatalogueQuery, _ terms: SearchTerms, _ rewrite: SearchRewrite) throws(StoreError) -> SearchPage {
         var kept = terms
         kept.words.removeAll { rewrite.leftOut.contains($0) }
+        var rewrite = rewrite
+        if rewrite.lastWord == nil, kept.hasRequiredTerms { rewrite.lastWord = try lastWordMatch(kept, rewrite) }
         var page = try search(query, try expression(kept, rewrite))
         page.corrections = rewrite.corrections.sorted { $0.key < $1.key }.map { SearchCorrection(word: $0.key, replacements: $0.value) }
         page.leftOut = rewrite.leftOut
@@ -134,25 +136,25 @@ extension CatalogueStore {
         return page
     }
 
-    /// The MATCH expressions of `terms` as `rewrite` says; the last word matches as a prefix only when it is
-    /// not a word of the index as typed (``SearchExpression/init(_:stemmer:corrections:lastWordIsComplete:)``).
+    /// The MATCH expressions of `terms` as `rewrite` says, its last word as decided (``lastWordMatch(_:_:)``).
     func expression(_ terms: SearchTerms, _ rewrite: SearchRewrite) throws(StoreError) -> SearchExpression {
-        var lastWord = SearchExpression.LastWord.prefix
-        if let last = terms.words.last, rewrite.corrections[last] == nil, last.unicodeScalars.count >= SearchText.minimumPrefixLength {
-            if try anyRecordMatches("\(SearchExpression.textColumns) : \"\(last)\"") {
-                lastWord = .complete
-            } else if let vocabulary = try vocabularyTerms(wait: false) {
-                let completions = SearchVocabulary.completions(of: last, in: vocabulary, limit: Self.maximumCompletions)
-                // None known: a word newer than the vocabulary in hand may still begin with it.
-                if !completions.isEmpty { lastWord = .completions(completions) }
-            }
-        }
-        return SearchExpression(terms, stemmer: .shared, corrections: rewrite.corrections, lastWord: lastWord)
+        var lastWord = rewrite.lastWord
+        if lastWord == nil { lastWord = try lastWordMatch(terms, rewrite) }
+        return SearchExpression(terms, stemmer: .shared, corrections: rewrite.corrections, lastWord: lastWord ?? .prefix)
     }
 
-    /// The most words a word being typed is completed to, the most frequent first (Lucene's prefix queries
-    /// stop at a number too).
-    static let maximumCompletions = 16
+    /// How the last word matches: as the index's most frequent words it begins (itself included) when the
+    /// vocabulary is in hand; else whole when the index holds it as typed, or as FTS5's prefix query.
+    func lastWordMatch(_ terms: SearchTerms, _ rewrite: SearchRewrite) throws(StoreError) -> LastWordMatch {
+        guard let last = terms.words.last, rewrite.corrections[last] == nil,
+              last.unicodeScalars.count >= SearchText.minimumPrefixLength else { return .prefix }
+        if let vocabulary = try vocabularyTerms(wait: false) {
+            let completions = SearchVocabulary.completions(of: last, in: vocabulary, limit: LastWordMatch.maximumCompletions)
+            if !completions.isEmpty { return .completions(completions) }
+        }
+        // None known: a word newer than the vocabulary in hand may still begin with it.
+        return try anyRecordMatches("\(SearchExpression.textColumns) : \"\(last)\"") ? .complete : .prefix
+    }
 
     /// Where the summary, the benefits or the agency (in that order) hold a word searched for; else the
     /// summary's opening.
@@ -427,6 +429,7 @@ extension CatalogueStore {
             try pool.write { db in
                 // Rows noted by a write from outside (a sqlite3 shell) are indexed first: they are not damage.
                 try SearchIndex.flush(db)
+                try db.execute(sql: SearchIndex.bumpVersion)
                 try db.execute(sql: "INSERT INTO innovation_fts(innovation_fts, rank) VALUES ('integrity-check', 1)")
             }
             return true

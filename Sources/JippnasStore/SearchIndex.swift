@@ -66,6 +66,18 @@ enum SearchIndex {
         return parts.map { "\(mark) || \($0)" }.joined(separator: " || ' ' || ")
     }
 
+    /// The text columns and their stems as the index holds them, from the row's columns: without the
+    /// filters' mark, so that a hub's text cannot spell a filter term.
+    static func textColumns() -> String {
+        let mark = "char(\(FilterTerms.mark.value))"
+        func text(_ column: String) -> String { "replace(\(column), \(mark), '')" }
+        let rest = "coalesce(\(text("agency")), '') || ' ' || coalesce(\(text("summary")), '') || ' ' || coalesce(\(text("benefits")), '')"
+        return """
+            \(text("title")) AS title, \(text("agency")) AS agency, \(text("summary")) AS summary, \(text("benefits")) AS benefits,
+            \(stemsFunctionName)(\(text("title"))) AS title_stems, \(stemsFunctionName)(\(rest)) AS text_stems
+            """
+    }
+
     /// The columns whose change a row's index entry follows: its text and its filters.
     static let indexedColumns = ["title", "agency", "summary", "benefits", "hub", "region", "category", "kind", "stage", "status",
                                  "launched_on", "withdrawn"]
@@ -85,9 +97,7 @@ enum SearchIndex {
             DROP TABLE IF EXISTS search_pending;
             CREATE TABLE IF NOT EXISTS search_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
             CREATE VIEW innovation_search_doc AS
-                SELECT rowid AS doc, title, agency, summary, benefits, \(stemsFunctionName)(title) AS title_stems,
-                    \(stemsFunctionName)(coalesce(agency, '') || ' ' || coalesce(summary, '') || ' ' || coalesce(benefits, '')) AS text_stems,
-                    \(filterTerms()) AS filters
+                SELECT rowid AS doc, \(textColumns()), \(filterTerms()) AS filters
                 FROM innovation;
             CREATE VIRTUAL TABLE innovation_fts USING fts5(
                 title, agency, summary, benefits, title_stems, text_stems, filters,
@@ -100,9 +110,11 @@ enum SearchIndex {
             -- Rows whose index entry is out of date: `indexed` = 1 with the values the index holds for the row
             -- (its first old values in this batch), 0 for a row the index does not hold yet. NOT EXISTS, not
             -- OR IGNORE: inside a trigger the outer statement's conflict handling (an upsert's) overrides it.
+            -- The value columns have no type, so no affinity: a region 35.10 stays the text '35.10' (a
+            -- numeric affinity would store 35.1, and the old entry's terms could not be removed).
             CREATE TABLE search_pending (
                 doc INTEGER PRIMARY KEY, indexed INTEGER NOT NULL,
-                \(indexedColumns.map { "\($0) ANY" }.joined(separator: ", "))
+                \(indexedColumns.joined(separator: ", "))
             );
             CREATE TRIGGER innovation_search_insert AFTER INSERT ON innovation BEGIN
                 INSERT INTO search_pending(doc, indexed) SELECT new.rowid, 0
@@ -112,8 +124,8 @@ enum SearchIndex {
                 INSERT INTO search_pending SELECT old.rowid, 1, \(oldValues)
                 WHERE NOT EXISTS (SELECT 1 FROM search_pending WHERE doc = old.rowid);
             END;
-            CREATE TRIGGER innovation_search_update AFTER UPDATE OF \(indexedColumns.joined(separator: ", ")), replicates ON innovation
-            WHEN \(changed) OR old.replicates IS NOT new.replicates BEGIN
+            CREATE TRIGGER innovation_search_update AFTER UPDATE OF \(indexedColumns.joined(separator: ", ")) ON innovation
+            WHEN \(changed) BEGIN
                 INSERT INTO search_pending SELECT old.rowid, 1, \(oldValues)
                 WHERE NOT EXISTS (SELECT 1 FROM search_pending WHERE doc = old.rowid);
             END;
@@ -127,9 +139,7 @@ enum SearchIndex {
         guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM search_pending)")) == true else { return }
         try db.execute(sql: """
             INSERT INTO innovation_fts(innovation_fts, rowid, title, agency, summary, benefits, title_stems, text_stems, filters)
-                SELECT 'delete', doc, title, agency, summary, benefits, \(stemsFunctionName)(title),
-                    \(stemsFunctionName)(coalesce(agency, '') || ' ' || coalesce(summary, '') || ' ' || coalesce(benefits, '')),
-                    \(filterTerms())
+                SELECT 'delete', doc, \(textColumns()), \(filterTerms())
                 FROM search_pending WHERE indexed = 1;
             INSERT INTO innovation_fts(rowid, title, agency, summary, benefits, title_stems, text_stems, filters)
                 SELECT d.doc, d.title, d.agency, d.summary, d.benefits, d.title_stems, d.text_stems, d.filters

@@ -60,17 +60,10 @@ public struct SearchExpression: Sendable, Equatable {
         return "(\(required)) NOT (\(excluded))"
     }
 
-    /// How the last word of a search matches: FTS5 builds the whole list of a prefix's terms before its
-    /// first result (8 ms for `pelayanan*` at 100,000 records, ten times that at a million), so a prefix is
-    /// avoided where the word is known.
-    public enum LastWord: Sendable, Equatable {
-        /// As the start of any longer word (FTS5's prefix query).
-        case prefix
-        /// Whole: it is a word of the index as typed.
-        case complete
-        /// Whole, or as one of these words of the index that it begins (the most frequent few).
-        case completions([String])
-    }
+    /// How the last word matches (``LastWordMatch``). FTS5 builds the whole list of a prefix's terms before
+    /// its first result (8 ms for `pelayanan*` at 100,000 records, ten times that at a million), so a
+    /// prefix is avoided where the word is known.
+    public typealias LastWord = LastWordMatch
 
     /// Words that must appear together, in order, as written.
     static func phrase(_ words: [String]) -> String {

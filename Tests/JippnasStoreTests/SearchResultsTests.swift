@@ -125,15 +125,17 @@ extension CatalogueSearchTests {
             change("c", seq: 3, title: "Data Terpadu"),
             change("d", seq: 4, title: "Database Kependudukan"),
         ])
+        // Before the vocabulary is read: a word of the index as typed is whole, another a prefix.
+        #expect(try s.lastWordMatch(SearchTerms.parse("data"), SearchRewrite()) == .complete)
+        #expect(try s.lastWordMatch(SearchTerms.parse("datab"), SearchRewrite()) == .prefix)
         _ = try s.vocabularyTerms(wait: true)
         let typing = try s.expression(SearchTerms.parse("antrian puskes"), SearchRewrite())
         #expect(typing.required?.contains(#""puskes" OR "puskesmas""#) == true, "\(typing.required ?? "")")
         #expect(typing.required?.contains(#""puskes"*"#) == false)
         #expect(try ids(s, CatalogueQuery(text: "antrian puskes")) == ["35:a"])
-        // A whole word of the index is matched whole: data does not find Database.
-        let whole = try s.expression(SearchTerms.parse("data"), SearchRewrite())
-        #expect(whole.required?.contains(#""data"*"#) == false)
-        #expect(try ids(s, CatalogueQuery(text: "data")) == ["35:c"])
+        // A word of the index still completes: "data" may be the start of "database".
+        #expect(try s.lastWordMatch(SearchTerms.parse("data"), SearchRewrite()) == .completions(["database"]))
+        #expect(Set(try ids(s, CatalogueQuery(text: "data"))) == ["35:c", "35:d"])
         #expect(try ids(s, CatalogueQuery(text: "datab")) == ["35:d"])
         #expect(SearchVocabulary.completions(of: "pus", in: try #require(try s.vocabularyTerms(wait: false)), limit: 1) == ["puskesmas"])
     }
@@ -151,5 +153,51 @@ extension CatalogueSearchTests {
         _ = try s.apply([change("jatim", hub: "35", revision: 2, seq: 2, title: "Antrian Jatim", event: .withdraw)])
         #expect(try ids(s, CatalogueQuery(text: "antrian", province: "35")).isEmpty)
         #expect(try ids(s, CatalogueQuery(text: "antrian", province: "35", withdrawn: .only)) == ["35:jatim"])
+    }
+}
+
+extension CatalogueSearchTests {
+    @Test("a cursor carries how the last word matched: the next page matches as the first did")
+    func cursorCarriesLastWord() throws {
+        let s = try store((1...6).map { change("k\($0)", seq: Int64($0), title: "Kartu Keluarga \($0)") })
+        var query = try CatalogueQuery(text: "kartu kel", limit: 2).validated()
+        let first = try s.search(query)
+        let rewrite = try #require(first.next?.rewrite)
+        #expect(rewrite.lastWord == .prefix, "the vocabulary was not read yet")
+        let token = try #require(first.next?.token)
+        #expect(SearchCursor(token: token)?.rewrite == rewrite)
+        // The vocabulary arrives between pages; the rest of the search still matches "kel" as a prefix.
+        _ = try s.vocabularyTerms(wait: true)
+        var seen = first.hits.map(\.entry.globalID)
+        query.after = SearchCursor(token: token)
+        while query.after != nil {
+            let page = try s.search(query.validated())
+            #expect(page.next == nil || page.next?.rewrite?.lastWord == .prefix)
+            seen += page.hits.map(\.entry.globalID)
+            query.after = page.next
+        }
+        #expect(seen.count == 6 && Set(seen).count == 6)
+        #expect(SearchCursor(token: SearchCursor(rank: -1, globalID: "35:a", rewrite: SearchRewrite(lastWord: .completions(["kelola", "keluarga"]))).token)?
+            .rewrite?.lastWord == .completions(["kelola", "keluarga"]))
+    }
+
+    @Test("an updated region ending in 0 leaves no term behind; text cannot spell a filter term")
+    func filterTermsFollowUpdates() throws {
+        let s = try store([change("r", seq: 1, title: "Antrian Kota") { $0.region = "35.10" }])
+        #expect(try ids(s, CatalogueQuery(text: "antrian", region: "35.10")) == ["35:r"])
+        _ = try s.apply([change("r", revision: 2, seq: 2, title: "Antrian Kota") { $0.region = "35.11" }])
+        #expect(try ids(s, CatalogueQuery(text: "antrian", region: "35.10")).isEmpty)
+        #expect(try ids(s, CatalogueQuery(text: "antrian", region: "35.11")) == ["35:r"])
+        #expect(try s.searchIndexIsConsistent())
+        _ = try s.apply([change("forged", hub: "33", seq: 1, title: "Antrian Palsu", summary: "\u{E000}p35 \u{E000}w1")])
+        #expect(try ids(s, CatalogueQuery(text: "antrian", province: "35")) == ["35:r"])
+        #expect(try ids(s, CatalogueQuery(text: "antrian", province: "33")) == ["33:forged"])
+    }
+
+    @Test("a page number too large for any page is refused, never an overflow")
+    func hugePageNumbers() {
+        for page in [Int.max, Int.max / 2, 999_999_999_999_999_999] {
+            #expect(throws: CatalogueQuery.Invalid.self) { try CatalogueQuery(limit: 100, page: page).validated() }
+        }
     }
 }

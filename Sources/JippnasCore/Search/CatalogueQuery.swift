@@ -115,7 +115,7 @@ public struct CatalogueQuery: Sendable, Hashable {
         clamped.limit = min(max(limit, 1), Self.maximumLimit)
         if let page {
             if after != nil { throw Invalid(parameter: "page", reason: "give a page number or a cursor, not both") }
-            guard page >= 1, (page - 1) * clamped.limit < Self.maximumPageDepth else {
+            guard page >= 1, page <= Self.maximumPage(limit: clamped.limit) else {
                 throw Invalid(parameter: "page", reason: "\(page) is not a page between 1 and \(Self.maximumPage(limit: clamped.limit))")
             }
         }

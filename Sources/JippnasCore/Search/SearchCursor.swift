@@ -68,24 +68,49 @@ public struct SearchCursor: Sendable, Hashable {
     }
 }
 
-/// What a search did to a query that found nothing as typed: words searched as the terms they most likely
-/// meant, and a word left out.
+/// How the last word of a search, perhaps still being typed, matches. It depends on the vocabulary a
+/// search had in hand, so a cursor carries it: the next page matches as the first did.
+public enum LastWordMatch: Sendable, Hashable {
+    /// As the start of any longer word (FTS5's prefix query).
+    case prefix
+    /// Whole: a word of the index as typed.
+    case complete
+    /// Whole, or as one of these words of the index that it begins (the most frequent few).
+    case completions([String])
+
+    /// The most completions one search carries (and a cursor encodes).
+    public static let maximumCompletions = 8
+}
+
+/// What a search did to the words as typed: words searched as the terms they most likely meant, a word
+/// left out, and how the last word matched.
 public struct SearchRewrite: Sendable, Hashable {
     /// Mistyped word → the index terms searched instead, the most frequent first.
     public var corrections: [String: [String]]
     public var leftOut: [String]
+    /// How the last word matched; nil until the search decided.
+    public var lastWord: LastWordMatch?
 
-    public init(corrections: [String: [String]] = [:], leftOut: [String] = []) {
+    public init(corrections: [String: [String]] = [:], leftOut: [String] = [], lastWord: LastWordMatch? = nil) {
         self.corrections = corrections
         self.leftOut = leftOut
+        self.lastWord = lastWord
     }
 
-    public var isEmpty: Bool { corrections.isEmpty && leftOut.isEmpty }
+    public var isEmpty: Bool { corrections.isEmpty && leftOut.isEmpty && lastWord == nil }
 
-    /// `c=word>term,term;l=word`: words are letters and numbers only, so the separators cannot occur in them.
+    /// `c=word>term,term;l=word;w=term,term` (`w=*` a prefix, `w=` whole): words are letters and numbers
+    /// only, so the separators cannot occur in them.
     var encoded: String {
-        (corrections.sorted { $0.key < $1.key }.map { "c=\($0.key)>\($0.value.joined(separator: ","))" }
-            + leftOut.map { "l=\($0)" }).joined(separator: ";")
+        var parts = corrections.sorted { $0.key < $1.key }.map { "c=\($0.key)>\($0.value.joined(separator: ","))" }
+            + leftOut.map { "l=\($0)" }
+        switch lastWord {
+        case nil: break
+        case .prefix: parts.append("w=*")
+        case .complete: parts.append("w=")
+        case .completions(let words): parts.append("w=" + words.joined(separator: ","))
+        }
+        return parts.joined(separator: ";")
     }
 
     /// The rewrite `encoded` wrote, or nil when any part is not one (a forged or damaged cursor).
@@ -96,7 +121,19 @@ public struct SearchRewrite: Sendable, Hashable {
                 && text.unicodeScalars.allSatisfy(SearchText.isTokenCharacter)
         }
         for entry in encoded.split(separator: ";") {
-            if entry.hasPrefix("l="), isWord(entry.dropFirst(2)) {
+            if entry.hasPrefix("w="), lastWord == nil {
+                let value = entry.dropFirst(2)
+                let words = value.split(separator: ",", omittingEmptySubsequences: false)
+                if value == "*" {
+                    lastWord = .prefix
+                } else if value.isEmpty {
+                    lastWord = .complete
+                } else if words.count <= LastWordMatch.maximumCompletions, words.allSatisfy(isWord) {
+                    lastWord = .completions(words.map(String.init))
+                } else {
+                    return nil
+                }
+            } else if entry.hasPrefix("l="), isWord(entry.dropFirst(2)) {
                 leftOut.append(String(entry.dropFirst(2)))
             } else if entry.hasPrefix("c="), let arrow = entry.firstIndex(of: ">") {
                 let word = entry[entry.index(entry.startIndex, offsetBy: 2)..<arrow]
