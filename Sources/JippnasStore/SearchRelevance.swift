@@ -81,6 +81,9 @@ public struct RelevanceReport: Sendable {
                                   body: EnvelopeCodec.encode(envelope))
         }
         _ = try store.apply(changes)
+        // The vocabulary in memory decides how a last word completes; read it first, as a running server
+        // has, so the score does not depend on when a background read finishes.
+        _ = try store.vocabularyTerms(wait: true)
         var report = RelevanceReport()
         for query in set.queries {
             let ranked = try store.search(CatalogueQuery(text: query.text, limit: 10).validated()).hits.map(\.entry.globalID)
