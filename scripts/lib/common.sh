@@ -45,7 +45,7 @@ jippnas_install_packages_for_packaging() {
 jippnas_free_port() {
     local port
     # Below Linux's ephemeral range (32768-60999): a port from it can be taken by any outgoing connection
-    # between this check and the broker's bind (a TLS listener once failed so, on 36862).
+    # between this check and the broker's bind (likely why a test broker's TLS listener on 36862 was unreachable once).
     for _ in $(seq 1 200); do
         port=$(( 20000 + RANDOM % 12000 ))
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return 0; fi
