@@ -99,8 +99,8 @@ public struct LoopObserver: Sendable {
 
 /// Keeps systemd from killing a service whose start takes long for a good reason (a migration, a search
 /// index rebuilt over a million records): while it lives it sends `EXTEND_TIMEOUT_USEC` every 10 s, each
-/// granting 30 s more, so a start that really hangs is still stopped half a minute after its last sign
-/// of life. Outside systemd it does nothing.
+/// granting 30 s more, for at most ``maximum`` (a million records rebuild in minutes). A start that hangs
+/// beyond that is stopped by systemd half a minute later. Outside systemd it does nothing.
 public final class StartTimeoutExtension: Sendable {
     private final class Flag: Sendable {
         let raised = Mutex(false)
@@ -111,8 +111,9 @@ public final class StartTimeoutExtension: Sendable {
     public init(notifier: SystemdNotifier) {
         guard notifier.isActive else { return }
         let finished = self.finished
+        let until = ContinuousClock.now + Self.maximum
         let thread = Thread {
-            while !finished.isRaised {
+            while !finished.isRaised, ContinuousClock.now < until {
                 notifier.notify("EXTEND_TIMEOUT_USEC=30000000")
                 for _ in 0..<100 where !finished.isRaised { usleep(100_000) }
             }
@@ -120,6 +121,9 @@ public final class StartTimeoutExtension: Sendable {
         thread.name = "start-timeout"
         thread.start()
     }
+
+    /// The longest a start is extended.
+    public static let maximum: Duration = .seconds(3600)
 
     /// Stops extending: the long step is over.
     public func finish() {

@@ -81,8 +81,9 @@ enum StoreDatabase {
             try db.execute(sql: "PRAGMA synchronous = FULL")
             // The catalogue's search index computes stems in SQL, and ranks with its own function (SearchIndex).
             db.add(function: SearchIndex.stemsFunction)
-            let rc = jippnas_register_rank(db.sqliteConnection)
-            guard rc == 0 else { throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: "cannot register jippnas_rank") }
+            // Not fatal: a hub store never ranks, and a catalogue's search without it fails on its own,
+            // saying "no such function: jippnas_rank", rather than the store not opening at all.
+            _ = jippnas_register_rank(db.sqliteConnection)
         }
         do {
             return try DatabasePool(path: path, configuration: config)
